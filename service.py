@@ -1,0 +1,619 @@
+"""songs: a JSON API over one table of songs (artist, title, rating).
+
+    GET     /healthz          200  {"status": "ok"} after a round trip to the database
+    GET     /api/songs        200  songs, newest first, a page at a time (limit, cursor, Link)
+    POST    /api/songs        201  the new song, with Location: /api/song/<id>
+    GET     /api/song/<id>    200  the song
+    PUT     /api/song/<id>    200  the song, with artist, title and rating replaced
+    DELETE  /api/song/<id>    204  no body
+
+/api/songs/<id> is the same resource as /api/song/<id>. Bodies are JSON or forms;
+every error is application/problem+json (RFC 9457). Serve it with `make run`, which
+runs gunicorn 'service:create_app()' on http://127.0.0.1:8000; prepare a database with
+`python service.py init-db`. Settings come from the environment: DATABASE_URL, MAX_BODY_BYTES.
+"""
+
+import argparse
+import base64
+import binascii
+import json
+import logging
+import os
+import re
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from http import HTTPStatus
+from io import BytesIO
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
+
+from bottle import Bottle, HTTPError, MultipartError, request, response
+
+SCHEMA_PATH = Path(__file__).with_name("schema.sql")
+DEFAULT_DATABASE_URL = "sqlite:///songs.db"
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+BUSY_TIMEOUT_SECONDS = 5.0
+PAGE_SIZE, MAX_PAGE_SIZE = 100, 1000
+SONG_FIELDS = ("id", "artist", "title", "rating", "created_at", "updated_at")
+WRITABLE_FIELDS = ("artist", "title", "rating")
+READ_ONLY_FIELDS = frozenset({"id", "created_at", "updated_at"})
+MAX_TEXT_LENGTH = 500
+SONG_ID_PATTERN = r"[1-9][0-9]{0,17}"  # positive and within SQLite's 64-bit INTEGER
+SONG_PATHS = ["/api/song/<song_id:song_id>", "/api/songs/<song_id:song_id>"]
+ACCEPTED_BODY_TYPES = "application/json, application/x-www-form-urlencoded, multipart/form-data"
+
+log = logging.getLogger("songs")
+
+
+def create_app(database_url=None, max_body_bytes=None):
+    """Build the WSGI app on DATABASE_URL's database, creating its schema if it is missing."""
+    database_url = database_url or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    database = Database(sqlite_path(database_url))
+    init_schema(database.path)
+
+    app = Bottle()
+    app.config["songs.database"] = database
+    app.config["songs.max_body_bytes"] = max_body_bytes or int_setting(
+        "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES
+    )
+    app.uninstall(True)  # handlers return bytes; Bottle's JSON and template plugins only add work
+    app.router.add_filter("song_id", lambda config: (SONG_ID_PATTERN, int, str))
+    app.default_error_handler = render_problem
+
+    app.route("/healthz", "GET", check_health)
+    app.route("/api/songs", "GET", list_songs)
+    app.route("/api/songs", "POST", create_song)
+    app.route(SONG_PATHS, "GET", get_song)
+    app.route(SONG_PATHS, "PUT", replace_song)
+    app.route(SONG_PATHS, "DELETE", delete_song)
+    return app
+
+
+# Handlers
+
+
+def check_health():
+    try:
+        ping(connection())
+    except sqlite3.Error as error:
+        log.warning("health check failed: the database cannot be read: %s", error)
+        raise Problem(503, "The database cannot be read.") from error
+    return json_body({"status": "ok"})
+
+
+def list_songs():
+    limit, before_id = read_page_query()
+    songs = select_songs_before(connection(), before_id, limit + 1)
+    if len(songs) > limit:
+        songs = songs[:limit]
+        query = urlencode({"limit": limit, "cursor": encode_cursor(songs[-1]["id"])})
+        response.set_header("Link", f'</api/songs?{query}>; rel="next"')
+    return json_body(songs)
+
+
+def create_song():
+    fields = read_song_body()
+    with write_transaction(connection()) as conn:
+        song = insert_song(conn, fields, utc_now())
+    response.status = 201
+    response.set_header("Location", f"/api/song/{song['id']}")
+    return json_body(song)
+
+
+def get_song(song_id):
+    return json_body(song_or_404(connection(), song_id))
+
+
+def replace_song(song_id):
+    try:
+        fields = read_song_body()
+    except Problem:
+        song_or_404(connection(), song_id)  # a missing song outranks a bad body
+        raise
+    with write_transaction(connection()) as conn:
+        song = update_song(conn, song_id, fields, utc_now())
+    if song is None:
+        raise song_not_found(song_id)
+    return json_body(song)
+
+
+def delete_song(song_id):
+    with write_transaction(connection()) as conn:
+        deleted = remove_song(conn, song_id)
+    if not deleted:
+        raise song_not_found(song_id)
+    response.status = 204
+    return b""
+
+
+# Query strings
+
+
+def read_page_query():
+    """(limit, before_id) from the list's query string; a 400 Problem names every bad parameter."""
+    limit, before_id, errors, seen = PAGE_SIZE, MAX_SONG_ID, {}, set()
+    try:
+        params = parse_qsl(request.query_string, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise Problem(400, "The query string is not valid UTF-8 once percent-decoded.") from None
+    for name, value in params:
+        if name in seen:
+            errors.setdefault(name, "is given more than once")
+        elif name == "limit":
+            if (
+                value.isascii()
+                and value.isdigit()
+                and len(value) <= 9
+                and 1 <= int(value) <= MAX_PAGE_SIZE
+            ):
+                limit = int(value)
+            else:
+                errors[name] = f"must be a whole number from 1 to {MAX_PAGE_SIZE}"
+        elif name == "cursor":
+            before_id = decode_cursor(value)
+            if before_id is None:
+                errors[name] = "is not a cursor from this list's Link header"
+        else:
+            errors[name] = "is not a parameter of this list (limit, cursor)"
+        seen.add(name)
+    if errors:
+        raise Problem(
+            400,
+            "; ".join(f"{name} {message}" for name, message in errors.items()),
+            errors=[{"parameter": name, "message": message} for name, message in errors.items()],
+        )
+    return limit, before_id
+
+
+def encode_cursor(last_id):
+    token = json.dumps({"id": last_id}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(token).rstrip(b"=").decode()
+
+
+def decode_cursor(token):
+    """The id a cursor continues below, or None when the token is not one of encode_cursor's."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,100}", token):
+        return None
+    try:
+        value = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (binascii.Error, ValueError):
+        return None
+    if not isinstance(value, dict) or value.keys() != {"id"}:
+        return None
+    last_id = value["id"]
+    return last_id if type(last_id) is int and 1 <= last_id <= MAX_SONG_ID else None
+
+
+# Request bodies
+
+
+def read_song_body():
+    """The body's artist, title and rating; Problems come as 413, 415, 400, 422, in that order."""
+    body = read_body(request.app.config["songs.max_body_bytes"])
+    media_type = request.environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+    parse = BODY_PARSERS.get(media_type)
+    if parse is None:
+        detail = f"A song body must be one of {ACCEPTED_BODY_TYPES}, not {media_type or 'untyped'}."
+        raise Problem(415, detail, headers={"Accept": ACCEPTED_BODY_TYPES})
+    return validate_song(parse(body), form=media_type != "application/json")
+
+
+def read_body(limit):
+    """The request body, chunked or not, as bytes; a 413 Problem past `limit` bytes."""
+    environ = request.environ
+    length = environ.get("CONTENT_LENGTH") or "0"
+    if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        # gunicorn has already de-chunked wsgi.input but leaves the header, which would
+        # make Bottle parse the chunks a second time (bottlepy/bottle#700).
+        body = environ["wsgi.input"].read(limit + 1)
+    elif not length.isdigit():
+        raise Problem(400, "The Content-Length header is not a number.")
+    elif int(length) > limit:
+        body = None
+    else:
+        body = environ["wsgi.input"].read(int(length))
+    if body is None or len(body) > limit:
+        raise Problem(413, f"The request body is larger than the limit of {limit} bytes.")
+    return body
+
+
+class JSONObject(list):
+    """A JSON object's (name, value) pairs, duplicates kept, so validation can name them."""
+
+
+def parse_json(body):
+    try:
+        return json.loads(
+            body.decode("utf-8"),
+            object_pairs_hook=JSONObject,
+            parse_int=parse_json_integer,
+            parse_constant=reject_json_constant,
+        )
+    except UnicodeDecodeError as error:
+        raise Problem(400, f"The body is not valid UTF-8 (byte {error.start}).") from None
+    except RecursionError:
+        raise Problem(400, "The JSON body is nested too deeply.") from None
+    except ValueError as error:
+        raise Problem(400, f"The body is not valid JSON: {error}.") from None
+
+
+def parse_json_integer(digits):
+    # Past 4300 digits int() refuses to convert; any such number is far outside every
+    # range the API accepts, so a stand-in of the same sign fails validation the same way.
+    if len(digits) > 4300:
+        return -(10**4300) if digits.startswith("-") else 10**4300
+    return int(digits)
+
+
+def reject_json_constant(name):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_urlencoded(body):
+    try:
+        return parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise Problem(400, "The form body is not valid UTF-8 once percent-decoded.") from None
+
+
+def parse_multipart(body):
+    # Bottle's parser reads the body from the WSGI input; hand it the bytes read_body has
+    # already read and measured.
+    environ = request.environ
+    environ["wsgi.input"], environ["CONTENT_LENGTH"] = BytesIO(body), str(len(body))
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
+    try:
+        pairs = list(request.POST.allitems())
+    except MultipartError as error:
+        raise Problem(400, f"The multipart body is malformed: {error.body}") from None
+    except UnicodeDecodeError:
+        raise Problem(400, "A multipart field is not valid UTF-8.") from None
+    if any(name is None for name, _ in pairs):
+        raise Problem(400, "The multipart body is malformed: a part has no name.")
+    return pairs
+
+
+BODY_PARSERS = {
+    "application/json": parse_json,
+    "application/x-www-form-urlencoded": parse_urlencoded,
+    "multipart/form-data": parse_multipart,
+}
+
+
+# Validation
+
+CONTROL_OR_SURROGATE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+FORM_RATINGS = {"1", "2", "3", "4", "5"}
+
+
+def validate_song(pairs, form):
+    """The clean artist, title and rating, or a 422 Problem naming every bad field at once."""
+    if not form and type(pairs) is not JSONObject:
+        message = f"must be a JSON object, not {json_type(pairs)}"
+        raise Problem(422, f"The body {message}.", errors=[{"field": None, "message": message}])
+    song, errors, seen = {}, {}, set()
+    for name, value in pairs:
+        if name in seen:
+            errors.setdefault(name, "is given more than once")
+            continue
+        seen.add(name)
+        if name in READ_ONLY_FIELDS:
+            continue
+        if name == "rating":
+            clean, problem = check_rating(value, form)
+        elif name in WRITABLE_FIELDS:
+            clean, problem = check_text(value)
+        else:
+            clean, problem = None, "is not a field of a song (artist, title, rating)"
+        if problem:
+            errors[name] = problem
+        else:
+            song[name] = clean
+    for name in WRITABLE_FIELDS:
+        if name not in seen:
+            errors[name] = "is required"
+    if errors:
+        raise Problem(
+            422,
+            "; ".join(f"{name} {message}" for name, message in errors.items()),
+            errors=[{"field": name, "message": message} for name, message in errors.items()],
+        )
+    return song
+
+
+def check_text(value):
+    """(the trimmed text, None), or (None, what is wrong with it)."""
+    if not isinstance(value, str):
+        return None, f"must be a string, not {json_type(value)}"
+    bad = CONTROL_OR_SURROGATE.search(value)
+    if bad:
+        kind = "an unpaired surrogate" if bad.group() >= "\ud800" else "a control character"
+        return None, f"must not contain {kind} (U+{ord(bad.group()):04X} at index {bad.start()})"
+    text = value.strip()
+    if not text:
+        return None, "must not be empty or only white space"
+    if len(text) > MAX_TEXT_LENGTH:
+        return None, f"must be at most {MAX_TEXT_LENGTH} characters, not {len(text)}"
+    return text, None
+
+
+def check_rating(value, form):
+    """(the rating, None), or (None, what is wrong with it); forms give it as decimal digits."""
+    if form:
+        if isinstance(value, str) and value.lstrip("0") in FORM_RATINGS:
+            return int(value), None
+        return None, "must be a whole number from 1 to 5, in decimal digits"
+    if type(value) is int and 1 <= value <= 5:
+        return value, None
+    kind = "" if type(value) is int else f", not {json_type(value)}"
+    return None, f"must be an integer from 1 to 5{kind}"
+
+
+JSON_TYPE_NAMES = (  # in order: a bool is an int, and a JSONObject a list
+    (type(None), "null"),
+    (bool, "a boolean"),
+    (int, "an integer"),
+    (float, "a number with a fraction or exponent"),
+    (str, "a string"),
+    (JSONObject, "an object"),
+    (list, "an array"),
+)
+
+
+def json_type(value):
+    """What a value is, in JSON's words, for error messages (a form's file is "a file upload")."""
+    return next(
+        (name for kind, name in JSON_TYPE_NAMES if isinstance(value, kind)), "a file upload"
+    )
+
+
+# Responses and problems
+
+
+def json_body(value):
+    response.content_type = "application/json"
+    return json.dumps(value, ensure_ascii=False).encode()
+
+
+class Problem(HTTPError):
+    """An error answered as application/problem+json; `members` are extra members of its body."""
+
+    def __init__(self, status, detail, headers=None, **members):
+        super().__init__(status, detail, headers=headers)
+        self.members = members
+
+
+def song_not_found(song_id):
+    return Problem(404, f"Song {song_id} does not exist.")
+
+
+def render_problem(error):
+    """Every error's body: RFC 9457 problem JSON, never a traceback (bottlepy/bottle#710)."""
+    status = error.status_code
+    if isinstance(error, Problem):
+        detail = error.body
+    elif status == 404:
+        detail = f"Nothing is at {request.path}."
+    elif status == 405:
+        # Bottle serves HEAD wherever it serves GET, but leaves HEAD out of Allow.
+        allowed = set(response.headers.get("Allow", "").split(","))
+        if "GET" in allowed:
+            allowed.add("HEAD")
+        response.set_header("Allow", ", ".join(sorted(allowed)))
+        detail = (
+            f"{request.method} is not allowed on {request.path}; use {response.headers['Allow']}."
+        )
+    elif status >= 500:
+        detail = "The server failed to answer this request; the failure is logged."
+    else:
+        detail = status_title(status)
+    problem = {
+        "type": "about:blank",
+        "title": status_title(status),
+        "status": status,
+        "detail": detail,
+        **getattr(error, "members", {}),
+    }
+    response.content_type = "application/problem+json"
+    return json.dumps(problem).encode()  # ASCII: a field name may hold a lone surrogate
+
+
+def status_title(status):
+    """The reason phrase RFC 9110 gives (Python before 3.13 has older names for 413 and 422)."""
+    return RFC9110_TITLES.get(status) or HTTPStatus(status).phrase
+
+
+RFC9110_TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
+
+
+# Settings
+
+
+def sqlite_path(database_url):
+    """The file of a URL: sqlite:///songs.db is relative, sqlite:////srv/songs.db absolute."""
+    prefix = "sqlite:///"
+    path = database_url[len(prefix) :] if database_url.startswith(prefix) else ""
+    if not path or path == ":memory:" or "?" in path:
+        raise ValueError(
+            f"DATABASE_URL must name a SQLite file, as sqlite:///songs.db (relative) "
+            f"or sqlite:////var/lib/songs.db (absolute); got {database_url!r}"
+        )
+    return path
+
+
+def int_setting(name, default):
+    value = os.environ.get(name) or str(default)
+    if not (value.isascii() and value.isdigit() and int(value) > 0):
+        raise ValueError(f"{name} must be a positive whole number; got {value!r}")
+    return int(value)
+
+
+def utc_now():
+    """The time as RFC 3339 UTC with milliseconds, as the API shows it and schema.sql checks it."""
+    now = datetime.now(timezone.utc)
+    return f"{now:%Y-%m-%dT%H:%M:%S}.{now.microsecond // 1000:03d}Z"
+
+
+# Storage: every statement below takes its values as bound parameters.
+
+MAX_SONG_ID = 2**63 - 1
+
+
+class Database:
+    """One SQLite file: a connection per thread, opened on first use (after the fork), then kept."""
+
+    def __init__(self, path):
+        self.path = path
+        self.local = threading.local()
+
+    def connection(self):
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = self.local.conn = connect(self.path)
+        return conn
+
+    def close(self):
+        """Close the calling thread's connection, if it has one."""
+        conn = getattr(self.local, "conn", None)
+        if conn is not None:
+            self.local.conn = None
+            conn.close()
+
+
+def connection():
+    """The current thread's connection to the database of the app serving this request."""
+    return request.app.config["songs.database"].connection()
+
+
+def connect(path):
+    """A connection in autocommit mode (transactions are explicit) that waits for the write lock."""
+    conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_SECONDS)
+    conn.execute("PRAGMA synchronous = NORMAL")  # safe in WAL mode; durable across process crashes
+    return conn
+
+
+def init_schema(path):
+    """Apply schema.sql and switch to WAL; idempotent, and safe for workers starting at once."""
+    if sqlite3.sqlite_version_info < (3, 37):
+        raise RuntimeError(
+            f"SQLite 3.37 or later is needed (STRICT tables); this is {sqlite3.sqlite_version}"
+        )
+    conn = connect(path)
+    try:
+        conn.executescript(f"BEGIN IMMEDIATE;\n{SCHEMA_PATH.read_text()}\nCOMMIT;")
+        # Changing the journal mode does not wait on the busy timeout, so workers racing
+        # to convert a new file get "database is locked" at once: retry until the timeout.
+        deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                break
+            except sqlite3.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        conn.close()
+
+
+@contextmanager
+def write_transaction(conn):
+    """BEGIN IMMEDIATE … COMMIT: take the write lock first, so concurrent writers queue."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        yield conn
+        conn.execute("COMMIT")
+    except sqlite3.IntegrityError as error:
+        # schema.sql's CHECKs repeat validate_song, so this is a bug there, not the client's.
+        log.exception("a validated song broke a constraint")
+        raise Problem(422, "The song breaks a constraint of the database.") from error
+    except sqlite3.OperationalError as error:
+        if "locked" not in str(error):
+            raise
+        raise Problem(
+            503, "The database is busy; try again.", headers={"Retry-After": "1"}
+        ) from error
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+
+
+def song_from_row(row):
+    return dict(zip(SONG_FIELDS, row, strict=True))
+
+
+def ping(conn):
+    conn.execute("SELECT 1 FROM songs LIMIT 1").fetchall()
+
+
+def song_or_404(conn, song_id):
+    rows = conn.execute(
+        "SELECT id, artist, title, rating, created_at, updated_at FROM songs WHERE id = ?",
+        (song_id,),
+    ).fetchall()
+    if not rows:
+        raise song_not_found(song_id)
+    return song_from_row(rows[0])
+
+
+def select_songs_before(conn, before_id, count):
+    rows = conn.execute(
+        "SELECT id, artist, title, rating, created_at, updated_at FROM songs"
+        " WHERE id < ? ORDER BY id DESC LIMIT ?",
+        (before_id, count),
+    ).fetchall()
+    return [song_from_row(row) for row in rows]
+
+
+def insert_song(conn, fields, now):
+    rows = conn.execute(
+        "INSERT INTO songs (artist, title, rating, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
+        " RETURNING id, artist, title, rating, created_at, updated_at",
+        (fields["artist"], fields["title"], fields["rating"], now, now),
+    ).fetchall()
+    return song_from_row(rows[0])
+
+
+def update_song(conn, song_id, fields, now):
+    """The replaced song, or None when there is no song with that id."""
+    rows = conn.execute(
+        "UPDATE songs SET artist = ?, title = ?, rating = ?, updated_at = ? WHERE id = ?"
+        " RETURNING id, artist, title, rating, created_at, updated_at",
+        (fields["artist"], fields["title"], fields["rating"], now, song_id),
+    ).fetchall()
+    return song_from_row(rows[0]) if rows else None
+
+
+def remove_song(conn, song_id):
+    """True when a song was deleted."""
+    return conn.execute("DELETE FROM songs WHERE id = ?", (song_id,)).rowcount > 0
+
+
+# Command line
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="service.py", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("init-db", help="create or upgrade the schema, keeping every song")
+    parser.parse_args(argv)
+    try:
+        path = sqlite_path(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+    except ValueError as error:
+        parser.exit(2, f"service.py: {error}\n")
+    init_schema(path)
+    conn = connect(path)
+    try:
+        count = conn.execute("SELECT count(*) FROM songs").fetchone()[0]
+    finally:
+        conn.close()
+    print(f"{path}: schema ready, {count} songs")
+
+
+if __name__ == "__main__":
+    main()
