@@ -1,0 +1,48 @@
+# songs: `make run` serves the API on http://127.0.0.1:8000, `make test` runs the suite.
+# Both build the virtual environment in .venv from the pinned requirements first.
+
+PYTHON ?= python3
+PORT ?= 8000
+VENV := .venv
+BIN := $(VENV)/bin
+APP := 'service:create_app()'
+
+.PHONY: run dev test lint format init-db clean
+
+run: $(VENV)/.run init-db  ## serve with gunicorn on 127.0.0.1:$(PORT)
+	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) $(APP)
+
+dev: $(VENV)/.run init-db  ## serve with one worker that reloads when the code changes
+	$(BIN)/gunicorn --reload --workers 1 --bind 127.0.0.1:$(PORT) $(APP)
+
+test: $(VENV)/.dev  ## run the test suite
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev  ## check style and formatting with ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev  ## fix what ruff can fix, and format
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+init-db: $(VENV)/.run  ## create or upgrade DATABASE_URL's schema, keeping every song
+	$(BIN)/python service.py init-db
+
+clean:  ## remove the virtual environment and caches; databases are never touched
+	rm -rf $(VENV) .pytest_cache .ruff_cache __pycache__ tests/__pycache__
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
+		|| { echo "songs needs Python 3.10 or later; '$(PYTHON)' is older." >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+		echo "Could not create a virtual environment (on Debian or Ubuntu: apt-get install python3-venv)." >&2; \
+		exit 1; }
+
+$(VENV)/.run: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@

@@ -1,0 +1,22 @@
+"""gunicorn settings for the songs service, read from the working directory.
+
+The platform's PORT and WEB_CONCURRENCY, and GUNICORN_CMD_ARGS, still win over these.
+"""
+
+import os
+
+# Threads keep idle keep-alive connections cheap; each thread has its own SQLite connection.
+worker_class = "gthread"
+threads = 4
+workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1))
+
+timeout = 20
+graceful_timeout = 20  # under the 30 s a PaaS waits between SIGTERM and SIGKILL
+keepalive = 75  # longer than a platform router keeps idle connections to the app
+
+accesslog = "-"
+access_log_format = '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms'
+
+# The control socket (gunicorn 25.1+) is a management interface this service does not
+# use, and instances sharing a HOME would replace each other's socket.
+control_socket_disable = True
