@@ -1,0 +1,143 @@
+"""The service under real gunicorn, started by the Procfile's command, over real sockets."""
+
+import json
+import sqlite3
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from conftest import SONG
+
+
+def test_create_read_update_delete_round_trip_over_http(start_gunicorn):
+    server = start_gunicorn()
+
+    status, headers, created = server.request_json("POST", "/api/songs", SONG)
+    assert status == 201
+    assert headers["Location"] == f"/api/song/{created['id']}"
+    assert headers["Content-Type"] == "application/json"
+
+    status, _, read = server.request_json("GET", headers["Location"])
+    assert (status, read) == (200, created)
+
+    replacement = {"artist": "Beastie Boys", "title": "Sabotage", "rating": 4}
+    status, _, updated = server.request_json("PUT", f"/api/songs/{created['id']}", replacement)
+    assert status == 200
+    assert {k: updated[k] for k in replacement} == replacement
+
+    status, _, listed = server.request_json("GET", "/api/songs")
+    assert (status, listed) == (200, [updated])
+
+    status, _, body = server.request("DELETE", headers["Location"])
+    assert (status, body) == (204, b"")
+
+    status, headers, problem = server.request_json("GET", f"/api/song/{created['id']}")
+    assert status == 404
+    assert headers["Content-Type"] == "application/problem+json"
+    assert problem["detail"] == f"Song {created['id']} does not exist."
+
+
+def test_a_form_post_works_as_with_curl(start_gunicorn):
+    server = start_gunicorn()
+
+    status, _, body = server.request(
+        "POST",
+        "/api/songs",
+        "artist=Beastie Boys&title=Sabotage&rating=4",
+        {"Content-Type": "application/x-www-form-urlencoded"},
+    )
+
+    assert status == 201
+    assert json.loads(body)["title"] == "Sabotage"
+
+
+def test_workers_starting_at_once_on_a_new_file_all_boot(start_gunicorn, tmp_path):
+    database = tmp_path / "new" / "songs.db"
+    database.parent.mkdir()
+
+    server = start_gunicorn(f"sqlite:///{database}", workers=6)
+
+    deadline = time.monotonic() + 30
+    while server.log().count("Booting worker") < 6 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    statuses = [server.request("GET", "/healthz")[0] for _ in range(60)]
+    time.sleep(1)  # a worker that failed to load the app makes the master halt
+
+    assert statuses == [200] * 60
+    assert server.process.poll() is None, server.log()
+    log = server.log()
+    assert log.count("Booting worker") == 6, log
+    assert "Traceback" not in log and "failed to boot" not in log.lower(), log
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_concurrent_writes_across_workers_all_succeed_and_all_land(start_gunicorn, tmp_path):
+    server = start_gunicorn(workers=4)
+    lock, acknowledged = threading.Lock(), {}
+
+    def client(n):
+        for k in range(15):
+            song = {"artist": f"Client {n}", "title": f"Song {k}", "rating": k % 5 + 1}
+            status, _, created = server.request_json("POST", "/api/songs", song)
+            assert status == 201, created
+            final = {**song, "rating": 5 - k % 5}
+            status, _, updated = server.request_json("PUT", f"/api/song/{created['id']}", final)
+            assert status == 200, updated
+            if k % 3 == 0:
+                status, _, _ = server.request("DELETE", f"/api/song/{created['id']}")
+                assert status == 204
+                final = None
+            with lock:
+                acknowledged[created["id"]] = final
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(client, range(16)))
+
+    conn = sqlite3.connect(tmp_path / "songs.db")
+    try:
+        rows = conn.execute("SELECT id, artist, title, rating FROM songs").fetchall()
+    finally:
+        conn.close()
+    expected = {i: s for i, s in acknowledged.items() if s is not None}
+    assert len(acknowledged) == 16 * 15
+    assert {r[0]: dict(zip(("artist", "title", "rating"), r[1:], strict=True)) for r in rows} == (
+        expected
+    )
+    log = server.log()
+    assert "locked" not in log and "Traceback" not in log, log
+
+
+def test_a_chunked_body_is_read_and_limited_like_any_other(start_gunicorn):
+    server = start_gunicorn(env={"MAX_BODY_BYTES": "200"})
+    headers = {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
+    body = json.dumps(SONG).encode()
+
+    status, _, created = server.request(
+        "POST", "/api/songs", iter([body[:10], body[10:]]), headers, encode_chunked=True
+    )
+    assert status == 201, created
+
+    oversized = json.dumps({**SONG, "title": "x" * 300}).encode()
+    status, _, problem = server.request(
+        "POST", "/api/songs", iter([oversized[:150], oversized[150:]]), headers, encode_chunked=True
+    )
+    assert status == 413
+    assert (
+        json.loads(problem)["detail"] == "The request body is larger than the limit of 200 bytes."
+    )
+
+    status, _, listed = server.request_json("GET", "/api/songs")
+    assert [s["title"] for s in listed] == [SONG["title"]]
+
+
+def test_each_request_gets_an_access_log_line(start_gunicorn):
+    server = start_gunicorn()
+
+    server.request("GET", "/api/songs?limit=5")
+    server.request("GET", "/api/song/9")
+    server.stop()
+
+    log = server.log()
+    assert '"GET /api/songs?limit=5 HTTP/1.1" 200' in log
+    assert '"GET /api/song/9 HTTP/1.1" 404' in log

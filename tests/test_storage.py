@@ -1,0 +1,181 @@
+"""schema.sql, init-db and the database settings."""
+
+import multiprocessing
+import os
+import sqlite3
+import subprocess
+import sys
+import unicodedata
+
+import pytest
+
+import service
+from conftest import ROOT, SONG, create
+
+INSERT = "INSERT INTO songs (artist, title, rating) VALUES (?, ?, ?)"
+
+
+def init_db(database_url, cwd=ROOT):
+    """Run `python service.py init-db`, as `make init-db` does."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "service.py"), "init-db"],
+        cwd=cwd,
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def conn(database_path):
+    """A plain connection to a database made by the service, for writing rows by hand."""
+    service.init_schema(str(database_path))
+    conn = sqlite3.connect(database_path, isolation_level=None)
+    yield conn
+    conn.close()
+
+
+def stripped_by_python():
+    """Every character validation trims from the ends of a text (white space, not Cc)."""
+    return [
+        c
+        for c in map(chr, range(sys.maxunicode + 1))
+        if c.isspace() and unicodedata.category(c) != "Cc"
+    ]
+
+
+def control_characters():
+    return [c for c in map(chr, range(0x110000)) if unicodedata.category(c) == "Cc"]
+
+
+@pytest.mark.parametrize("column", ["artist", "title"])
+def test_the_schema_rejects_by_hand_what_validation_rejects(conn, column):
+    def rejected(value):
+        row = {**SONG, column: value}
+        try:
+            conn.execute(INSERT, (row["artist"], row["title"], row["rating"]))
+        except sqlite3.IntegrityError:
+            return True
+        return False
+
+    assert [c for c in control_characters() if not rejected(f"a{c}b")] == []
+    assert [
+        c for c in stripped_by_python() if not rejected(f"{c}ab") or not rejected(f"ab{c}")
+    ] == []
+    assert rejected("") and rejected("x" * 501)
+    assert not rejected("x" * 500) and not rejected("a\u3000b") and not rejected("🎵" * 500)
+
+
+@pytest.mark.parametrize("rating", [0, 6, -1, "5x", 4.5, None, b"5"])
+def test_the_schema_rejects_a_rating_that_is_not_an_integer_from_1_to_5(conn, rating):
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute(INSERT, ("a", "t", rating))
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    ["2026-11-24 10:00:00", "2026-11-24T10:00:00Z", "2026-11-24T10:00:00.000+01:00", ""],
+)
+def test_the_schema_rejects_a_timestamp_that_is_not_rfc3339_utc_milliseconds(conn, timestamp):
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute(
+            "INSERT INTO songs (artist, title, rating, created_at) VALUES ('a', 't', 3, ?)",
+            (timestamp,),
+        )
+
+
+def test_a_song_inserted_by_hand_gets_valid_timestamps(client, conn):
+    conn.execute(INSERT, ("a", "t", 3))
+
+    song = client.get("/api/song/1", status=200).json
+
+    assert song["created_at"] == song["updated_at"]
+    assert song["created_at"].endswith("Z") and len(song["created_at"]) == 24
+
+
+def test_the_table_is_strict_with_exactly_the_song_columns(conn):
+    columns = [row[1] for row in conn.execute("PRAGMA table_info(songs)")]
+    strict = conn.execute("SELECT strict FROM pragma_table_list WHERE name = 'songs'").fetchone()
+
+    assert columns == ["id", "artist", "title", "rating", "created_at", "updated_at"]
+    assert strict == (1,)
+
+
+def test_the_service_creates_the_schema_in_wal_mode_with_its_version(app, database_path):
+    conn = sqlite3.connect(database_path)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert conn.execute("PRAGMA user_version").fetchone() == (1,)
+    finally:
+        conn.close()
+
+
+def test_init_db_on_a_database_with_songs_keeps_every_one(client, database_path, dump):
+    for n in range(5):
+        create(client, title=f"Song {n}")
+    client.delete("/api/song/5", status=204)
+    before = dump()
+
+    first, second = init_db(f"sqlite:///{database_path}"), init_db(f"sqlite:///{database_path}")
+
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == f"{database_path}: schema ready, 4 songs\n"
+    assert dump() == before
+    assert create(client)["id"] == 6
+
+
+def test_a_relative_database_url_is_relative_to_the_working_directory(tmp_path):
+    result = init_db("sqlite:///relative.db", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "relative.db").exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgres://localhost/songs", "sqlite://", "sqlite:///", "sqlite:///:memory:", "songs.db"],
+)
+def test_a_database_url_that_names_no_sqlite_file_is_refused_clearly(url):
+    with pytest.raises(ValueError, match="DATABASE_URL must name a SQLite file"):
+        service.create_app(url)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "1.5"])
+def test_a_bad_max_body_bytes_is_refused_clearly(database_path, monkeypatch, value):
+    monkeypatch.setenv("MAX_BODY_BYTES", value)
+
+    with pytest.raises(ValueError, match="MAX_BODY_BYTES must be a positive whole number"):
+        service.create_app(f"sqlite:///{database_path}")
+
+
+def test_init_db_with_a_bad_database_url_fails_with_the_reason(tmp_path):
+    result = init_db("mysql://localhost/songs", cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stderr == (
+        "service.py: DATABASE_URL must name a SQLite file, as sqlite:///songs.db (relative) "
+        "or sqlite:////var/lib/songs.db (absolute); got 'mysql://localhost/songs'\n"
+    )
+
+
+def init_schema_at_barrier(path, barrier):
+    barrier.wait()
+    try:
+        service.init_schema(path)
+    except sqlite3.Error as error:
+        return repr(error)
+    return None
+
+
+def test_init_schema_racing_in_many_processes_on_a_new_file_never_fails(tmp_path):
+    context = multiprocessing.get_context("fork")
+    failures = []
+    with context.Manager() as manager, context.Pool(8) as pool:
+        for trial in range(100):
+            barrier = manager.Barrier(8)
+            path = str(tmp_path / f"race-{trial}.db")
+            failures += filter(None, pool.starmap(init_schema_at_barrier, [(path, barrier)] * 8))
+
+    assert failures == []
