@@ -5,12 +5,15 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 import unicodedata
 
 import pytest
 
 import service
-from conftest import ROOT, SONG, create
+from conftest import SONG, create
+from gunicorn_server import ROOT
 
 INSERT = "INSERT INTO songs (artist, title, rating) VALUES (?, ?, ?)"
 
@@ -179,3 +182,37 @@ def test_init_schema_racing_in_many_processes_on_a_new_file_never_fails(tmp_path
             failures += filter(None, pool.starmap(init_schema_at_barrier, [(path, barrier)] * 8))
 
     assert failures == []
+
+
+def test_a_write_waits_for_a_writer_outside_the_service(client, database_path):
+    song = create(client)
+    outside = sqlite3.connect(database_path, isolation_level=None, check_same_thread=False)
+    outside.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.5, outside.execute, ("COMMIT",))
+    release.start()
+    started = time.monotonic()
+
+    resp = client.put_json(f"/api/song/{song['id']}", {**SONG, "rating": 5}, status=200)
+
+    assert time.monotonic() - started >= 0.4
+    assert resp.json["rating"] == 5
+    release.join()
+    outside.close()
+
+
+def test_a_write_kept_from_the_lock_for_5_s_is_503_with_retry_after(client, database_path, dump):
+    song = create(client)
+    before = dump()
+    outside = sqlite3.connect(database_path, isolation_level=None)
+    outside.execute("BEGIN IMMEDIATE")
+    try:
+        resp = client.put_json(f"/api/song/{song['id']}", {**SONG, "rating": 5}, status=503)
+    finally:
+        outside.execute("ROLLBACK")
+        outside.close()
+
+    assert resp.headers["Retry-After"] == "1"
+    assert resp.content_type == "application/problem+json"
+    assert resp.json["detail"] == "The database is busy; try again."
+    assert dump() == before
+    client.put_json(f"/api/song/{song['id']}", {**SONG, "rating": 5}, status=200)

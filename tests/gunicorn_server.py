@@ -1,0 +1,99 @@
+"""Real gunicorn for the tests and the benchmark (standard library only).
+
+A command runs from the project root, so with gunicorn.conf.py, on a free loopback port,
+its output going to a log file.
+"""
+
+import http.client
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def procfile_command(process="web"):
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        if name.strip() == process:
+            return shlex.split(command)
+    raise LookupError(f"the Procfile has no {process} process")
+
+
+class Gunicorn:
+    """A gunicorn command (the virtualenv's), started at once; call wait_ready before use."""
+
+    def __init__(self, command, log_path, env=None, gunicorn_args=""):
+        self.port = free_port()
+        command = [str(Path(sys.executable).with_name(command[0])), *command[1:]]
+        environ = {k: v for k, v in os.environ.items() if k not in ("PORT", "WEB_CONCURRENCY")}
+        environ.update(env or {})
+        environ["GUNICORN_CMD_ARGS"] = f"--bind 127.0.0.1:{self.port} {gunicorn_args}"
+        self.log_path = log_path
+        self.started = time.perf_counter()
+        with open(log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=environ,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait_ready(self, timeout=30):
+        """Seconds from start to the first 200 on /healthz; else a RuntimeError with the log."""
+        deadline = self.started + timeout
+        while time.perf_counter() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited early:\n{self.log()}")
+            try:
+                if self.request("GET", "/healthz")[0] == 200:
+                    return time.perf_counter() - self.started
+            except OSError:
+                time.sleep(0.01)
+        self.stop()
+        raise RuntimeError(f"gunicorn did not answer /healthz within {timeout} s:\n{self.log()}")
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def request(self, method, path, body=None, headers=None, **options):
+        """(status, headers, body bytes) of one request on a new connection."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request(method, path, body=body, headers=headers or {}, **options)
+            resp = conn.getresponse()
+            return resp.status, dict(resp.getheaders()), resp.read()
+        finally:
+            conn.close()
+
+    def request_json(self, method, path, value=None):
+        body = None if value is None else json.dumps(value)
+        headers = {} if value is None else {"Content-Type": "application/json"}
+        status, headers, raw = self.request(method, path, body, headers)
+        return status, headers, json.loads(raw) if raw else None
+
+    def log(self):
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
