@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 APP := 'service:create_app()'
 
-.PHONY: run dev test lint format init-db clean
+.PHONY: run dev test lint format init-db bench clean
 
 run: $(VENV)/.run init-db  ## serve with gunicorn on 127.0.0.1:$(PORT)
 	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) $(APP)
@@ -25,6 +25,9 @@ lint: $(VENV)/.dev  ## check style and formatting with ruff
 format: $(VENV)/.dev  ## fix what ruff can fix, and format
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+bench: $(VENV)/.run  ## measure the service against its floors with wrk (QUICK=1: under a minute)
+	$(BIN)/python bench/run.py $(if $(QUICK),--quick)
 
 init-db: $(VENV)/.run  ## create or upgrade DATABASE_URL's schema, keeping every song
 	$(BIN)/python service.py init-db

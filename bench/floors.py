@@ -1,0 +1,102 @@
+"""The floors the service is measured against: bare WSGI callables, as lean as they come.
+
+server_floor answers a fixed song: what gunicorn costs with no framework and no database.
+database_floor runs the service's own SQL for each measured request through a reused
+per-thread sqlite3 connection (same pragmas) and answers json.dumps of the result: what the
+service would cost with no framework. Both run under gunicorn with the service's config.
+"""
+
+import json
+import os
+import sqlite3
+import threading
+from datetime import datetime, timezone
+
+FIELDS = ("id", "artist", "title", "rating", "created_at", "updated_at")
+SONG = json.dumps(
+    dict(
+        zip(
+            FIELDS,
+            (
+                1,
+                "Gregori Klosman",
+                "Jaws",
+                3,
+                "2026-11-24T10:00:00.000Z",
+                "2026-11-24T10:00:00.000Z",
+            ),
+            strict=True,
+        )
+    )
+).encode()
+JSON_HEADERS = [("Content-Type", "application/json")]
+PATH = os.environ.get("DATABASE_URL", "sqlite:///songs.db").removeprefix("sqlite:///")
+local = threading.local()
+
+
+def server_floor(environ, start_response):
+    start_response("200 OK", [*JSON_HEADERS, ("Content-Length", str(len(SONG)))])
+    return [SONG]
+
+
+def connection():
+    try:
+        return local.conn
+    except AttributeError:
+        conn = local.conn = sqlite3.connect(PATH, isolation_level=None, timeout=5.0)
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+
+def database_floor(environ, start_response):
+    conn, method, path = connection(), environ["REQUEST_METHOD"], environ["PATH_INFO"]
+    if path == "/api/songs" and method == "GET":  # ?before=<id> stands in for the cursor
+        query = environ.get("QUERY_STRING")
+        before = int(query[7:]) if query else 2**63 - 1
+        rows = conn.execute(
+            "SELECT id, artist, title, rating, created_at, updated_at FROM songs"
+            " WHERE id < ? ORDER BY id DESC LIMIT ?",
+            (before, 101),
+        ).fetchall()
+        body = [dict(zip(FIELDS, row, strict=True)) for row in rows[:100]]
+    elif path == "/api/songs":
+        song, now = read_json(environ), utc_now()
+        conn.execute("BEGIN IMMEDIATE")
+        rows = conn.execute(
+            "INSERT INTO songs (artist, title, rating, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?) RETURNING id, artist, title, rating, created_at, updated_at",
+            (song["artist"], song["title"], song["rating"], now, now),
+        ).fetchall()
+        conn.execute("COMMIT")
+        body = dict(zip(FIELDS, rows[0], strict=True))
+    elif path == "/healthz":
+        conn.execute("SELECT 1 FROM songs LIMIT 1").fetchall()
+        body = {"status": "ok"}
+    elif method == "GET":
+        rows = conn.execute(
+            "SELECT id, artist, title, rating, created_at, updated_at FROM songs WHERE id = ?",
+            (int(path.rpartition("/")[2]),),
+        ).fetchall()
+        body = dict(zip(FIELDS, rows[0], strict=True))
+    else:
+        song, now = read_json(environ), utc_now()
+        conn.execute("BEGIN IMMEDIATE")
+        rows = conn.execute(
+            "UPDATE songs SET artist = ?, title = ?, rating = ?, updated_at = ? WHERE id = ?"
+            " RETURNING id, artist, title, rating, created_at, updated_at",
+            (song["artist"], song["title"], song["rating"], now, int(path.rpartition("/")[2])),
+        ).fetchall()
+        conn.execute("COMMIT")
+        body = dict(zip(FIELDS, rows[0], strict=True))
+    data = json.dumps(body, ensure_ascii=False).encode()
+    start_response("200 OK", [*JSON_HEADERS, ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def read_json(environ):
+    return json.loads(environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"])))
+
+
+def utc_now():
+    now = datetime.now(timezone.utc)
+    return f"{now:%Y-%m-%dT%H:%M:%S}.{now.microsecond // 1000:03d}Z"
