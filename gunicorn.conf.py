@@ -5,9 +5,12 @@ The platform's PORT and WEB_CONCURRENCY, and GUNICORN_CMD_ARGS, still win over t
 
 import os
 
-# Threads keep idle keep-alive connections cheap; each thread has its own SQLite connection.
+# Chosen with make bench (bench/results.md): gthread keeps connections alive behind a
+# router and matches sync workers' throughput; two processes per core keep the cores busy;
+# a second thread serves reads while the first waits for SQLite's write lock, and more
+# threads only lengthened the writes' tail latency. Each thread has its own connection.
 worker_class = "gthread"
-threads = 4
+threads = 2
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1))
 
 timeout = 20
