@@ -42,6 +42,7 @@ SONG_FIELDS = ("id", "artist", "title", "rating", "created_at", "updated_at")
 WRITABLE_FIELDS = ("artist", "title", "rating")
 READ_ONLY_FIELDS = frozenset({"id", "created_at", "updated_at"})
 MAX_TEXT_LENGTH = 500
+MAX_SONG_ID = 2**63 - 1  # SQLite's largest INTEGER
 SONG_ID_PATTERN = r"[1-9][0-9]{0,17}"  # positive and within SQLite's 64-bit INTEGER
 SONG_PATHS = ["/api/song/<song_id:song_id>", "/api/songs/<song_id:song_id>"]
 ACCEPTED_BODY_TYPES = "application/json, application/x-www-form-urlencoded, multipart/form-data"
@@ -161,11 +162,7 @@ def read_page_query():
             errors[name] = "is not a parameter of this list (limit, cursor)"
         seen.add(name)
     if errors:
-        raise Problem(
-            400,
-            "; ".join(f"{name} {message}" for name, message in errors.items()),
-            errors=[{"parameter": name, "message": message} for name, message in errors.items()],
-        )
+        raise problem_naming_each(400, "parameter", errors)
     return limit, before_id
 
 
@@ -317,11 +314,7 @@ def validate_song(pairs, form):
         if name not in seen:
             errors[name] = "is required"
     if errors:
-        raise Problem(
-            422,
-            "; ".join(f"{name} {message}" for name, message in errors.items()),
-            errors=[{"field": name, "message": message} for name, message in errors.items()],
-        )
+        raise problem_naming_each(422, "field", errors)
     return song
 
 
@@ -385,6 +378,15 @@ class Problem(HTTPError):
     def __init__(self, status, detail, headers=None, **members):
         super().__init__(status, detail, headers=headers)
         self.members = members
+
+
+def problem_naming_each(status, kind, errors):
+    """A Problem whose detail and `errors` member name each bad field or parameter."""
+    return Problem(
+        status,
+        "; ".join(f"{name} {message}" for name, message in errors.items()),
+        errors=[{kind: name, "message": message} for name, message in errors.items()],
+    )
 
 
 def song_not_found(song_id):
@@ -459,8 +461,6 @@ def utc_now():
 
 
 # Storage: every statement below takes its values as bound parameters.
-
-MAX_SONG_ID = 2**63 - 1
 
 
 class Database:
