@@ -53,9 +53,9 @@ def shapes(size):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one small table, short runs")
-    parser.add_argument("--duration", type=int, help="seconds per measured run (2; quick 1)")
+    parser.add_argument("--duration", type=int, default=1, help="seconds per measured run (1)")
     parser.add_argument(
-        "--repeats", type=int, help="measured runs per target, best kept (5; quick 3)"
+        "--repeats", type=int, help="measured runs per target, best kept (8; quick 3)"
     )
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (16)")
     parser.add_argument(
@@ -68,8 +68,8 @@ def main():
             "apt-get install wrk (Debian, Ubuntu) or brew install wrk (macOS)."
         )
     sizes = QUICK_SIZES if args.quick else SIZES
-    duration = args.duration or (1 if args.quick else 2)
-    repeats = args.repeats or (3 if args.quick else 5)
+    duration = args.duration
+    repeats = args.repeats or (3 if args.quick else 8)
 
     rows, notes = [], {}
     with tempfile.TemporaryDirectory(prefix="songs-bench-") as tmp:
@@ -137,7 +137,8 @@ def measure(targets, script, duration, connections, env, repeats):
 
     Other load on a shared machine only ever slows a run down, so the best run is the
     closest to what the server can do; taking turns exposes each side to the same drift.
-    Failed requests are counted over every run, not just the best.
+    Many short runs, because each run's connections may all land on one worker (see
+    bench/results.md). Failed requests are counted over every run, not just the best.
     """
     best, failed = {}, {}
     for server, path in targets:
