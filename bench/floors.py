@@ -25,7 +25,7 @@ SONG = json.dumps(
                 "2026-11-24T10:00:00.000Z",
                 "2026-11-24T10:00:00.000Z",
             ),
-            strict=True,
+            strict=False,
         )
     )
 ).encode()
@@ -58,7 +58,7 @@ def database_floor(environ, start_response):
             " WHERE id < ? ORDER BY id DESC LIMIT ?",
             (before, 101),
         ).fetchall()
-        body = [dict(zip(FIELDS, row, strict=True)) for row in rows[:100]]
+        body = [dict(zip(FIELDS, row, strict=False)) for row in rows[:100]]
     elif path == "/api/songs":
         song, now = read_json(environ), utc_now()
         conn.execute("BEGIN IMMEDIATE")
@@ -68,7 +68,7 @@ def database_floor(environ, start_response):
             (song["artist"], song["title"], song["rating"], now, now),
         ).fetchall()
         conn.execute("COMMIT")
-        body = dict(zip(FIELDS, rows[0], strict=True))
+        body = dict(zip(FIELDS, rows[0], strict=False))
     elif path == "/healthz":
         conn.execute("SELECT 1 FROM songs LIMIT 1").fetchall()
         body = {"status": "ok"}
@@ -77,7 +77,7 @@ def database_floor(environ, start_response):
             "SELECT id, artist, title, rating, created_at, updated_at FROM songs WHERE id = ?",
             (int(path.rpartition("/")[2]),),
         ).fetchall()
-        body = dict(zip(FIELDS, rows[0], strict=True))
+        body = dict(zip(FIELDS, rows[0], strict=False))
     else:
         song, now = read_json(environ), utc_now()
         conn.execute("BEGIN IMMEDIATE")
@@ -87,7 +87,7 @@ def database_floor(environ, start_response):
             (song["artist"], song["title"], song["rating"], now, int(path.rpartition("/")[2])),
         ).fetchall()
         conn.execute("COMMIT")
-        body = dict(zip(FIELDS, rows[0], strict=True))
+        body = dict(zip(FIELDS, rows[0], strict=False))
     data = json.dumps(body, ensure_ascii=False).encode()
     start_response("200 OK", [*JSON_HEADERS, ("Content-Length", str(len(data)))])
     return [data]
