@@ -216,3 +216,23 @@ def test_a_write_kept_from_the_lock_for_5_s_is_503_with_retry_after(client, data
     assert resp.json["detail"] == "The database is busy; try again."
     assert dump() == before
     client.put_json(f"/api/song/{song['id']}", {**SONG, "rating": 5}, status=200)
+
+
+def test_each_thread_reuses_one_connection_with_the_service_pragmas(app):
+    database = app.config["songs.database"]
+    mine = database.connection()
+    theirs = []
+
+    def in_another_thread():
+        theirs.append(id(database.connection()))
+        database.close()
+
+    other = threading.Thread(target=in_another_thread)
+    other.start()
+    other.join()
+
+    assert database.connection() is mine
+    assert theirs and theirs[0] != id(mine)
+    assert mine.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
+    assert mine.execute("PRAGMA busy_timeout").fetchone() == (5000,)
+    assert mine.isolation_level is None  # transactions are explicit: BEGIN IMMEDIATE
