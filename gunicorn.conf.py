@@ -18,7 +18,7 @@ graceful_timeout = 20  # under the 30 s a PaaS waits between SIGTERM and SIGKILL
 keepalive = 75  # longer than a platform router keeps idle connections to the app
 
 accesslog = "-"
-access_log_format = '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms'
+access_log_format = '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
 
 # The control socket (gunicorn 25.1+) is a management interface this service does not
 # use, and instances sharing a HOME would replace each other's socket.

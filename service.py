@@ -7,10 +7,13 @@
     PUT     /api/song/<id>    200  the song, with artist, title and rating replaced
     DELETE  /api/song/<id>    204  no body
 
-/api/songs/<id> is the same resource as /api/song/<id>. Bodies are JSON or forms;
-every error is application/problem+json (RFC 9457). Serve it with `make run`, which
-runs gunicorn 'service:create_app()' on http://127.0.0.1:8000; prepare a database with
-`python service.py init-db`. Settings come from the environment: DATABASE_URL, MAX_BODY_BYTES.
+/api/songs/<id> is the same resource as /api/song/<id>; HEAD works wherever GET does, and
+OPTIONS answers 204 with Allow everywhere. Bodies are JSON or forms; every error is
+application/problem+json (RFC 9457). Every response carries an X-Request-ID.
+
+Serve it with `make run`, which runs gunicorn 'service:create_app()' on
+http://127.0.0.1:8000; prepare a database with `python service.py init-db`. Settings come
+from the environment: DATABASE_URL, MAX_BODY_BYTES.
 """
 
 import argparse
@@ -46,6 +49,7 @@ MAX_SONG_ID = 2**63 - 1  # SQLite's largest INTEGER
 SONG_ID_PATTERN = r"[1-9][0-9]{0,17}"  # positive and within SQLite's 64-bit INTEGER
 SONG_PATHS = ["/api/song/<song_id:song_id>", "/api/songs/<song_id:song_id>"]
 ACCEPTED_BODY_TYPES = "application/json, application/x-www-form-urlencoded, multipart/form-data"
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")  # what a client's id may be
 
 log = logging.getLogger("songs")
 
@@ -64,6 +68,8 @@ def create_app(database_url=None, max_body_bytes=None):
     app.uninstall(True)  # handlers return bytes; Bottle's JSON and template plugins only add work
     app.router.add_filter("song_id", lambda config: (SONG_ID_PATTERN, int, str))
     app.default_error_handler = render_problem
+    app.add_hook("before_request", take_request_id)
+    app.add_hook("after_request", echo_request_id)
 
     app.route("/healthz", "GET", check_health)
     app.route("/api/songs", "GET", list_songs)
@@ -71,6 +77,7 @@ def create_app(database_url=None, max_body_bytes=None):
     app.route(SONG_PATHS, "GET", get_song)
     app.route(SONG_PATHS, "PUT", replace_song)
     app.route(SONG_PATHS, "DELETE", delete_song)
+    app.route(["/healthz", "/api/songs", *SONG_PATHS], "OPTIONS", describe_options)
     return app
 
 
@@ -128,6 +135,30 @@ def delete_song(song_id):
         raise song_not_found(song_id)
     response.status = 204
     return b""
+
+
+def describe_options(**_):
+    """204 with the methods this path allows (RFC 9110, 9.3.7)."""
+    rule = request.route.rule
+    methods = {route.method for route in request.app.routes if route.rule == rule}
+    response.set_header("Allow", allow_header(methods))
+    response.status = 204
+    return b""
+
+
+# Request ids
+
+
+def take_request_id():
+    """Keep the client's X-Request-ID when it is sane, else make one (before every request)."""
+    given = request.environ.get("HTTP_X_REQUEST_ID", "")
+    valid = REQUEST_ID_PATTERN.fullmatch(given)
+    request.environ["songs.request_id"] = given if valid else os.urandom(16).hex()
+
+
+def echo_request_id():
+    # Errors get theirs in render_problem: Bottle replaces the headers of an error response.
+    response.set_header("X-Request-ID", request.environ["songs.request_id"])
 
 
 # Query strings
@@ -400,11 +431,7 @@ def render_problem(error):
     elif status == 404:
         detail = f"Nothing is at {request.path}."
     elif status == 405:
-        # Bottle serves HEAD wherever it serves GET, but leaves HEAD out of Allow.
-        allowed = set(response.headers.get("Allow", "").split(","))
-        if "GET" in allowed:
-            allowed.add("HEAD")
-        response.set_header("Allow", ", ".join(sorted(allowed)))
+        response.set_header("Allow", allow_header(response.headers.get("Allow", "").split(",")))
         detail = (
             f"{request.method} is not allowed on {request.path}; use {response.headers['Allow']}."
         )
@@ -412,15 +439,26 @@ def render_problem(error):
         detail = "The server failed to answer this request; the failure is logged."
     else:
         detail = status_title(status)
+    request_id = request.environ.get("songs.request_id") or os.urandom(16).hex()
     problem = {
         "type": "about:blank",
         "title": status_title(status),
         "status": status,
         "detail": detail,
+        "request_id": request_id,
         **getattr(error, "members", {}),
     }
+    response.set_header("X-Request-ID", request_id)
     response.content_type = "application/problem+json"
     return json.dumps(problem).encode()  # ASCII: a field name may hold a lone surrogate
+
+
+def allow_header(methods):
+    """An Allow value; Bottle serves HEAD wherever it serves GET, but does not list it."""
+    methods = set(methods)
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
 
 
 def status_title(status):

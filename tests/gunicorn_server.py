@@ -76,7 +76,7 @@ class Gunicorn:
         try:
             conn.request(method, path, body=body, headers=headers or {}, **options)
             resp = conn.getresponse()
-            return resp.status, dict(resp.getheaders()), resp.read()
+            return resp.status, resp.headers, resp.read()  # headers: case-insensitive
         finally:
             conn.close()
 

@@ -1,6 +1,7 @@
 """The service under real gunicorn, started by the Procfile's command, over real sockets."""
 
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -131,13 +132,15 @@ def test_a_chunked_body_is_read_and_limited_like_any_other(start_gunicorn):
     assert [s["title"] for s in listed] == [SONG["title"]]
 
 
-def test_each_request_gets_an_access_log_line(start_gunicorn):
+def test_each_request_gets_an_access_log_line_with_its_request_id(start_gunicorn):
     server = start_gunicorn()
 
-    server.request("GET", "/api/songs?limit=5")
-    server.request("GET", "/api/song/9")
+    server.request("GET", "/api/songs?limit=5", headers={"X-Request-ID": "trace-one"})
+    _, headers, _ = server.request("GET", "/api/song/9")
     server.stop()
 
     log = server.log()
     assert '"GET /api/songs?limit=5 HTTP/1.1" 200' in log
+    assert re.search(r'"GET /api/songs\?limit=5 HTTP/1.1" 200 .* request_id=trace-one$', log, re.M)
     assert '"GET /api/song/9 HTTP/1.1" 404' in log
+    assert f"request_id={headers['X-Request-ID']}" in log
