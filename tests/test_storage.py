@@ -2,6 +2,7 @@
 
 import multiprocessing
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -236,3 +237,18 @@ def test_each_thread_reuses_one_connection_with_the_service_pragmas(app):
     assert mine.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
     assert mine.execute("PRAGMA busy_timeout").fetchone() == (5000,)
     assert mine.isolation_level is None  # transactions are explicit: BEGIN IMMEDIATE
+
+
+def test_make_clean_removes_the_environment_and_caches_but_never_a_database(tmp_path):
+    shutil.copy(ROOT / "Makefile", tmp_path)
+    for folder in (".venv/bin", ".pytest_cache", "__pycache__"):
+        (tmp_path / folder).mkdir(parents=True)
+    databases = ["songs.db", "songs.db-wal", "songs.db-shm", "songs.db-writelock", "other.db"]
+    for name in databases:
+        (tmp_path / name).write_bytes(b"keep")
+
+    result = subprocess.run(["make", "clean"], cwd=tmp_path, capture_output=True, text=True)
+
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / ".venv").exists() and not (tmp_path / ".pytest_cache").exists()
+    assert [(tmp_path / name).read_bytes() for name in databases] == [b"keep"] * len(databases)
