@@ -1,25 +1,30 @@
 """songs: a JSON API over one table of songs (artist, title, rating).
 
-    GET     /healthz          200  {"status": "ok"} after a round trip to the database
-    GET     /api/songs        200  songs, newest first, a page at a time (limit, cursor, Link)
-    POST    /api/songs        201  the new song, with Location: /api/song/<id>
-    GET     /api/song/<id>    200  the song
-    PUT     /api/song/<id>    200  the song, with artist, title and rating replaced
-    DELETE  /api/song/<id>    204  no body
+    GET     /healthz           200  {"status": "ok"} after a round trip to the database
+    GET     /api/openapi.json  200  this API's OpenAPI 3.1 document
+    GET     /api/songs         200  songs, newest first, a page at a time (limit, cursor, Link)
+    POST    /api/songs         201  the new song, with Location: /api/song/<id>
+    GET     /api/song/<id>     200  the song
+    PUT     /api/song/<id>     200  the song, with artist, title and rating replaced
+    PATCH   /api/song/<id>     200  the song, with the fields sent replaced (JSON Merge Patch)
+    DELETE  /api/song/<id>     204  no body
 
 /api/songs/<id> is the same resource as /api/song/<id>; HEAD works wherever GET does, and
-OPTIONS answers 204 with Allow everywhere. Bodies are JSON or forms; every error is
-application/problem+json (RFC 9457). Every response carries an X-Request-ID.
+OPTIONS answers 204 with Allow everywhere. Songs and lists carry strong ETags: If-None-Match
+gives 304, If-Match guards writes (412). Prefer: return=minimal drops a write's body. Bodies
+are JSON or forms; every error is application/problem+json (RFC 9457). Every response
+carries an X-Request-ID, and CORS headers when CORS_ORIGINS allows the request's Origin.
 
 Serve it with `make run`, which runs gunicorn 'service:create_app()' on
 http://127.0.0.1:8000; prepare a database with `python service.py init-db`. Settings come
-from the environment: DATABASE_URL, MAX_BODY_BYTES.
+from the environment: DATABASE_URL, MAX_BODY_BYTES, CORS_ORIGINS, REQUIRE_IF_MATCH.
 """
 
 import argparse
 import base64
 import binascii
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -37,6 +42,7 @@ from urllib.parse import parse_qsl, urlencode
 from bottle import Bottle, HTTPError, MultipartError, request, response
 
 SCHEMA_PATH = Path(__file__).with_name("schema.sql")
+OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 DEFAULT_DATABASE_URL = "sqlite:///songs.db"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 BUSY_TIMEOUT_SECONDS = 5.0
@@ -49,35 +55,59 @@ MAX_SONG_ID = 2**63 - 1  # SQLite's largest INTEGER
 SONG_ID_PATTERN = r"[1-9][0-9]{0,17}"  # positive and within SQLite's 64-bit INTEGER
 SONG_PATHS = ["/api/song/<song_id:song_id>", "/api/songs/<song_id:song_id>"]
 ACCEPTED_BODY_TYPES = "application/json, application/x-www-form-urlencoded, multipart/form-data"
+ACCEPTED_PATCH_TYPES = "application/merge-patch+json, application/json"
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")  # what a client's id may be
+CORS_ALLOWED_HEADERS = (
+    "Content-Type, Authorization, If-Match, If-None-Match, Prefer, Idempotency-Key, X-Request-ID"
+)
+CORS_EXPOSED_HEADERS = (
+    "Location, ETag, Link, X-Request-ID, Retry-After, Accept-Patch, Preference-Applied"
+)
+CORS_MAX_AGE_SECONDS = 86400
 
 log = logging.getLogger("songs")
 
 
-def create_app(database_url=None, max_body_bytes=None):
-    """Build the WSGI app on DATABASE_URL's database, creating its schema if it is missing."""
-    database_url = database_url or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    database = Database(sqlite_path(database_url))
+def create_app(database_url=None, max_body_bytes=None, cors_origins=None, require_if_match=None):
+    """Build the WSGI app on DATABASE_URL's database, creating its schema if it is missing.
+
+    Each argument left as None is read from the environment variable of the same name.
+    """
+    env = os.environ.get
+    database = Database(sqlite_path(database_url or env("DATABASE_URL") or DEFAULT_DATABASE_URL))
     init_schema(database.path)
 
     app = Bottle()
-    app.config["songs.database"] = database
-    app.config["songs.max_body_bytes"] = max_body_bytes or int_setting(
-        "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES
+    app.config.update(
+        {
+            "songs.database": database,
+            "songs.max_body_bytes": max_body_bytes
+            or int_setting("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+            "songs.cors_origins": origins_setting(
+                env("CORS_ORIGINS", "") if cors_origins is None else cors_origins
+            ),
+            "songs.require_if_match": flag_setting(
+                "REQUIRE_IF_MATCH",
+                env("REQUIRE_IF_MATCH", "") if require_if_match is None else require_if_match,
+            ),
+            "songs.openapi": OPENAPI_PATH.read_bytes(),
+        }
     )
     app.uninstall(True)  # handlers return bytes; Bottle's JSON and template plugins only add work
     app.router.add_filter("song_id", lambda config: (SONG_ID_PATTERN, int, str))
     app.default_error_handler = render_problem
     app.add_hook("before_request", take_request_id)
-    app.add_hook("after_request", echo_request_id)
+    app.add_hook("after_request", add_common_headers)
 
     app.route("/healthz", "GET", check_health)
+    app.route("/api/openapi.json", "GET", get_openapi)
     app.route("/api/songs", "GET", list_songs)
     app.route("/api/songs", "POST", create_song)
     app.route(SONG_PATHS, "GET", get_song)
     app.route(SONG_PATHS, "PUT", replace_song)
+    app.route(SONG_PATHS, "PATCH", patch_song)
     app.route(SONG_PATHS, "DELETE", delete_song)
-    app.route(["/healthz", "/api/songs", *SONG_PATHS], "OPTIONS", describe_options)
+    app.route(["/healthz", "/api/openapi.json", "/api/songs", *SONG_PATHS], "OPTIONS", describe)
     return app
 
 
@@ -90,7 +120,13 @@ def check_health():
     except sqlite3.Error as error:
         log.warning("health check failed: the database cannot be read: %s", error)
         raise Problem(503, "The database cannot be read.") from error
+    response.set_header("Cache-Control", "no-store")
     return json_body({"status": "ok"})
+
+
+def get_openapi():
+    response.content_type = "application/json"
+    return representation(request.app.config["songs.openapi"])
 
 
 def list_songs():
@@ -99,54 +135,76 @@ def list_songs():
     if more:
         query = urlencode({"limit": limit, "cursor": encode_cursor(songs[-1]["id"])})
         response.set_header("Link", f'</api/songs?{query}>; rel="next"')
-    return json_body(songs)
+    return representation(json_body(songs), validated_with=response.get_header("Link", ""))
 
 
 def create_song():
     fields = read_song_body()
     with database().write_transaction() as conn:
         song = insert_song(conn, fields, utc_now())
-    response.status = 201
-    response.set_header("Location", f"/api/song/{song['id']}")
-    return json_body(song)
+    response.set_header("Location", song_path(song["id"]))
+    return written(song, 201)
 
 
 def get_song(song_id):
-    return json_body(song_or_404(connection(), song_id))
+    response.set_header("Accept-Patch", ACCEPTED_PATCH_TYPES)
+    return representation(json_body(song_or_404(connection(), song_id)))
 
 
 def replace_song(song_id):
-    try:
-        fields = read_song_body()
-    except Problem:
-        song_or_404(connection(), song_id)  # a missing song outranks a bad body
-        raise
-    with database().write_transaction() as conn:
-        song = update_song(conn, song_id, fields, utc_now())
-    if song is None:
-        raise song_not_found(song_id)
-    return json_body(song)
+    return change_song(song_id, read_song_body)
+
+
+def patch_song(song_id):
+    return change_song(song_id, read_patch_body)
 
 
 def delete_song(song_id):
     with database().write_transaction() as conn:
-        deleted = remove_song(conn, song_id)
-    if not deleted:
-        raise song_not_found(song_id)
+        check_write_preconditions(song_or_404(conn, song_id))
+        remove_song(conn, song_id)
     response.status = 204
     return b""
 
 
-def describe_options(**_):
-    """204 with the methods this path allows (RFC 9110, 9.3.7)."""
+def describe(song_id=None):
+    """204 with the methods this path allows (RFC 9110, 9.3.7), or a CORS preflight's answer.
+
+    A missing song is 404, except to a preflight: that must succeed for the browser to send
+    the request itself and show the client its real answer.
+    """
+    if song_id is not None and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" not in request.environ:
+        song_or_404(connection(), song_id)
     rule = request.route.rule
     methods = {route.method for route in request.app.routes if route.rule == rule}
     response.set_header("Allow", allow_header(methods))
+    if "PATCH" in methods:
+        response.set_header("Accept-Patch", ACCEPTED_PATCH_TYPES)
     response.status = 204
     return b""
 
 
-# Request ids
+def change_song(song_id, read_fields):
+    """PUT and PATCH: 404, then 428 and 412, then the body's problems; a write only if it changes.
+
+    Preconditions are judged before the content (RFC 9110, 13.2.1), and If-Match is compared
+    with the song as it is inside the write transaction, so two writers holding the same ETag
+    cannot both succeed.
+    """
+    try:
+        fields = read_fields()
+    except Problem:
+        check_write_preconditions(song_or_404(connection(), song_id))
+        raise
+    with database().write_transaction() as conn:
+        song = song_or_404(conn, song_id)
+        check_write_preconditions(song)
+        if any(song[name] != value for name, value in fields.items()):
+            song = update_song(conn, song_id, {**song, **fields}, utc_now())
+    return written(song, 200)
+
+
+# Headers every response carries
 
 
 def take_request_id():
@@ -156,9 +214,133 @@ def take_request_id():
     request.environ["songs.request_id"] = given if valid else os.urandom(16).hex()
 
 
-def echo_request_id():
-    # Errors get theirs in render_problem: Bottle replaces the headers of an error response.
+def add_common_headers():
+    """X-Request-ID, Cache-Control and CORS, after every request and on every problem."""
     response.set_header("X-Request-ID", request.environ["songs.request_id"])
+    if "Cache-Control" not in response.headers:
+        response.set_header("Cache-Control", "no-cache")  # stored, but revalidated before each use
+    allowed = request.app.config["songs.cors_origins"]
+    if allowed:
+        add_cors_headers(allowed, request.environ.get("HTTP_ORIGIN"))
+
+
+def add_cors_headers(allowed, origin):
+    """The CORS answer for `origin`: nothing unless CORS_ORIGINS lists it (or is *)."""
+    if "*" not in allowed:
+        response.set_header("Vary", "Origin")  # the answer differs by Origin
+    if origin is None or not ("*" in allowed or origin in allowed):
+        return
+    response.set_header("Access-Control-Allow-Origin", "*" if "*" in allowed else origin)
+    preflight = "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in request.environ
+    if request.method == "OPTIONS" and preflight:
+        response.set_header("Access-Control-Allow-Methods", response.get_header("Allow", ""))
+        response.set_header("Access-Control-Allow-Headers", CORS_ALLOWED_HEADERS)
+        response.set_header("Access-Control-Max-Age", str(CORS_MAX_AGE_SECONDS))
+    else:
+        response.set_header("Access-Control-Expose-Headers", CORS_EXPOSED_HEADERS)
+
+
+# Representations, validators and preferences
+
+
+def representation(body, validated_with=""):
+    """A GET's answer with its strong ETag: the body, or 304 and none if If-None-Match matches.
+
+    `validated_with` is what else the ETag must change with, such as a list's Link header.
+    """
+    etag = entity_tag(body, validated_with)
+    response.set_header("ETag", etag)
+    if evaluate_preconditions(etag):
+        response.status = 304
+        return b""
+    return body
+
+
+def written(song, status):
+    """A write's answer: the song and its ETag; no body (204) if Prefer asks for return=minimal."""
+    body = json_bytes(song)
+    response.set_header("ETag", entity_tag(body))
+    preference = preferred_return()
+    if preference:
+        response.set_header("Preference-Applied", f"return={preference}")
+    if preference == "minimal":
+        response.status = 204
+        return b""
+    response.status = status
+    response.set_header("Content-Location", song_path(song["id"]))  # the body is the song
+    response.content_type = "application/json"
+    return body
+
+
+def entity_tag(body, validated_with=""):
+    """A strong ETag: a digest of the representation's exact bytes (RFC 9110, 8.8.3)."""
+    digest = hashlib.blake2b(body, digest_size=16)
+    digest.update(validated_with.encode())
+    return f'"{digest.hexdigest()}"'
+
+
+def song_etag(song):
+    return entity_tag(json_bytes(song))
+
+
+def evaluate_preconditions(etag):
+    """If-Match, then If-None-Match (RFC 9110, 13.2.2): True for a 304, or a 412 Problem."""
+    if_match = request.environ.get("HTTP_IF_MATCH")
+    if if_match is not None and not etag_matches(if_match, etag, strong=True):
+        raise Problem(
+            412,
+            f"If-Match {if_match} does not match the current ETag, {etag}: it changed since "
+            "it was read. GET it again and retry.",
+        )
+    if_none_match = request.environ.get("HTTP_IF_NONE_MATCH")
+    if if_none_match is not None and etag_matches(if_none_match, etag, strong=False):
+        if request.method in ("GET", "HEAD"):
+            return True
+        raise Problem(412, f"If-None-Match {if_none_match} matches the current ETag, {etag}.")
+    return False
+
+
+def check_write_preconditions(song):
+    """Before a write to `song`: 428 if If-Match is required and absent, 412 if it fails."""
+    if request.app.config["songs.require_if_match"] and "HTTP_IF_MATCH" not in request.environ:
+        raise Problem(
+            428,
+            "Writes to a song need If-Match with the song's ETag, so that no change is lost; "
+            "GET the song for its ETag.",
+        )
+    evaluate_preconditions(song_etag(song))
+
+
+ENTITY_TAG = re.compile(r'(W/)?"([\x21\x23-\x7e\x80-\xff]*)"')
+
+
+def etag_matches(field, etag, strong):
+    """Whether an If-Match or If-None-Match value lists `etag` (RFC 9110, 8.8.3.2 and 13.1).
+
+    `*` matches any current representation. Our ETags are strong, so the strong comparison
+    only differs in refusing a client's W/ tag. A value that is not a list of entity tags
+    matches nothing.
+    """
+    if field.strip() == "*":
+        return True
+    return any(
+        f'"{opaque}"' == etag and not (strong and weak)
+        for weak, opaque in ENTITY_TAG.findall(field)
+    )
+
+
+def preferred_return():
+    """`minimal` or `representation` when Prefer asks for one (RFC 7240, 4.2); else None.
+
+    Other preferences are ignored, as RFC 7240 section 2 asks.
+    """
+    for preference in request.environ.get("HTTP_PREFER", "").split(","):
+        name, _, value = preference.split(";", 1)[0].partition("=")
+        if name.strip().lower() == "return":
+            value = value.strip().strip('"').lower()
+            if value in ("minimal", "representation"):
+                return value
+    return None
 
 
 # Query strings
@@ -227,6 +409,20 @@ def read_song_body():
         detail = f"A song body must be one of {ACCEPTED_BODY_TYPES}, not {media_type or 'untyped'}."
         raise Problem(415, detail, headers={"Accept": ACCEPTED_BODY_TYPES})
     return validate_song(parse(body), form=media_type != "application/json")
+
+
+def read_patch_body():
+    """The fields a JSON Merge Patch sets (RFC 7396); Problems as for read_song_body.
+
+    Plain application/json is read as a merge patch too; other types are 415 with
+    Accept-Patch (RFC 5789, 2.2).
+    """
+    body = read_body(request.app.config["songs.max_body_bytes"])
+    media_type = request.environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+    if media_type not in ("application/merge-patch+json", "application/json"):
+        detail = f"A patch must be one of {ACCEPTED_PATCH_TYPES}, not {media_type or 'untyped'}."
+        raise Problem(415, detail, headers={"Accept-Patch": ACCEPTED_PATCH_TYPES})
+    return validate_song(parse_json(body), form=False, patch=True)
 
 
 def read_body(limit):
@@ -317,8 +513,11 @@ CONTROL_OR_SURROGATE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 FORM_RATINGS = {"1", "2", "3", "4", "5"}
 
 
-def validate_song(pairs, form):
-    """The clean artist, title and rating, or a 422 Problem naming every bad field at once."""
+def validate_song(pairs, form, patch=False):
+    """The clean artist, title and rating, or a 422 Problem naming every bad field at once.
+
+    A patch needs none of the fields, and may not remove one (set it to null).
+    """
     if not form and type(pairs) is not JSONObject:
         message = f"must be a JSON object, not {json_type(pairs)}"
         raise Problem(422, f"The body {message}.", errors=[{"field": None, "message": message}])
@@ -330,7 +529,9 @@ def validate_song(pairs, form):
         seen.add(name)
         if name in READ_ONLY_FIELDS:
             continue
-        if name == "rating":
+        if patch and value is None and name in WRITABLE_FIELDS:
+            clean, problem = None, "cannot be removed: every song has an artist, title and rating"
+        elif name == "rating":
             clean, problem = check_rating(value, form)
         elif name in WRITABLE_FIELDS:
             clean, problem = check_text(value)
@@ -341,7 +542,7 @@ def validate_song(pairs, form):
         else:
             song[name] = clean
     for name in WRITABLE_FIELDS:
-        if name not in seen:
+        if name not in seen and not patch:
             errors[name] = "is required"
     if errors:
         raise problem_naming_each(422, "field", errors)
@@ -370,6 +571,8 @@ def check_rating(value, form):
         if isinstance(value, str) and value.lstrip("0") in FORM_RATINGS:
             return int(value), None
         return None, "must be a whole number from 1 to 5, in decimal digits"
+    if type(value) is float and value.is_integer():
+        value = int(value)  # 3.0 is the integer 3, in JSON Schema as in JSON (RFC 8259, 6)
     if type(value) is int and 1 <= value <= 5:
         return value, None
     kind = "" if type(value) is int else f", not {json_type(value)}"
@@ -380,7 +583,7 @@ JSON_TYPE_NAMES = (  # in order: a bool is an int, and a JSONObject a list
     (type(None), "null"),
     (bool, "a boolean"),
     (int, "an integer"),
-    (float, "a number with a fraction or exponent"),
+    (float, "a number with a fraction"),
     (str, "a string"),
     (JSONObject, "an object"),
     (list, "an array"),
@@ -399,7 +602,15 @@ def json_type(value):
 
 def json_body(value):
     response.content_type = "application/json"
+    return json_bytes(value)
+
+
+def json_bytes(value):
     return json.dumps(value, ensure_ascii=False).encode()
+
+
+def song_path(song_id):
+    return f"/api/song/{song_id}"
 
 
 class Problem(HTTPError):
@@ -439,7 +650,7 @@ def render_problem(error):
         detail = "The server failed to answer this request; the failure is logged."
     else:
         detail = status_title(status)
-    request_id = request.environ.get("songs.request_id") or os.urandom(16).hex()
+    request_id = request.environ.setdefault("songs.request_id", os.urandom(16).hex())
     problem = {
         "type": "about:blank",
         "title": status_title(status),
@@ -448,7 +659,8 @@ def render_problem(error):
         "request_id": request_id,
         **getattr(error, "members", {}),
     }
-    response.set_header("X-Request-ID", request_id)
+    response.set_header("Cache-Control", "no-store")
+    add_common_headers()  # again: Bottle drops them when a handler fails with a 500
     response.content_type = "application/problem+json"
     return json.dumps(problem).encode()  # ASCII: a field name may hold a lone surrogate
 
@@ -482,6 +694,29 @@ def sqlite_path(database_url):
             f"or sqlite:////var/lib/songs.db (absolute); got {database_url!r}"
         )
     return path
+
+
+ORIGIN_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?")
+
+
+def origins_setting(value):
+    """CORS_ORIGINS: empty (CORS off), *, or a comma-separated list of origins."""
+    origins = frozenset(origin.strip() for origin in value.split(",") if origin.strip())
+    for origin in origins - {"*"}:
+        scheme, _, host = origin.partition("://")
+        if scheme not in ("http", "https") or not ORIGIN_HOST.fullmatch(host):
+            raise ValueError(
+                "CORS_ORIGINS must be * or origins such as https://example.com, separated "
+                f"by commas; got {origin!r}"
+            )
+    return origins
+
+
+def flag_setting(name, value):
+    value = value.strip().lower()
+    if value not in ("", "0", "1", "false", "true", "no", "yes", "off", "on"):
+        raise ValueError(f"{name} must be 1 or 0 (or true or false); got {value!r}")
+    return value in ("1", "true", "yes", "on")
 
 
 def int_setting(name, default):

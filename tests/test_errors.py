@@ -59,8 +59,9 @@ def test_an_unknown_path_is_404_problem(client, path):
         ("DELETE", "/api/songs", "GET, HEAD, OPTIONS, POST"),
         ("PUT", "/api/songs", "GET, HEAD, OPTIONS, POST"),
         ("PATCH", "/api/songs", "GET, HEAD, OPTIONS, POST"),
-        ("POST", "/api/song/1", "DELETE, GET, HEAD, OPTIONS, PUT"),
-        ("PATCH", "/api/songs/1", "DELETE, GET, HEAD, OPTIONS, PUT"),
+        ("POST", "/api/song/1", "DELETE, GET, HEAD, OPTIONS, PATCH, PUT"),
+        ("POST", "/api/songs/1", "DELETE, GET, HEAD, OPTIONS, PATCH, PUT"),
+        ("PUT", "/api/openapi.json", "GET, HEAD, OPTIONS"),
         ("TRACE", "/api/songs", "GET, HEAD, OPTIONS, POST"),
         ("POST", "/healthz", "GET, HEAD, OPTIONS"),
     ],
@@ -231,7 +232,9 @@ REJECTED_WRITES = [
     ),
     ("PUT", "/api/song/2", b'{"artist": "a", "title": "t", "rating": 3}', "application/json"),
     ("DELETE", "/api/song/2", b"", ""),
-    ("PATCH", "/api/song/1", b'{"rating": 1}', "application/json"),
+    ("PATCH", "/api/song/1", b'{"rating": null}', "application/merge-patch+json"),
+    ("PATCH", "/api/song/1", b'{"rating": 1}', "text/plain"),
+    ("PATCH", "/api/song/2", b'{"rating": 1}', "application/merge-patch+json"),
 ]
 
 

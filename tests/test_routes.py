@@ -149,12 +149,15 @@ def test_healthz_answers_503_problem_when_the_database_cannot_be_read(client, da
     ("path", "allow"),
     [
         ("/api/songs", "GET, HEAD, OPTIONS, POST"),
-        ("/api/song/1", "DELETE, GET, HEAD, OPTIONS, PUT"),
-        ("/api/songs/99", "DELETE, GET, HEAD, OPTIONS, PUT"),
+        ("/api/song/1", "DELETE, GET, HEAD, OPTIONS, PATCH, PUT"),
+        ("/api/songs/1", "DELETE, GET, HEAD, OPTIONS, PATCH, PUT"),
         ("/healthz", "GET, HEAD, OPTIONS"),
+        ("/api/openapi.json", "GET, HEAD, OPTIONS"),
     ],
 )
 def test_options_answers_204_with_allow(client, path, allow):
+    create(client)
+
     resp = client.options(path, status=204)
 
     assert resp.headers["Allow"] == allow
@@ -163,6 +166,12 @@ def test_options_answers_204_with_allow(client, path, allow):
 
 def test_options_on_an_unknown_path_is_404(client):
     client.options("/api/nothing", status=404)
+
+
+def test_options_on_a_missing_song_is_404(client):
+    resp = client.options("/api/song/99", status=404)
+
+    assert resp.json["detail"] == "Song 99 does not exist."
 
 
 def test_a_request_id_is_made_for_every_response(client):

@@ -113,8 +113,10 @@ def test_text_is_trimmed_then_measured(client, encoding):
     ("value", "message"),
     [
         ("5", "must be an integer from 1 to 5, not a string"),
-        (4.5, "must be an integer from 1 to 5, not a number with a fraction or exponent"),
-        (5.0, "must be an integer from 1 to 5, not a number with a fraction or exponent"),
+        (4.5, "must be an integer from 1 to 5, not a number with a fraction"),
+        (5.5e0, "must be an integer from 1 to 5, not a number with a fraction"),
+        (6.0, "must be an integer from 1 to 5"),
+        (1e300, "must be an integer from 1 to 5"),
         (True, "must be an integer from 1 to 5, not a boolean"),
         (None, "must be an integer from 1 to 5, not null"),
         ([5], "must be an integer from 1 to 5, not an array"),
@@ -129,6 +131,15 @@ def test_a_json_rating_must_be_a_json_integer_from_1_to_5(client, value, message
     resp = client.post_json("/api/songs", {**SONG, "rating": value}, status=422)
 
     assert errors_of(resp) == {"rating": message}
+
+
+@pytest.mark.parametrize("number", [b"5.0", b"5e0", b"0.5e1", b"50E-1"])
+def test_a_json_rating_with_no_fraction_is_that_integer_as_in_json_schema(client, number):
+    body = b'{"artist": "a", "title": "t", "rating": ' + number + b"}"
+
+    resp = client.post("/api/songs", body, content_type="application/json", status=201)
+
+    assert resp.json["rating"] == 5
 
 
 def test_a_json_rating_with_thousands_of_digits_is_422(client):
