@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 APP := 'service:create_app()'
 
-.PHONY: run dev test lint format init-db bench clean
+.PHONY: run dev test fuzz lint format init-db bench clean
 
 run: $(VENV)/.run init-db  ## serve with gunicorn on 127.0.0.1:$(PORT)
 	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) $(APP)
@@ -17,6 +17,9 @@ dev: $(VENV)/.run init-db  ## serve with one worker that reloads when the code c
 
 test: $(VENV)/.dev  ## run the test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+fuzz: $(VENV)/.dev  ## fuzz the API with schemathesis, longer and with a new seed each time
+	$(BIN)/pytest tests/test_contract.py -k schemathesis --fuzz-examples $(or $(EXAMPLES),300)
 
 lint: $(VENV)/.dev  ## check style and formatting with ruff
 	$(BIN)/ruff check .
@@ -33,7 +36,7 @@ init-db: $(VENV)/.run  ## create or upgrade DATABASE_URL's schema, keeping every
 	$(BIN)/python service.py init-db
 
 clean:  ## remove the virtual environment and caches; databases are never touched
-	rm -rf $(VENV) .pytest_cache .ruff_cache __pycache__ tests/__pycache__
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis __pycache__ tests/__pycache__
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' \

@@ -9,6 +9,15 @@ from gunicorn_server import Gunicorn, procfile_command
 SONG = {"artist": "Gregori Klosman", "title": "Jaws", "rating": 3}
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--fuzz-examples",
+        type=int,
+        help="schemathesis examples per operation, with a new seed (make fuzz); "
+        "without it, a fixed budget and seed",
+    )
+
+
 @pytest.fixture
 def database_path(tmp_path):
     """A fresh SQLite file for each test, never the working directory's songs.db."""

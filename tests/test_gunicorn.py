@@ -144,3 +144,28 @@ def test_each_request_gets_an_access_log_line_with_its_request_id(start_gunicorn
     assert re.search(r'"GET /api/songs\?limit=5 HTTP/1.1" 200 .* request_id=trace-one$', log, re.M)
     assert '"GET /api/song/9 HTTP/1.1" 404' in log
     assert f"request_id={headers['X-Request-ID']}" in log
+
+
+def test_writers_racing_with_the_same_etag_cannot_both_win(start_gunicorn):
+    server = start_gunicorn(workers=4)
+    status, headers, _ = server.request_json("POST", "/api/songs", SONG)
+    path, writers = headers["Location"], 8
+
+    for round_ in range(15):
+        etag = server.request("GET", path)[1]["ETag"]
+        barrier = threading.Barrier(writers)
+
+        def write(rating, etag=etag, barrier=barrier, title=f"round {round_}"):
+            body = json.dumps({**SONG, "title": title, "rating": rating})
+            headers = {"Content-Type": "application/json", "If-Match": etag}
+            barrier.wait()
+            status, _, raw = server.request("PUT", path, body, headers)
+            return status, raw
+
+        with ThreadPoolExecutor(writers) as pool:
+            results = list(pool.map(write, [1, 2, 3, 4, 5, 1, 2, 3]))
+
+        statuses = sorted(status for status, _ in results)
+        assert statuses == [200] + [412] * (writers - 1), statuses
+        winner = next(json.loads(raw) for status, raw in results if status == 200)
+        assert server.request_json("GET", path)[2] == winner

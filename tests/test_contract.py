@@ -1,0 +1,103 @@
+"""The OpenAPI document: served, in step with the routes, and held to by schemathesis."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import service
+from gunicorn_server import ROOT
+
+DOCUMENT = json.loads((ROOT / "openapi.json").read_text())
+SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
+FUZZ_EXAMPLES, FUZZ_SEED = 40, 20261124  # make test's fixed budget; `make fuzz` goes further
+
+
+def served_operations(app):
+    """(OpenAPI path, method) for every route the app serves, HEAD included where GET is."""
+    operations = set()
+    for route in app.routes:
+        path = re.sub(r"<(\w+):\w+>", r"{\1}", route.rule)
+        operations.add((path, route.method.lower()))
+        if route.method == "GET":
+            operations.add((path, "head"))
+    return operations
+
+
+def documented_operations():
+    methods = {"get", "head", "post", "put", "patch", "delete", "options"}
+    return {
+        (path, method)
+        for path, item in DOCUMENT["paths"].items()
+        for method in item
+        if method in methods
+    }
+
+
+def test_the_document_is_served_as_json_with_an_etag(client):
+    resp = client.get("/api/openapi.json", status=200)
+
+    assert resp.content_type == "application/json"
+    assert resp.json == DOCUMENT
+    assert resp.json["openapi"] == "3.1.0"
+    assert client.head("/api/openapi.json").headers["ETag"] == resp.headers["ETag"]
+
+
+def test_every_route_served_is_documented_and_every_documented_one_served(app):
+    assert served_operations(app) == documented_operations()
+
+
+def test_every_operation_documents_its_responses_and_an_id(app):
+    ids = [
+        operation["operationId"]
+        for path, method in documented_operations()
+        for operation in [DOCUMENT["paths"][path][method]]
+        if operation["responses"]
+    ]
+
+    assert len(ids) == len(set(ids)) == len(documented_operations())
+
+
+def test_the_documented_limits_are_the_service_limits():
+    parameters = DOCUMENT["components"]["parameters"]
+    song = DOCUMENT["components"]["schemas"]["Song"]["properties"]
+
+    assert parameters["Limit"]["schema"]["maximum"] == service.MAX_PAGE_SIZE
+    assert parameters["Limit"]["schema"]["default"] == service.PAGE_SIZE
+    assert song["artist"]["maxLength"] == song["title"]["maxLength"] == service.MAX_TEXT_LENGTH
+    accept_patch = DOCUMENT["components"]["headers"]["Accept-Patch"]["schema"]["const"]
+    assert accept_patch == service.ACCEPTED_PATCH_TYPES
+    request_id = DOCUMENT["components"]["headers"]["X-Request-ID"]["schema"]["pattern"]
+    assert request_id == f"^{service.REQUEST_ID_PATTERN.pattern}$"
+
+
+def test_schemathesis_finds_no_failure_against_real_gunicorn(start_gunicorn, tmp_path, request):
+    examples = request.config.getoption("fuzz_examples")
+    budget = (
+        ["--max-examples", str(examples)]
+        if examples
+        else ["--max-examples", str(FUZZ_EXAMPLES), "--seed", str(FUZZ_SEED)]
+    )
+    server = start_gunicorn()
+    command = [
+        str(SCHEMATHESIS),
+        "--no-color",
+        "--config-file",
+        str(ROOT / "tests" / "schemathesis.toml"),
+        "run",
+        server.url("/api/openapi.json"),
+        "--checks",
+        "all",
+        *budget,
+    ]
+
+    run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=3600)
+
+    print(run.stdout[-3000:])  # the summary, with the seed, shown by pytest -s or on failure
+    assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-5000:]
+    for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
+        assert f"✅  {phase}" in run.stdout, run.stdout
+    assert " passed" in run.stdout and "failed" not in run.stdout.split("SUMMARY")[-1]
+    assert not re.search(r'" 5\d\d ', server.log()), "a 5xx is in the access log"
+    assert "Traceback" not in server.log()
