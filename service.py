@@ -217,7 +217,7 @@ def take_request_id():
 def add_common_headers():
     """X-Request-ID, Cache-Control and CORS, after every request and on every problem."""
     response.set_header("X-Request-ID", request.environ["songs.request_id"])
-    if "Cache-Control" not in response.headers:
+    if response.get_header("Cache-Control") is None:
         response.set_header("Cache-Control", "no-cache")  # stored, but revalidated before each use
     allowed = request.app.config["songs.cors_origins"]
     if allowed:
@@ -403,7 +403,7 @@ def decode_cursor(token):
 def read_song_body():
     """The body's artist, title and rating; Problems come as 413, 415, 400, 422, in that order."""
     body = read_body(request.app.config["songs.max_body_bytes"])
-    media_type = request.environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+    media_type = body_media_type()
     parse = BODY_PARSERS.get(media_type)
     if parse is None:
         detail = f"A song body must be one of {ACCEPTED_BODY_TYPES}, not {media_type or 'untyped'}."
@@ -418,11 +418,16 @@ def read_patch_body():
     Accept-Patch (RFC 5789, 2.2).
     """
     body = read_body(request.app.config["songs.max_body_bytes"])
-    media_type = request.environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+    media_type = body_media_type()
     if media_type not in ("application/merge-patch+json", "application/json"):
         detail = f"A patch must be one of {ACCEPTED_PATCH_TYPES}, not {media_type or 'untyped'}."
         raise Problem(415, detail, headers={"Accept-Patch": ACCEPTED_PATCH_TYPES})
     return validate_song(parse_json(body), form=False, patch=True)
+
+
+def body_media_type():
+    """The request's Content-Type without its parameters, lowercased; "" when there is none."""
+    return request.environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
 
 
 def read_body(limit):
