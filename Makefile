@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 APP := 'service:create_app()'
 
-.PHONY: run dev test fuzz lint format init-db bench clean
+.PHONY: run dev test fuzz lint format init-db seed import export bench clean
 
 run: $(VENV)/.run init-db  ## serve with gunicorn on 127.0.0.1:$(PORT)
 	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) $(APP)
@@ -35,6 +35,16 @@ bench: $(VENV)/.run  ## measure the service against its floors with wrk (QUICK=1
 init-db: $(VENV)/.run  ## create or upgrade DATABASE_URL's schema, keeping every song
 	$(BIN)/python service.py init-db
 
+seed: $(VENV)/.run  ## add N sample songs (N=1000 unless given) to DATABASE_URL, in one transaction
+	$(BIN)/python service.py seed $(or $(N),1000)
+
+import: $(VENV)/.run  ## add the songs of FILE, a CSV file as export writes it: all of them or none
+	@test -n "$(FILE)" || { echo "usage: make import FILE=songs.csv" >&2; exit 2; }
+	$(BIN)/python service.py import "$(FILE)"
+
+export: $(VENV)/.run  ## write every song to FILE (songs.csv unless given) as CSV, oldest first
+	$(BIN)/python service.py export "$(or $(FILE),songs.csv)"
+
 clean:  ## remove the virtual environment and caches; databases are never touched
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis __pycache__ tests/__pycache__
 
@@ -51,4 +61,4 @@ $(VENV)/.run: requirements.txt | $(BIN)/python
 
 $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	touch $@
+	touch $@ $(VENV)/.run  # requirements-dev.txt installs requirements.txt too

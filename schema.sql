@@ -1,4 +1,4 @@
--- The songs service's schema for SQLite (3.37 or later, for STRICT tables).
+-- The songs service's schema for SQLite (3.37 or later: STRICT tables; FTS5 with trigram).
 --
 -- Applied by `make init-db` and whenever the service starts. Every statement is
 -- idempotent and nothing here drops or rewrites a row, so applying it to a database
@@ -41,5 +41,38 @@ CREATE TABLE IF NOT EXISTS songs (
     )
 ) STRICT;
 
+-- Indexes for the list's sorts and filters (GET /api/songs). Each leads with one field and
+-- ends with id, the tie-breaker, so a walk along it yields songs in the order of that sort
+-- in either direction, and a cursor seeks straight to its row. Text sorts and compares
+-- case-insensitively (NOCASE: ASCII letters).
+CREATE INDEX IF NOT EXISTS songs_by_artist ON songs (artist COLLATE NOCASE, id);
+CREATE INDEX IF NOT EXISTS songs_by_title ON songs (title COLLATE NOCASE, id);
+CREATE INDEX IF NOT EXISTS songs_by_rating ON songs (rating, id);
+CREATE INDEX IF NOT EXISTS songs_by_created_at ON songs (created_at, id);
+CREATE INDEX IF NOT EXISTS songs_by_updated_at ON songs (updated_at, id);
+
+-- The index behind q: every three-character substring of artist and title, case folded
+-- (FTS5's trigram tokenizer), so a substring search reads the songs that match, not the
+-- table. It holds no copy of the text (content='songs'); the triggers keep it in step.
+CREATE VIRTUAL TABLE IF NOT EXISTS songs_search USING fts5(
+    artist, title, content = 'songs', content_rowid = 'id', tokenize = 'trigram'
+);
+CREATE TRIGGER IF NOT EXISTS songs_search_insert AFTER INSERT ON songs BEGIN
+    INSERT INTO songs_search (rowid, artist, title) VALUES (new.id, new.artist, new.title);
+END;
+CREATE TRIGGER IF NOT EXISTS songs_search_delete AFTER DELETE ON songs BEGIN
+    INSERT INTO songs_search (songs_search, rowid, artist, title)
+        VALUES ('delete', old.id, old.artist, old.title);
+END;
+CREATE TRIGGER IF NOT EXISTS songs_search_update AFTER UPDATE OF artist, title ON songs BEGIN
+    INSERT INTO songs_search (songs_search, rowid, artist, title)
+        VALUES ('delete', old.id, old.artist, old.title);
+    INSERT INTO songs_search (rowid, artist, title) VALUES (new.id, new.artist, new.title);
+END;
+
+-- A database from schema version 1 already holds songs: index them, once.
+INSERT INTO songs_search (rowid, artist, title)
+    SELECT id, artist, title FROM songs WHERE (SELECT user_version FROM pragma_user_version) < 2;
+
 -- The schema's version, for upgrading databases made by an earlier schema.sql in place.
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;

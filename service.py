@@ -23,20 +23,24 @@ from the environment: DATABASE_URL, MAX_BODY_BYTES, CORS_ORIGINS, REQUIRE_IF_MAT
 import argparse
 import base64
 import binascii
+import csv
 import fcntl
 import hashlib
+import io
 import json
 import logging
 import os
+import random
 import re
 import sqlite3
+import sys
 import threading
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from http import HTTPStatus
-from io import BytesIO
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import parse_qsl, urlencode
 
 from bottle import Bottle, HTTPError, MultipartError, request, response
@@ -47,6 +51,16 @@ DEFAULT_DATABASE_URL = "sqlite:///songs.db"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 BUSY_TIMEOUT_SECONDS = 5.0
 PAGE_SIZE, MAX_PAGE_SIZE = 100, 1000
+SORT_FIELDS = ("id", "artist", "title", "rating", "created_at", "updated_at")
+DEFAULT_SORT = (("id", True),)  # newest first
+MIN_SEARCH_LENGTH = 3  # the shortest substring the trigram index can find
+RATINGS = (1, 2, 3, 4, 5)
+LIST_MEDIA_TYPES = {"json": "application/json", "csv": "text/csv", "ndjson": "application/x-ndjson"}
+EXPORT_CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8; header=present",  # RFC 4180, 3
+    "ndjson": "application/x-ndjson",
+}
+EXPORT_BATCH = 1000  # songs per query and per chunk of an export
 SONG_FIELDS = ("id", "artist", "title", "rating", "created_at", "updated_at")
 WRITABLE_FIELDS = ("artist", "title", "rating")
 READ_ONLY_FIELDS = frozenset({"id", "created_at", "updated_at"})
@@ -61,7 +75,8 @@ CORS_ALLOWED_HEADERS = (
     "Content-Type, Authorization, If-Match, If-None-Match, Prefer, Idempotency-Key, X-Request-ID"
 )
 CORS_EXPOSED_HEADERS = (
-    "Location, ETag, Link, X-Request-ID, Retry-After, Accept-Patch, Preference-Applied"
+    "Location, ETag, Link, X-Request-ID, X-Total-Count, Retry-After, Accept-Patch, "
+    "Preference-Applied"
 )
 CORS_MAX_AGE_SECONDS = 86400
 
@@ -130,12 +145,19 @@ def get_openapi():
 
 
 def list_songs():
-    limit, before_id = read_page_query()
-    songs, more = songs_before(connection(), before_id, limit)
-    if more:
-        query = urlencode({"limit": limit, "cursor": encode_cursor(songs[-1]["id"])})
-        response.set_header("Link", f'</api/songs?{query}>; rel="next"')
-    return representation(json_body(songs), validated_with=response.get_header("Link", ""))
+    query = read_list_query()
+    conn = connection()
+    add_vary("Accept")  # the format may come from Accept
+    total = ""
+    if query.count:
+        total = str(count_songs(conn, query.filters))
+        response.set_header("X-Total-Count", total)
+    if query.format != "json":
+        return export_songs(conn, query)
+    rows = select_page(conn, query.filters, query.sort, query.after, query.limit + 1)
+    songs = [dict(zip(SONG_FIELDS, row, strict=False)) for row in rows[: query.limit]]
+    response.set_header("Link", list_links(query, songs[-1] if len(rows) > query.limit else None))
+    return representation(json_body(songs), validated_with=response.get_header("Link") + total)
 
 
 def create_song():
@@ -227,7 +249,7 @@ def add_common_headers():
 def add_cors_headers(allowed, origin):
     """The CORS answer for `origin`: nothing unless CORS_ORIGINS lists it (or is *)."""
     if "*" not in allowed:
-        response.set_header("Vary", "Origin")  # the answer differs by Origin
+        add_vary("Origin")  # the answer differs by Origin
     if origin is None or not ("*" in allowed or origin in allowed):
         return
     response.set_header("Access-Control-Allow-Origin", "*" if "*" in allowed else origin)
@@ -238,6 +260,11 @@ def add_cors_headers(allowed, origin):
         response.set_header("Access-Control-Max-Age", str(CORS_MAX_AGE_SECONDS))
     else:
         response.set_header("Access-Control-Expose-Headers", CORS_EXPOSED_HEADERS)
+
+
+def add_vary(name):
+    vary = response.get_header("Vary")
+    response.set_header("Vary", f"{vary}, {name}" if vary else name)
 
 
 # Representations, validators and preferences
@@ -343,58 +370,305 @@ def preferred_return():
     return None
 
 
-# Query strings
+# The list's query string: filters, sort, cursor, count and format
 
 
-def read_page_query():
-    """(limit, before_id) from the list's query string; a 400 Problem names every bad parameter."""
-    limit, before_id, errors, seen = PAGE_SIZE, MAX_SONG_ID, {}, set()
+class ListQuery(NamedTuple):
+    filters: dict  # parameter name: clean value, as FILTERS reads it
+    sort: tuple  # ((field, descending), ...), always ending with id: the order is total
+    limit: int
+    after: tuple | None  # the sort values of the song the page starts after
+    count: bool
+    format: str  # a key of LIST_MEDIA_TYPES
+    given: list  # the (name, value) pairs as sent, but the cursor: what Link repeats
+
+
+def read_list_query():
+    """The list's query; a 400 Problem names every bad parameter at once."""
     try:
-        params = parse_qsl(request.query_string, keep_blank_values=True, errors="strict")
+        pairs = parse_qsl(request.query_string, keep_blank_values=True, errors="strict")
     except UnicodeDecodeError:
         raise Problem(400, "The query string is not valid UTF-8 once percent-decoded.") from None
-    for name, value in params:
-        if name in seen:
+    values, errors = {}, {}
+    for name, value in pairs:
+        read = LIST_PARAMETERS.get(name)
+        if name in values or name in errors:
             errors.setdefault(name, "is given more than once")
-        elif name == "limit":
-            if (
-                value.isascii()
-                and value.isdigit()
-                and len(value) <= 9
-                and 1 <= int(value) <= MAX_PAGE_SIZE
-            ):
-                limit = int(value)
-            else:
-                errors[name] = f"must be a whole number from 1 to {MAX_PAGE_SIZE}"
-        elif name == "cursor":
-            before_id = decode_cursor(value)
-            if before_id is None:
-                errors[name] = "is not a cursor from this list's Link header"
+        elif read is None:
+            errors[name] = f"is not a parameter of this list ({', '.join(LIST_PARAMETERS)})"
         else:
-            errors[name] = "is not a parameter of this list (limit, cursor)"
-        seen.add(name)
+            clean, problem = read(value)
+            if problem:
+                errors[name] = problem
+            else:
+                values[name] = clean
+    export = values.get("format") or negotiated_format()
+    if export != "json":
+        for name in ("limit", "cursor"):
+            if name in values:
+                errors[name] = f"does not apply to an export ({export}): it holds every song"
+    filters = {name: values[name] for name in FILTERS if name in values}
+    sort = values.get("sort", DEFAULT_SORT)
+    after = None
+    if "cursor" in values:
+        after = cursor_position(values["cursor"], filters, sort)
+        if after is None:
+            errors["cursor"] = (
+                "was made for other filters or another sort; follow the Link header, "
+                "or drop the cursor to start again"
+            )
     if errors:
         raise problem_naming_each(400, "parameter", errors)
-    return limit, before_id
+    return ListQuery(
+        filters,
+        sort,
+        values.get("limit", PAGE_SIZE),
+        after,
+        values.get("count", False),
+        export,
+        [(name, value) for name, value in pairs if name != "cursor"],
+    )
 
 
-def encode_cursor(last_id):
-    token = json.dumps({"id": last_id}, separators=(",", ":")).encode()
+def read_limit(value):
+    if value.isascii() and value.isdigit() and len(value) <= 9 and 1 <= int(value) <= MAX_PAGE_SIZE:
+        return int(value), None
+    return None, f"must be a whole number from 1 to {MAX_PAGE_SIZE}"
+
+
+def read_sort(value):
+    """((field, descending), ...) ending with id, which breaks ties in the last key's direction.
+
+    So sort=-x lists exactly the reverse of sort=x, and one index per field serves both.
+    """
+    keys, seen = [], set()
+    for part in value.split(","):
+        field = part.removeprefix("-")
+        if field not in SORT_FIELDS:
+            fields = ", ".join(SORT_FIELDS)
+            return None, f'has "{part}", not one of {fields}, each with - for descending'
+        if field in seen:
+            return None, f"names {field} twice"
+        if "id" in seen:
+            return None, "must end at id: ids are unique, so no field after it could break a tie"
+        seen.add(field)
+        keys.append((field, part.startswith("-")))
+    if "id" not in seen:
+        keys.append(("id", keys[-1][1]))
+    return tuple(keys), None
+
+
+def read_flag(value):
+    if value in ("true", "false"):
+        return value == "true", None
+    return None, "must be true or false"
+
+
+def read_format(value):
+    if value in LIST_MEDIA_TYPES:
+        return value, None
+    return None, f"must be one of {', '.join(LIST_MEDIA_TYPES)}"
+
+
+def read_search(value):
+    """A substring to find in artist or title; the trigram index needs three characters."""
+    bad = CONTROL_OR_SURROGATE.search(value)
+    if bad:
+        return None, f"must not contain a control character (U+{ord(bad.group()):04X})"
+    if not MIN_SEARCH_LENGTH <= len(value) <= MAX_TEXT_LENGTH:
+        return None, f"must be {MIN_SEARCH_LENGTH} to {MAX_TEXT_LENGTH} characters long"
+    return value, None
+
+
+def read_ratings(value):
+    ratings = value.split(",")
+    if all(rating in FORM_RATINGS for rating in ratings):
+        return tuple(sorted({int(rating) for rating in ratings})), None
+    return None, "must be a rating from 1 to 5, or several separated by commas (4,5)"
+
+
+def read_rating(value):
+    if value in FORM_RATINGS:
+        return int(value), None
+    return None, "must be a whole number from 1 to 5"
+
+
+RFC3339 = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def read_time(value, round_up):
+    """An RFC 3339 date-time as the stored timestamps write it, in UTC to the millisecond.
+
+    Stored times are whole milliseconds, so a bound with a finer fraction is rounded down
+    for a strict "after" and up for a strict "before" (`round_up`): the same songs match.
+    A leap second (:60) is the last instant of its minute.
+    """
+    match = RFC3339.fullmatch(value)
+    problem = (
+        "must be an RFC 3339 date-time such as 2026-11-24T10:00:00Z "
+        "(in a URL, write + in an offset as %2B)"
+    )
+    if match is None:
+        return None, problem
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    fraction = fraction or ""
+    millisecond, finer = int(fraction[:3].ljust(3, "0")), fraction[3:].strip("0") != ""
+    if second == "60":
+        second, millisecond, finer = "59", 999, True
+    try:
+        zone = timezone.utc
+        if offset not in ("Z", "z"):
+            hours, minutes = int(offset[1:3]), int(offset[4:])
+            if minutes > 59:
+                raise ValueError(offset)
+            zone = timezone(
+                (-1 if offset[0] == "-" else 1) * timedelta(hours=hours, minutes=minutes)
+            )
+        moment = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            millisecond * 1000,
+            tzinfo=zone,
+        ) + timedelta(milliseconds=int(finer and round_up))
+        moment = moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        return None, f"{problem}, a real one between the years 0001 and 9999"
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z", None
+
+
+def negotiated_format():
+    """The list format Accept prefers (RFC 9110, 12.5.1); JSON when it prefers none of them.
+
+    Each format takes the q of the most specific range that matches it.
+    """
+    accept = request.environ.get("HTTP_ACCEPT")
+    if not accept:
+        return "json"
+    scores = {}
+    for item in accept.split(","):
+        media_range, *params = (part.strip() for part in item.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        media_range = media_range.lower()
+        for format_name, media_type in LIST_MEDIA_TYPES.items():
+            kind = media_type.split("/")[0]
+            specificity = {media_type: 3, f"{kind}/*": 2, "*/*": 1}.get(media_range)
+            if specificity and specificity > scores.get(format_name, (0, 0))[0]:
+                scores[format_name] = (specificity, quality)
+    best = max(LIST_MEDIA_TYPES, key=lambda name: scores.get(name, (0, 0))[1])
+    return best if scores.get(best, (0, 0))[1] > 0 else "json"
+
+
+def encode_cursor(position, filters, sort):
+    token = json.dumps(
+        {"after": list(position), "query": query_fingerprint(filters, sort)},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode()
     return base64.urlsafe_b64encode(token).rstrip(b"=").decode()
 
 
-def decode_cursor(token):
-    """The id a cursor continues below, or None when the token is not one of encode_cursor's."""
-    if not re.fullmatch(r"[A-Za-z0-9_-]{1,100}", token):
-        return None
+def read_cursor(token):
+    """(the decoded cursor, None), or (None, the problem) when it is not one of encode_cursor's."""
+    not_ours = None, "is not a cursor from this list's Link header"
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,8000}", token):
+        return not_ours
     try:
         value = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (binascii.Error, ValueError):
+        return not_ours
+    if isinstance(value, dict) and value.keys() == {"id"}:  # a cursor from before sorting
+        value = {"after": [value["id"]], "query": query_fingerprint({}, DEFAULT_SORT)}
+    if (
+        not isinstance(value, dict)
+        or value.keys() != {"after", "query"}
+        or not isinstance(value["after"], list)
+        or not value["after"]
+    ):
+        return not_ours
+    return value, None
+
+
+def cursor_position(cursor, filters, sort):
+    """The sort values a cursor continues after; None when it belongs to another query."""
+    after = cursor["after"]
+    if (
+        cursor["query"] != query_fingerprint(filters, sort)
+        or len(after) != len(sort)
+        or not all(sort_value_is_valid(field, v) for (field, _), v in zip(sort, after, strict=True))
+    ):
         return None
-    if not isinstance(value, dict) or value.keys() != {"id"}:
-        return None
-    last_id = value["id"]
-    return last_id if type(last_id) is int and 1 <= last_id <= MAX_SONG_ID else None
+    return tuple(after)
+
+
+def sort_value_is_valid(field, value):
+    if field == "id":
+        return type(value) is int and 1 <= value <= MAX_SONG_ID
+    if field == "rating":
+        return value in RATINGS and type(value) is int
+    return type(value) is str and len(value) <= MAX_TEXT_LENGTH
+
+
+def query_fingerprint(filters, sort):
+    """What a cursor belongs to: a digest of the filters and the sort, clean values only."""
+    canonical = json.dumps([sorted(filters.items()), sort], ensure_ascii=False)
+    return hashlib.blake2b(canonical.encode(), digest_size=8).hexdigest()
+
+
+FILTERS = (
+    "q",
+    "artist",
+    "title",
+    "rating",
+    "min_rating",
+    "max_rating",
+    "created_after",
+    "created_before",
+    "updated_after",
+    "updated_before",
+)
+LIST_PARAMETERS = {
+    "limit": read_limit,
+    "cursor": read_cursor,  # and once the filters and sort are known, cursor_position
+    "sort": read_sort,
+    "count": read_flag,
+    "format": read_format,
+    "q": read_search,
+    "artist": lambda value: check_text(value),  # defined with the body's validation, below
+    "title": lambda value: check_text(value),
+    "rating": read_ratings,
+    "min_rating": read_rating,
+    "max_rating": read_rating,
+    "created_after": lambda value: read_time(value, round_up=False),
+    "created_before": lambda value: read_time(value, round_up=True),
+    "updated_after": lambda value: read_time(value, round_up=False),
+    "updated_before": lambda value: read_time(value, round_up=True),
+}
+
+
+def list_links(query, last_song):
+    """RFC 8288 Link: first, and next when there is more, both keeping the filters and sort."""
+    base = [(name, value) for name, value in query.given if name != "limit"]
+    base.append(("limit", str(query.limit)))
+    links = [f'</api/songs?{urlencode(base)}>; rel="first"']
+    if last_song is not None:
+        position = tuple(last_song[field] for field, _ in query.sort)
+        cursor = encode_cursor(position, query.filters, query.sort)
+        links.insert(0, f'</api/songs?{urlencode([*base, ("cursor", cursor)])}>; rel="next"')
+    return ", ".join(links)
 
 
 # Request bodies
@@ -492,7 +766,7 @@ def parse_multipart(body):
     # Bottle's parser reads the body from the WSGI input; hand it the bytes read_body has
     # already read and measured.
     environ = request.environ
-    environ["wsgi.input"], environ["CONTENT_LENGTH"] = BytesIO(body), str(len(body))
+    environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
     environ.pop("HTTP_TRANSFER_ENCODING", None)
     try:
         pairs = list(request.POST.allitems())
@@ -856,16 +1130,169 @@ def song_or_404(conn, song_id):
     return song_from_row(rows[0])
 
 
-def songs_before(conn, before_id, limit):
-    """Up to `limit` songs with ids below `before_id`, newest first, and whether more remain."""
-    rows = conn.execute(
-        "SELECT id, artist, title, rating, created_at, updated_at FROM songs"
-        " WHERE id < ? ORDER BY id DESC LIMIT ?",
-        (before_id, limit + 1),
-    ).fetchall()
-    # Inline rather than song_from_row: a call per row shows on a page of a thousand songs.
-    songs = [dict(zip(SONG_FIELDS, row, strict=False)) for row in rows[:limit]]
-    return songs, len(rows) > limit
+SELECT_COLUMNS = "id, artist, title, rating, created_at, updated_at"
+FILTER_COLUMNS = {  # each filter of the list, and the column it reads
+    "q": "songs_search",
+    "artist": "artist",
+    "title": "title",
+    "rating": "rating",
+    "min_rating": "rating",
+    "max_rating": "rating",
+    "created_after": "created_at",
+    "created_before": "created_at",
+    "updated_after": "updated_at",
+    "updated_before": "updated_at",
+}
+FILTER_CONDITIONS = {
+    "artist": "= ? COLLATE NOCASE",
+    "title": "= ? COLLATE NOCASE",
+    "min_rating": ">= ?",
+    "max_rating": "<= ?",
+    "created_after": "> ?",
+    "created_before": "< ?",
+    "updated_after": "> ?",
+    "updated_before": "< ?",
+}
+SELECTIVE_FILTERS = {"q", "artist", "title"}
+INDEXED_COLUMNS = {"artist", "title", "rating", "created_at", "updated_at"}  # songs_by_<column>
+
+
+def select_page(conn, filters, sort, after, limit):
+    """Up to `limit` rows matching `filters`, in `sort`'s order, after the position `after`.
+
+    A sort that starts with rating walks each rating in turn: five values make groups of a
+    fifth of the table each, which no index ordered by rating alone could order further,
+    while the next key's index orders each group as it walks (schema.sql).
+    """
+    if sort[0][0] != "rating" or SELECTIVE_FILTERS & filters.keys():
+        return select_songs(conn, filters, sort, after, limit)
+    (_, descending), rest = sort[0], sort[1:]
+    others = {name: value for name, value in filters.items() if FILTER_COLUMNS[name] != "rating"}
+    rows = []
+    for rating in sorted(allowed_ratings(filters), reverse=descending):
+        if after is not None and (rating > after[0] if descending else rating < after[0]):
+            continue  # the cursor is past this rating
+        resume = after[1:] if after is not None and rating == after[0] else None
+        rows += select_songs(conn, {**others, "rating": (rating,)}, rest, resume, limit - len(rows))
+        if len(rows) == limit:
+            break
+    return rows
+
+
+def select_songs(conn, filters, sort, after, limit):
+    """Rows for select_page from one index's walk (driving_column), in the seeks of resumes."""
+    driver = driving_column(filters, sort)
+    indexed = {driver, "id"}
+    terms, params = filter_terms(filters, indexed)
+    order = ", ".join(
+        f"{sort_expression(field)} {'DESC' if desc else 'ASC'}" for field, desc in sort
+    )
+    # The planner would sort a whole table rather than walk an index whose order only
+    # starts the sort's, so the walk is named. Only the service's own fragments are
+    # formatted in; every value is a bound parameter.
+    index = f" INDEXED BY songs_by_{driver}" if driver in INDEXED_COLUMNS else ""
+    rows = []
+    for seek_terms, seek_params in resumes(sort, after, indexed):
+        where = " AND ".join([*terms, *seek_terms])
+        rows += conn.execute(
+            f"SELECT {SELECT_COLUMNS} FROM songs{index}{' WHERE ' if where else ''}{where}"
+            f" ORDER BY {order} LIMIT ?",
+            (*params, *seek_params, limit - len(rows)),
+        ).fetchall()
+        if len(rows) == limit:
+            break
+    return rows
+
+
+def count_songs(conn, filters):
+    terms, params = filter_terms(filters, indexed=set(FILTER_COLUMNS.values()))
+    where = f" WHERE {' AND '.join(terms)}" if terms else ""
+    return conn.execute(f"SELECT count(*) FROM songs{where}", params).fetchone()[0]
+
+
+def driving_column(filters, sort):
+    """The column whose index a page walks: a filter that picks few songs, else the sort's.
+
+    q, artist and title pick few songs, so their matches are read and sorted; otherwise the
+    walk follows the sort and checks the other filters song by song, and stops at the page's
+    end. One rating with the id order has an index that serves both.
+    """
+    for name in ("q", "artist", "title"):
+        if name in filters:
+            return FILTER_COLUMNS[name]
+    if sort[0][0] == "id" and len(filters.get("rating", ())) == 1:
+        return "rating"
+    return sort[0][0]
+
+
+def filter_terms(filters, indexed):
+    """WHERE terms and their parameters; only columns in `indexed` may use an index.
+
+    SQLite's unary + keeps a column's term from choosing the index (sqlite.org/optoverview.html),
+    so the planner walks the one the page needs.
+    """
+    terms, params = [], []
+    for name, value in filters.items():
+        column = FILTER_COLUMNS[name]
+        operand = column if column in indexed else f"+{column}"
+        if name == "q":
+            terms.append("id IN (SELECT rowid FROM songs_search WHERE songs_search MATCH ?)")
+            params.append('"' + value.replace('"', '""') + '"')  # one phrase: the substring
+        elif name == "rating":
+            terms.append(f"{operand} IN ({', '.join('?' * len(value))})")
+            params += value
+        else:
+            terms.append(f"{operand} {FILTER_CONDITIONS[name]}")
+            params.append(value)
+    return terms, params
+
+
+def resumes(sort, after, indexed):
+    """(terms, parameters) of each seek that continues a walk after the position `after`.
+
+    Keyset pagination in two seeks, in the order the songs come: the songs tied with
+    `after` on every key but id, past its id; then the songs past it on those keys. A
+    single comparison of every key at once (a row value) makes SQLite seek on the first
+    key only and read all its ties before the cursor: most of a rating, say.
+    """
+    if after is None:
+        return [([], [])]
+    *keys, (_, id_descending) = sort  # a sort always ends with id
+    ties = [compare(field, "=", indexed) for field, _ in keys]
+    seeks = [([*ties, f"id {'<' if id_descending else '>'} ?"], list(after))]
+    if keys:
+        seeks.append(past(keys, after[:-1], indexed))
+    return seeks
+
+
+def past(keys, values, indexed):
+    """The term for songs strictly past `values` on `keys`, led by a bound an index seeks to."""
+    (field, descending), rest = keys[0], keys[1:]
+    beyond = "<" if descending else ">"
+    if not rest:
+        return [compare(field, beyond, indexed)], [values[0]]
+    (inner,), params = past(rest, values[1:], indexed)
+    term = (
+        f"{compare(field, beyond + '=', indexed)} AND ({compare(field, beyond, indexed)}"
+        f" OR ({compare(field, '=', indexed)} AND {inner}))"
+    )
+    return [f"({term})"], [values[0], values[0], values[0], *params]
+
+
+def compare(field, operator, indexed):
+    """`field operator ?`, case-insensitive for text; + keeps an unwalked column's index out."""
+    operand = field if field in indexed else f"+{field}"
+    collation = " COLLATE NOCASE" if field in ("artist", "title") else ""
+    return f"{operand} {operator} ?{collation}"
+
+
+def sort_expression(field):
+    return f"{field} COLLATE NOCASE" if field in ("artist", "title") else field
+
+
+def allowed_ratings(filters):
+    low, high = filters.get("min_rating", 1), filters.get("max_rating", 5)
+    return [rating for rating in filters.get("rating", RATINGS) if low <= rating <= high]
 
 
 def insert_song(conn, fields, now):
@@ -892,6 +1319,61 @@ def remove_song(conn, song_id):
     return conn.execute("DELETE FROM songs WHERE id = ?", (song_id,)).rowcount > 0
 
 
+# Exports: every matching song, streamed
+
+
+def export_songs(conn, query):
+    """The whole list as CSV or NDJSON, streamed a batch at a time: memory stays flat."""
+    media_type = LIST_MEDIA_TYPES[query.format]
+    response.content_type = EXPORT_CONTENT_TYPES[query.format]
+    response.set_header("Content-Disposition", f'attachment; filename="songs.{query.format}"')
+    encode = csv_chunks if media_type == "text/csv" else ndjson_chunks
+    return encode(song_batches(conn, query.filters, query.sort))
+
+
+def song_batches(conn, filters, sort):
+    """Every song matching `filters` in `sort`'s order, as lists of rows, walked by keyset."""
+    after = None
+    while True:
+        rows = select_page(conn, filters, sort, after, EXPORT_BATCH)
+        if rows:
+            yield rows
+        if len(rows) < EXPORT_BATCH:
+            return
+        after = tuple(rows[-1][SONG_FIELDS.index(field)] for field, _ in sort)
+
+
+def csv_chunks(batches):
+    """RFC 4180: a header row, CRLF line ends, fields with a comma, quote or line break quoted.
+
+    Values are written as stored: a text such as =SUM(A1) stays text for the import, so a
+    spreadsheet that runs formulas should open the file as text.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(SONG_FIELDS)
+    for rows in batches:
+        writer.writerows(rows)
+        yield drain(buffer)
+    if buffer.tell():
+        yield drain(buffer)  # nothing matched: the header alone
+
+
+def ndjson_chunks(batches):
+    for rows in batches:
+        yield "".join(
+            json.dumps(dict(zip(SONG_FIELDS, row, strict=False)), ensure_ascii=False) + "\n"
+            for row in rows
+        ).encode()
+
+
+def drain(buffer):
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text.encode()
+
+
 # Command line
 
 
@@ -899,18 +1381,133 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="service.py", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("init-db", help="create or upgrade the schema, keeping every song")
-    parser.parse_args(argv)
+    seed = commands.add_parser("seed", help="add N sample songs, in one transaction")
+    seed.add_argument("count", metavar="N", type=positive_count)
+    load = commands.add_parser(
+        "import", help="add the songs of a CSV file (the export's format), all or none"
+    )
+    load.add_argument("file", help="a CSV file with a header row; - reads standard input")
+    dump = commands.add_parser("export", help="write every song as CSV, oldest first")
+    dump.add_argument("file", nargs="?", default="-", help="a new file; - (the default) is stdout")
+    args = parser.parse_args(argv)
     try:
         path = sqlite_path(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
     except ValueError as error:
         parser.exit(2, f"service.py: {error}\n")
     init_schema(path)
-    conn = connect(path)
+    database = Database(path)
     try:
-        count = conn.execute("SELECT count(*) FROM songs").fetchone()[0]
+        message = COMMANDS[args.command](database, args)
     finally:
-        conn.close()
-    print(f"{path}: schema ready, {count} songs")
+        database.close()
+    if message:
+        print(message, file=sys.stderr if args.command == "export" else sys.stdout)
+
+
+def init_db(database, args):
+    count = database.connection().execute("SELECT count(*) FROM songs").fetchone()[0]
+    return f"{database.path}: schema ready, {count} songs"
+
+
+def seed_songs(database, args):
+    """N made-up songs, one a second up to now, from a generator seeded with N: repeatable."""
+    rng = random.Random(args.count)
+    start = datetime.now(timezone.utc) - timedelta(seconds=args.count)
+    artists = [f"{first} {second}" for first in SEED_WORDS[0] for second in SEED_WORDS[1]]
+
+    def songs():
+        for n in range(args.count):
+            at = start + timedelta(seconds=n)
+            stamp = f"{at:%Y-%m-%dT%H:%M:%S}.{at.microsecond // 1000:03d}Z"
+            title = " ".join(rng.choice(words) for words in SEED_WORDS[1:])
+            yield rng.choice(artists), title, rng.randint(1, 5), stamp, stamp
+
+    with database.write_transaction() as conn:
+        conn.executemany(
+            "INSERT INTO songs (artist, title, rating, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            songs(),
+        )
+    return f"{database.path}: {args.count} songs added"
+
+
+SEED_WORDS = (
+    "Amber Arctic Blue Broken Crimson Electric Golden Hollow Iron Lunar Midnight Neon "
+    "Paper Quiet Silver Velvet Wild Young".split(),
+    "Anchors Atlas Birds Cities Echoes Foxes Harbour Horses Lanterns Machines Mirrors "
+    "Owls Pilots Rivers Saints Strangers Tigers Wolves".split(),
+    "After All Before Dancing Falling Lost Only Running Slow Still Summer Under".split(),
+)
+
+
+def import_songs(database, args):
+    """Every row through the API's validation: all are added, or none, and each error named."""
+    errors = []
+    stream = (
+        open(args.file, encoding="utf-8-sig", newline="")
+        if args.file != "-"
+        else io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
+    )
+    with stream, database.write_transaction() as conn:  # leaving by sys.exit rolls back
+        reader = csv.reader(stream)
+        try:
+            header = next(reader, [])
+            if (
+                set(header) - set(SONG_FIELDS)
+                or len(set(header)) != len(header)
+                or set(WRITABLE_FIELDS) - set(header)
+            ):
+                sys.exit(
+                    f"{args.file}: line 1: the header must name artist, title and rating, and "
+                    f"may name id, created_at and updated_at, each once; it is {','.join(header)}"
+                )
+            end, added = reader.line_num, 0
+            for row in reader:
+                start, end = end + 1, reader.line_num  # a quoted line break spans lines
+                if not row:
+                    continue
+                if len(row) != len(header):
+                    errors.append(f"line {start}: {len(row)} fields, the header has {len(header)}")
+                    continue
+                try:
+                    fields = validate_song(list(zip(header, row, strict=True)), form=True)
+                    insert_song(conn, fields, utc_now())
+                    added += 1
+                except Problem as problem:
+                    errors += (
+                        f"line {start}: {error['field']} {error['message']}"
+                        for error in problem.members["errors"]
+                    )
+        except (csv.Error, UnicodeDecodeError) as error:
+            errors.append(f"line {reader.line_num + 1}: not UTF-8 CSV ({error}); reading stopped")
+        if errors:
+            sys.exit("\n".join([*errors, f"{args.file}: nothing imported, {len(errors)} errors"]))
+    return f"{args.file}: {added} songs imported"
+
+
+def export_to_csv(database, args):
+    """Oldest first, so that importing the file adds the songs in their original order."""
+    if args.file != "-" and os.path.exists(args.file):
+        sys.exit(f"{args.file} exists; export writes a new file, and overwrites nothing")
+    batches = song_batches(database.connection(), {}, (("id", False),))
+    with open(args.file, "xb") if args.file != "-" else sys.stdout.buffer as out:
+        for chunk in csv_chunks(batches):
+            out.write(chunk)
+    return f"{args.file}: exported" if args.file != "-" else ""
+
+
+def positive_count(value):
+    if not (value.isascii() and value.isdigit() and int(value) > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, not {value!r}")
+    return int(value)
+
+
+COMMANDS = {
+    "init-db": init_db,
+    "seed": seed_songs,
+    "import": import_songs,
+    "export": export_to_csv,
+}
 
 
 if __name__ == "__main__":

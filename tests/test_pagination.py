@@ -6,9 +6,12 @@ import sqlite3
 
 import pytest
 
+import service
 from conftest import create
 
-LINK = re.compile(r'<(?P<url>[^>]+)>; rel="next"')
+PARAMETERS = ", ".join(service.LIST_PARAMETERS)
+
+LINK = re.compile(r'<(?P<url>[^>]+)>; rel="(?P<rel>[a-z]+)"(, |$)')
 
 
 def fill(database_path, count):
@@ -20,13 +23,16 @@ def fill(database_path, count):
         )
 
 
+def links(resp):
+    """The Link header's URLs by relation."""
+    link = resp.headers["Link"]
+    found = {match["rel"]: match["url"] for match in LINK.finditer(link)}
+    assert ", ".join(f'<{url}>; rel="{rel}"' for rel, url in found.items()) == link
+    return found
+
+
 def next_url(resp):
-    link = resp.headers.get("Link")
-    if link is None:
-        return None
-    match = LINK.fullmatch(link)
-    assert match, link
-    return match["url"]
+    return links(resp).get("next")
 
 
 def all_pages(client, url):
@@ -45,6 +51,7 @@ def test_the_default_page_is_100_songs_with_a_next_link(client, database_path):
 
     assert [s["id"] for s in resp.json] == list(range(250, 150, -1))
     assert next_url(resp).startswith("/api/songs?limit=100&cursor=")
+    assert links(resp)["first"] == "/api/songs?limit=100"
 
 
 def test_following_next_returns_every_song_once_newest_first(client, database_path):
@@ -62,7 +69,7 @@ def test_a_last_page_that_is_exactly_full_has_no_next(client, database_path):
     resp = client.get("/api/songs?limit=20", status=200)
 
     assert len(resp.json) == 20
-    assert "Link" not in resp.headers
+    assert links(resp) == {"first": "/api/songs?limit=20"}
 
 
 @pytest.mark.parametrize("limit", [1, 7, 1000])
@@ -111,7 +118,7 @@ def test_paging_while_songs_are_inserted_and_deleted_returns_each_remaining_song
         ("cursor=%00", "cursor", "is not a cursor from this list's Link header"),
         ("limit=5&limit=5&limit=5", "limit", "is given more than once"),
         ("limit=0&limit=5", "limit", "must be a whole number from 1 to 1000"),
-        ("page=2", "page", "is not a parameter of this list (limit, cursor)"),
+        ("page=2", "page", f"is not a parameter of this list ({PARAMETERS})"),
     ],
 )
 def test_a_bad_parameter_is_400_naming_it(client, query, parameter, message):
@@ -149,6 +156,6 @@ def test_a_query_string_that_is_not_utf8_is_400(client):
 
 
 def test_every_bad_parameter_is_named_at_once(client):
-    resp = client.get("/api/songs?limit=0&cursor=zz&sort=id", status=400)
+    resp = client.get("/api/songs?limit=0&cursor=zz&sort=up&page=2", status=400)
 
-    assert [e["parameter"] for e in resp.json["errors"]] == ["limit", "cursor", "sort"]
+    assert [e["parameter"] for e in resp.json["errors"]] == ["limit", "cursor", "sort", "page"]

@@ -110,7 +110,7 @@ def test_the_service_creates_the_schema_in_wal_mode_with_its_version(app, databa
     conn = sqlite3.connect(database_path)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert conn.execute("PRAGMA user_version").fetchone() == (1,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (2,)
     finally:
         conn.close()
 
