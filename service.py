@@ -153,6 +153,9 @@ def list_songs():
         total = str(count_songs(conn, query.filters))
         response.set_header("X-Total-Count", total)
     if query.format != "json":
+        if evaluate_preconditions(None):
+            response.status = 304
+            return b""
         return export_songs(conn, query)
     rows = select_page(conn, query.filters, query.sort, query.after, query.limit + 1)
     songs = [dict(zip(SONG_FIELDS, row, strict=False)) for row in rows[: query.limit]]
@@ -311,9 +314,14 @@ def song_etag(song):
 
 
 def evaluate_preconditions(etag):
-    """If-Match, then If-None-Match (RFC 9110, 13.2.2): True for a 304, or a 412 Problem."""
+    """If-Match, then If-None-Match (RFC 9110, 13.2.2): True for a 304, or a 412 Problem.
+
+    `etag` is None for a representation that has none (an export): only * matches it.
+    """
     if_match = request.environ.get("HTTP_IF_MATCH")
     if if_match is not None and not etag_matches(if_match, etag, strong=True):
+        if etag is None:
+            raise Problem(412, f"If-Match {if_match} cannot match: an export has no ETag.")
         raise Problem(
             412,
             f"If-Match {if_match} does not match the current ETag, {etag}: it changed since "

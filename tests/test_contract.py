@@ -70,6 +70,22 @@ def test_the_documented_limits_are_the_service_limits():
     assert accept_patch == service.ACCEPTED_PATCH_TYPES
     request_id = DOCUMENT["components"]["headers"]["X-Request-ID"]["schema"]["pattern"]
     assert request_id == f"^{service.REQUEST_ID_PATTERN.pattern}$"
+    assert parameters["Q"]["schema"]["minLength"] == service.MIN_SEARCH_LENGTH
+    assert parameters["Format"]["schema"]["enum"] == list(service.LIST_MEDIA_TYPES)
+    fields = "|".join(service.SORT_FIELDS)
+    assert parameters["Sort"]["schema"]["pattern"] == f"^-?({fields})(,-?({fields}))*$"
+
+
+def test_the_list_documents_exactly_the_parameters_it_reads():
+    for method in ("get", "head"):
+        operation = DOCUMENT["paths"]["/api/songs"][method]
+        names = [
+            DOCUMENT["components"]["parameters"][ref["$ref"].rpartition("/")[2]]
+            for ref in operation["parameters"]
+        ]
+        query = [parameter["name"] for parameter in names if parameter["in"] == "query"]
+
+        assert sorted(query) == sorted(service.LIST_PARAMETERS)
 
 
 def test_schemathesis_finds_no_failure_against_real_gunicorn(start_gunicorn, tmp_path, request):

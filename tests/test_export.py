@@ -209,3 +209,16 @@ def test_make_seed_adds_n_songs_that_every_query_can_find(tmp_path, client, data
     word = artist.split()[0][:4]
     found = client.get(f"/api/songs?q={word}&count=true").headers["X-Total-Count"]
     assert int(found) > 1
+
+
+def test_an_export_has_no_etag_so_only_a_star_matches_it(client):
+    create(client)
+    url = "/api/songs?format=csv"
+
+    assert "ETag" not in client.get(url).headers
+    assert client.get(url, headers={"If-Match": '"abc"'}, status=412).json["detail"] == (
+        'If-Match "abc" cannot match: an export has no ETag.'
+    )
+    assert client.get(url, headers={"If-Match": "*"}).body.startswith(HEADER.encode())
+    assert client.get(url, headers={"If-None-Match": "*"}, status=304).body == b""
+    assert client.get(url, headers={"If-None-Match": '"abc"'}, status=200)
