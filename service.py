@@ -25,6 +25,7 @@ import base64
 import binascii
 import csv
 import fcntl
+import functools
 import hashlib
 import io
 import json
@@ -389,6 +390,7 @@ class ListQuery(NamedTuple):
     count: bool
     format: str  # a key of LIST_MEDIA_TYPES
     given: list  # the (name, value) pairs as sent, but the cursor: what Link repeats
+    fingerprint: str  # query_fingerprint(filters, sort), which the cursor carries
 
 
 def read_list_query():
@@ -417,9 +419,10 @@ def read_list_query():
                 errors[name] = f"does not apply to an export ({export}): it holds every song"
     filters = {name: values[name] for name in FILTERS if name in values}
     sort = values.get("sort", DEFAULT_SORT)
+    fingerprint = query_fingerprint(filters, sort)
     after = None
     if "cursor" in values:
-        after = cursor_position(values["cursor"], filters, sort)
+        after = cursor_position(values["cursor"], fingerprint, sort)
         if after is None:
             errors["cursor"] = (
                 "was made for other filters or another sort; follow the Link header, "
@@ -435,6 +438,7 @@ def read_list_query():
         values.get("count", False),
         export,
         [(name, value) for name, value in pairs if name != "cursor"],
+        fingerprint,
     )
 
 
@@ -557,7 +561,7 @@ def negotiated_format():
     Each format takes the q of the most specific range that matches it.
     """
     accept = request.environ.get("HTTP_ACCEPT")
-    if not accept:
+    if not accept or accept in ("*/*", "application/json"):
         return "json"
     scores = {}
     for item in accept.split(","):
@@ -580,9 +584,9 @@ def negotiated_format():
     return best if scores.get(best, (0, 0))[1] > 0 else "json"
 
 
-def encode_cursor(position, filters, sort):
+def encode_cursor(position, fingerprint):
     token = json.dumps(
-        {"after": list(position), "query": query_fingerprint(filters, sort)},
+        {"after": list(position), "query": fingerprint},
         ensure_ascii=False,
         separators=(",", ":"),
     ).encode()
@@ -610,11 +614,11 @@ def read_cursor(token):
     return value, None
 
 
-def cursor_position(cursor, filters, sort):
+def cursor_position(cursor, fingerprint, sort):
     """The sort values a cursor continues after; None when it belongs to another query."""
     after = cursor["after"]
     if (
-        cursor["query"] != query_fingerprint(filters, sort)
+        cursor["query"] != fingerprint
         or len(after) != len(sort)
         or not all(sort_value_is_valid(field, v) for (field, _), v in zip(sort, after, strict=True))
     ):
@@ -632,7 +636,12 @@ def sort_value_is_valid(field, value):
 
 def query_fingerprint(filters, sort):
     """What a cursor belongs to: a digest of the filters and the sort, clean values only."""
-    canonical = json.dumps([sorted(filters.items()), sort], ensure_ascii=False)
+    return fingerprint_of(tuple(sorted(filters.items())), sort)
+
+
+@functools.lru_cache(maxsize=1024)  # most lists are asked for again and again
+def fingerprint_of(filters, sort):
+    canonical = json.dumps([filters, sort], ensure_ascii=False)
     return hashlib.blake2b(canonical.encode(), digest_size=8).hexdigest()
 
 
@@ -669,14 +678,14 @@ LIST_PARAMETERS = {
 
 def list_links(query, last_song):
     """RFC 8288 Link: first, and next when there is more, both keeping the filters and sort."""
-    base = [(name, value) for name, value in query.given if name != "limit"]
-    base.append(("limit", str(query.limit)))
-    links = [f'</api/songs?{urlencode(base)}>; rel="first"']
-    if last_song is not None:
-        position = tuple(last_song[field] for field, _ in query.sort)
-        cursor = encode_cursor(position, query.filters, query.sort)
-        links.insert(0, f'</api/songs?{urlencode([*base, ("cursor", cursor)])}>; rel="next"')
-    return ", ".join(links)
+    base = urlencode(
+        [*(pair for pair in query.given if pair[0] != "limit"), ("limit", query.limit)]
+    )
+    first = f'</api/songs?{base}>; rel="first"'
+    if last_song is None:
+        return first
+    cursor = encode_cursor([last_song[field] for field, _ in query.sort], query.fingerprint)
+    return f'</api/songs?{base}&cursor={cursor}>; rel="next", {first}'  # a cursor is URL-safe
 
 
 # Request bodies

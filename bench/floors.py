@@ -3,7 +3,8 @@
 server_floor answers a fixed song: what gunicorn costs with no framework and no database.
 database_floor runs the service's own SQL for each measured request through a reused
 per-thread sqlite3 connection (same pragmas) and answers json.dumps of the result: what the
-service would cost with no framework. Both run under gunicorn with the service's config.
+service would cost with no framework; for the list's queries (?shape=<query>) it runs them
+through the service's own select_page. Both run under gunicorn with the service's config.
 """
 
 import json
@@ -11,6 +12,19 @@ import os
 import sqlite3
 import threading
 from datetime import datetime, timezone
+from urllib.parse import parse_qsl
+
+import service
+
+ARTIST = "Amber Owls"  # one of make seed's artists
+SEARCH_TERM = "zyzzyva"  # in a few songs only, which bench/run.py adds
+QUERIES = {  # each query string of bench/run.py's QUERY_SHAPES: (filters, sort)
+    "artist=Amber%20Owls": ({"artist": ARTIST}, service.DEFAULT_SORT),
+    "min_rating=4": ({"min_rating": 4}, service.DEFAULT_SORT),
+    "sort=-rating": ({}, service.read_sort("-rating")[0]),
+    f"q={SEARCH_TERM}": ({"q": SEARCH_TERM}, service.DEFAULT_SORT),
+    "sort=-rating,title": ({}, service.read_sort("-rating,title")[0]),
+}
 
 FIELDS = ("id", "artist", "title", "rating", "created_at", "updated_at")
 SONG = json.dumps(
@@ -50,8 +64,14 @@ def connection():
 
 def database_floor(environ, start_response):
     conn, method, path = connection(), environ["REQUEST_METHOD"], environ["PATH_INFO"]
-    if path == "/api/songs" and method == "GET":  # ?before=<id> stands in for the cursor
-        query = environ.get("QUERY_STRING")
+    query = environ.get("QUERY_STRING", "")
+    if path == "/api/songs" and query.startswith("shape="):  # ?after=<JSON> for a cursor
+        params = dict(parse_qsl(query))
+        filters, sort = QUERIES[params["shape"]]
+        after = tuple(json.loads(params["after"])) if "after" in params else None
+        rows = service.select_page(conn, filters, sort, after, 101)
+        body = [dict(zip(FIELDS, row, strict=False)) for row in rows[:100]]
+    elif path == "/api/songs" and method == "GET":  # ?before=<id> stands in for the cursor
         before = int(query[7:]) if query else 2**63 - 1
         rows = conn.execute(
             "SELECT id, artist, title, rating, created_at, updated_at FROM songs"

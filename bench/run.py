@@ -7,6 +7,8 @@ table and writes it, with the machine and the versions, into bench/results.md.
 """
 
 import argparse
+import http.client
+import json
 import os
 import platform
 import re
@@ -19,9 +21,12 @@ import tempfile
 import time
 from importlib.metadata import version
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
+from floors import ARTIST, SEARCH_TERM  # noqa: E402
+
 import service  # noqa: E402  (the service's own schema and cursor format)
 from gunicorn_server import Gunicorn, procfile_command  # noqa: E402  (as the tests run it)
 
@@ -31,22 +36,58 @@ SIZES, QUICK_SIZES = (1_000, 100_000, 1_000_000), (1_000,)
 TARGET_RATIO, TARGET_GROWTH, TARGET_RSS_MIB = 0.85, 1.2, 40
 ONE_SONG, FIRST_PAGE = "GET /api/song/<id>", "GET /api/songs (first page)"
 DEEP_PAGE = "GET /api/songs (deep cursor)"
+DEEP_SORTED = "GET /api/songs?sort=-rating,title (deep cursor)"
+QUERY_SHAPES = (  # the floor runs the same query through service.select_page (bench/floors.py)
+    f"artist={quote(ARTIST)}",
+    "min_rating=4",
+    "sort=-rating",
+    f"q={SEARCH_TERM}",
+)
+TARGET_QUERY_GROWTH, TARGET_EXPORT_ROWS, TARGET_EXPORT_RSS_MIB = 1.5, 100_000, 5
 
 
-def shapes(size):
+def shapes(size, database):
     """(name, service path, database floor path, wrk script) for each measured request."""
     deep = max(101, size // 10)  # a page 90% of the way down the table
+    conn = sqlite3.connect(database)
+    deep_song = dict(
+        zip(
+            service.SONG_FIELDS,
+            conn.execute("SELECT * FROM songs WHERE id = ?", (deep,)).fetchone(),
+            strict=True,
+        )
+    )
+    conn.close()
+    by_rating, _ = service.read_sort("-rating,title")
+    position = [deep_song[field] for field, _ in by_rating]
+    rated_cursor = service.encode_cursor(position, service.query_fingerprint({}, by_rating))
+    newest_first = service.query_fingerprint({}, service.DEFAULT_SORT)
     return [
         (ONE_SONG, "/api/song/1", "/api/song/1", "get_song.lua"),
         (FIRST_PAGE, "/api/songs", "/api/songs", None),
         (
             DEEP_PAGE,
-            f"/api/songs?cursor={service.encode_cursor(deep)}",
+            f"/api/songs?cursor={service.encode_cursor((deep,), newest_first)}",
             f"/api/songs?before={deep}",
             None,
         ),
         ("PUT /api/song/<id>", "/api/song/1", "/api/song/1", "put_song.lua"),
         ("POST /api/songs", "/api/songs", "/api/songs", "post_song.lua"),
+        *(
+            (
+                f"GET /api/songs?{query}",
+                f"/api/songs?{query}",
+                f"/api/songs?shape={quote(query)}",
+                None,
+            )
+            for query in QUERY_SHAPES
+        ),
+        (
+            DEEP_SORTED,
+            f"/api/songs?sort=-rating,title&cursor={rated_cursor}",
+            f"/api/songs?shape={quote('sort=-rating,title')}&after={quote(json.dumps(position))}",
+            None,
+        ),
     ]
 
 
@@ -116,7 +157,7 @@ def bench_size(tmp, size, duration, repeats, connections, gunicorn_args, notes):
     rows = []
     try:
         floor.wait_ready(timeout=60)
-        for name, service_path, floor_path, script in shapes(size):
+        for name, service_path, floor_path, script in shapes(size, database):
             pair = [(svc, service_path), (floor, floor_path)]
             best = measure(pair, script, duration, connections, env, repeats)
             rows.append({"size": size, "shape": name, **best[svc], "floor": best[floor]})
@@ -124,6 +165,8 @@ def bench_size(tmp, size, duration, repeats, connections, gunicorn_args, notes):
                 f"  {name}: {best[svc]['rps']:,.0f} req/s, floor {best[floor]['rps']:,.0f}",
                 flush=True,
             )
+        notes[size]["export"] = measure_export(svc)
+        print(f"  CSV export: {notes[size]['export']['rows_per_s']:,.0f} rows/s", flush=True)
         notes[size]["rss"] = max(worker_peak_rss_mib(svc.process.pid))
         notes[size]["locked"] = svc.log_path.read_text().count("database is locked")
     finally:
@@ -153,21 +196,48 @@ def measure(targets, script, duration, connections, env, repeats):
 
 
 def build_database(path, count):
-    """The real schema, filled with `count` songs in one transaction."""
-    service.init_schema(str(path))
+    """The real schema with `count` songs from make seed, and a few only q=SEARCH_TERM finds."""
+    subprocess.run(
+        [sys.executable, str(ROOT / "service.py"), "seed", str(count)],
+        env={**os.environ, "DATABASE_URL": f"sqlite:///{path}"},
+        check=True,
+        capture_output=True,
+    )
     conn = sqlite3.connect(path, isolation_level=None)
     try:
-        now = service.utc_now()
-        conn.execute("BEGIN IMMEDIATE")
         conn.executemany(
-            "INSERT INTO songs (artist, title, rating, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            ((f"Artist {n % 5000}", f"Title {n}", n % 5 + 1, now, now) for n in range(count)),
+            "INSERT INTO songs (artist, title, rating) VALUES (?, ?, ?)",
+            [(f"The {SEARCH_TERM.title()}s", f"Song {n}", 3) for n in range(5)],
         )
-        conn.execute("COMMIT")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         conn.close()
+
+
+def measure_export(server):
+    """GET ?format=csv read to the end, twice: the best rows/s, and what the workers' peak
+    memory grew by over both (MiB)."""
+    before = max(worker_peak_rss_mib(server.process.pid))
+    best = 0.0
+    for _ in range(2):
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+        conn.request("GET", "/api/songs?count=true&limit=1")
+        resp = conn.getresponse()
+        resp.read()
+        total = int(resp.headers["X-Total-Count"])  # the writes measured before added songs
+        started = time.perf_counter()
+        conn.request("GET", "/api/songs?format=csv")
+        resp = conn.getresponse()
+        lines = 0
+        while chunk := resp.read(1 << 16):
+            lines += chunk.count(b"\r\n")
+        seconds = time.perf_counter() - started
+        conn.close()
+        if resp.status != 200 or lines != total + 1:  # the songs and the header
+            sys.exit(f"the export answered {resp.status} with {lines} lines for {total} songs")
+        best = max(best, (lines - 1) / seconds)
+    grown = max(worker_peak_rss_mib(server.process.pid)) - before
+    return {"rows_per_s": best, "rss_growth": grown}
 
 
 def worker_peak_rss_mib(master_pid):
@@ -228,7 +298,9 @@ def check_targets(rows, notes, sizes):
     by = {(r["size"], r["shape"]): r for r in rows if r["floor"]}
     lines = [
         f"Targets: at least {TARGET_RATIO} of the floor; the deep page and the 1M-song figures at "
-        f"most {TARGET_GROWTH}x the first page and the 1k-song ones; workers under "
+        f"most {TARGET_GROWTH}x the first page and the 1k-song ones, and at most "
+        f"{TARGET_QUERY_GROWTH}x for the queries; CSV export at least {TARGET_EXPORT_ROWS:,} "
+        f"rows/s with worker memory growing at most {TARGET_EXPORT_RSS_MIB} MiB; workers under "
         f"{TARGET_RSS_MIB} MiB; no lock errors, no failed requests.",
         "",
     ]
@@ -249,7 +321,25 @@ def check_targets(rows, notes, sizes):
                 growth <= TARGET_GROWTH,
                 f"{shape} costs {growth:.2f}x at {big:,} songs what it costs at {small:,}",
             )
+    if big != small:
+        for shape in (*(f"GET /api/songs?{query}" for query in QUERY_SHAPES), DEEP_SORTED):
+            growth = by[(small, shape)]["rps"] / by[(big, shape)]["rps"]
+            target(
+                growth <= TARGET_QUERY_GROWTH,
+                f"{shape} costs {growth:.2f}x at {big:,} songs what it costs at {small:,}",
+            )
     for size, note in notes.items():
+        export = note["export"]
+        if size >= 100_000:
+            target(
+                export["rows_per_s"] >= TARGET_EXPORT_ROWS,
+                f"CSV export at {size:,} songs: {export['rows_per_s']:,.0f} rows/s",
+            )
+        target(
+            export["rss_growth"] <= TARGET_EXPORT_RSS_MIB,
+            f"worker peak RSS grew {export['rss_growth']:.1f} MiB over two CSV exports of "
+            f"{size:,} songs",
+        )
         target(
             note["rss"] < TARGET_RSS_MIB,
             f"peak worker RSS at {size:,} songs: {note['rss']:.1f} MiB",
