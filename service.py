@@ -2,7 +2,8 @@
 
     GET     /healthz           200  {"status": "ok"} after a round trip to the database
     GET     /api/openapi.json  200  this API's OpenAPI 3.1 document
-    GET     /api/songs         200  songs, newest first, a page at a time (limit, cursor, Link)
+    GET     /api/songs         200  songs found by filters, sort and q, a page at a time
+                                    (limit, cursor, Link), or all as CSV or NDJSON (format)
     POST    /api/songs         201  the new song, with Location: /api/song/<id>
     GET     /api/song/<id>     200  the song
     PUT     /api/song/<id>     200  the song, with artist, title and rating replaced
@@ -16,8 +17,9 @@ are JSON or forms; every error is application/problem+json (RFC 9457). Every res
 carries an X-Request-ID, and CORS headers when CORS_ORIGINS allows the request's Origin.
 
 Serve it with `make run`, which runs gunicorn 'service:create_app()' on
-http://127.0.0.1:8000; prepare a database with `python service.py init-db`. Settings come
-from the environment: DATABASE_URL, MAX_BODY_BYTES, CORS_ORIGINS, REQUIRE_IF_MATCH.
+http://127.0.0.1:8000; prepare a database with `python service.py init-db`, and fill it
+with `seed N`, `import FILE` or read it with `export FILE`. Settings come from the
+environment: DATABASE_URL, MAX_BODY_BYTES, CORS_ORIGINS, REQUIRE_IF_MATCH.
 """
 
 import argparse
@@ -1111,7 +1113,13 @@ def init_schema(path):
         )
     conn = connect(path)
     try:
-        conn.executescript(f"BEGIN IMMEDIATE;\n{SCHEMA_PATH.read_text()}\nCOMMIT;")
+        try:
+            conn.executescript(f"BEGIN IMMEDIATE;\n{SCHEMA_PATH.read_text()}\nCOMMIT;")
+        except sqlite3.OperationalError as error:
+            if "fts5" not in str(error):
+                raise
+            message = f"SQLite with FTS5 is needed (for q); this one has not: {error}"
+            raise RuntimeError(message) from error
         # Changing the journal mode does not wait on the busy timeout, so workers racing
         # to convert a new file get "database is locked" at once: retry until the timeout.
         deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
@@ -1460,11 +1468,14 @@ SEED_WORDS = (
 def import_songs(database, args):
     """Every row through the API's validation: all are added, or none, and each error named."""
     errors = []
-    stream = (
-        open(args.file, encoding="utf-8-sig", newline="")
-        if args.file != "-"
-        else io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
-    )
+    try:
+        stream = (
+            open(args.file, encoding="utf-8-sig", newline="")
+            if args.file != "-"
+            else io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
+        )
+    except OSError as error:
+        sys.exit(f"{args.file}: {error.strerror}")
     with stream, database.write_transaction() as conn:  # leaving by sys.exit rolls back
         reader = csv.reader(stream)
         try:

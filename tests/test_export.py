@@ -222,3 +222,15 @@ def test_an_export_has_no_etag_so_only_a_star_matches_it(client):
     assert client.get(url, headers={"If-Match": "*"}).body.startswith(HEADER.encode())
     assert client.get(url, headers={"If-None-Match": "*"}, status=304).body == b""
     assert client.get(url, headers={"If-None-Match": '"abc"'}, status=200)
+
+
+def test_import_of_a_missing_file_says_so(tmp_path, database_path):
+    result = make(
+        "import",
+        f"FILE={tmp_path / 'none.csv'}",
+        env={"DATABASE_URL": f"sqlite:///{database_path}"},
+    )
+
+    assert result.returncode != 0
+    assert f"{tmp_path / 'none.csv'}: No such file or directory" in result.stderr
+    assert "Traceback" not in result.stderr

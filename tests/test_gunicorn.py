@@ -169,3 +169,53 @@ def test_writers_racing_with_the_same_etag_cannot_both_win(start_gunicorn):
         assert statuses == [200] + [412] * (writers - 1), statuses
         winner = next(json.loads(raw) for status, raw in results if status == 200)
         assert server.request_json("GET", path)[2] == winner
+
+
+def test_paging_a_filtered_sorted_list_and_exporting_while_others_write(start_gunicorn, tmp_path):
+    """Each song that matched throughout comes exactly once, in order, with writers running."""
+    database = tmp_path / "songs.db"
+    server = start_gunicorn(f"sqlite:///{database}")
+    with sqlite3.connect(database) as conn:
+        conn.executemany(
+            "INSERT INTO songs (artist, title, rating) VALUES (?, ?, ?)",
+            [(f"Artist {n % 13}", f"Title {n % 17}", n % 5 + 1) for n in range(600)],
+        )
+        before = conn.execute(
+            "SELECT id, rating, title FROM songs WHERE rating >= 3"
+            " ORDER BY rating DESC, title COLLATE NOCASE ASC, id ASC"
+        ).fetchall()
+    stop = threading.Event()
+
+    def write():
+        n = 0
+        while not stop.is_set():
+            song = {"artist": "Writer", "title": f"Title {n % 17}", "rating": n % 5 + 1}
+            server.request_json("POST", "/api/songs", song)
+            n += 1
+        return n
+
+    with ThreadPoolExecutor(2) as pool:
+        writers = [pool.submit(write) for _ in range(2)]
+        seen, url = [], "/api/songs?min_rating=3&sort=-rating,title&limit=25"
+        while url:
+            status, headers, page = server.request_json("GET", url)
+            assert status == 200
+            seen += page
+            match = re.match(r'<([^>]+)>; rel="next"', headers["Link"])
+            url = match and match[1]
+        status, _, export = server.request("GET", "/api/songs?format=ndjson&min_rating=3")
+        stop.set()
+        written = sum(writer.result() for writer in writers)
+
+    ids = [song["id"] for song in seen]
+    assert written > 0
+    assert len(ids) == len(set(ids))
+    assert all(song["rating"] >= 3 for song in seen)
+    original = {row[0] for row in before}
+    assert [i for i in ids if i in original] == [row[0] for row in before]
+    keys = [(-song["rating"], song["title"].lower(), song["id"]) for song in seen]
+    assert keys == sorted(keys)
+    exported = [json.loads(line)["id"] for line in export.decode().splitlines()]
+    assert status == 200
+    assert len(exported) == len(set(exported))
+    assert original <= set(exported)
