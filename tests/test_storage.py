@@ -11,6 +11,7 @@ import time
 import unicodedata
 
 import pytest
+from webtest import TestApp
 
 import service
 from conftest import SONG, create
@@ -252,3 +253,29 @@ def test_make_clean_removes_the_environment_and_caches_but_never_a_database(tmp_
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / ".venv").exists() and not (tmp_path / ".pytest_cache").exists()
     assert [(tmp_path / name).read_bytes() for name in databases] == [b"keep"] * len(databases)
+
+
+def test_a_database_made_by_the_first_schema_is_upgraded_keeping_every_song(tmp_path):
+    """tests/schemas/schema-v1.sql is schema.sql as first committed (user_version 1)."""
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.executescript((ROOT / "tests" / "schemas" / "schema-v1.sql").read_text())
+    conn.executemany(INSERT, [(f"Artist {n}", f"Title {n}", n % 5 + 1) for n in range(300)])
+    conn.commit()
+    before = conn.execute("SELECT * FROM songs ORDER BY id").fetchall()
+    conn.close()
+
+    result = init_db(f"sqlite:///{path}")
+    app = service.create_app(f"sqlite:///{path}")  # applying it again changes nothing
+    client = TestApp(app)
+
+    assert result.returncode == 0, result.stderr
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT * FROM songs ORDER BY id").fetchall() == before
+    assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    conn.close()
+    found = client.get("/api/songs?q=TLE%2029&count=true")  # "tle 29": titles 29, 290 to 299
+    assert found.headers["X-Total-Count"] == "11"
+    assert client.get("/api/songs?artist=artist%207").json[0]["id"] == 8
+    app.config["songs.database"].close()

@@ -1,0 +1,45 @@
+-- The songs service's schema for SQLite (3.37 or later, for STRICT tables).
+--
+-- Applied by `make init-db` and whenever the service starts. Every statement is
+-- idempotent and nothing here drops or rewrites a row, so applying it to a database
+-- that holds songs keeps every one of them.
+--
+-- The CHECK constraints repeat the API's validation, so that a bad row cannot enter
+-- even by hand: artist and title are 1 to 500 characters, hold no control character
+-- (Unicode category Cc: U+0000-U+001F and U+007F-U+009F), and carry no surrounding
+-- white space (the characters Python's str.strip() removes once control characters
+-- are excluded); rating is an integer from 1 to 5; the timestamps are RFC 3339 UTC
+-- with milliseconds, as the API writes them.
+
+CREATE TABLE IF NOT EXISTS songs (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,  -- AUTOINCREMENT: ids are never reused
+    artist     TEXT    NOT NULL,
+    title      TEXT    NOT NULL,
+    rating     INTEGER NOT NULL,
+    created_at TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+
+    CONSTRAINT artist_is_clean_text CHECK (
+        length(artist) BETWEEN 1 AND 500
+        AND instr(CAST(artist AS BLOB), x'00') = 0
+        AND artist NOT GLOB ('*[' || char(1) || '-' || char(31) || char(127) || '-' || char(159) || ']*')
+        AND artist = trim(artist, char(32, 160, 5760, 8192, 8193, 8194, 8195, 8196, 8197, 8198,
+                                       8199, 8200, 8201, 8202, 8232, 8233, 8239, 8287, 12288))
+    ),
+    CONSTRAINT title_is_clean_text CHECK (
+        length(title) BETWEEN 1 AND 500
+        AND instr(CAST(title AS BLOB), x'00') = 0
+        AND title NOT GLOB ('*[' || char(1) || '-' || char(31) || char(127) || '-' || char(159) || ']*')
+        AND title = trim(title, char(32, 160, 5760, 8192, 8193, 8194, 8195, 8196, 8197, 8198,
+                                     8199, 8200, 8201, 8202, 8232, 8233, 8239, 8287, 12288))
+    ),
+    CONSTRAINT rating_is_1_to_5 CHECK (rating BETWEEN 1 AND 5),
+    CONSTRAINT timestamps_are_rfc3339_utc CHECK (
+        created_at GLOB '[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9].[0-9][0-9][0-9]Z'
+        AND updated_at GLOB '[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9].[0-9][0-9][0-9]Z'
+        AND updated_at >= created_at
+    )
+) STRICT;
+
+-- The schema's version, for upgrading databases made by an earlier schema.sql in place.
+PRAGMA user_version = 1;
