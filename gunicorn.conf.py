@@ -17,6 +17,11 @@ timeout = 20
 graceful_timeout = 20  # under the 30 s a PaaS waits between SIGTERM and SIGKILL
 keepalive = 75  # longer than a platform router keeps idle connections to the app
 
+# A list's next link carries the last song's sort values: two 500-character titles in
+# four-byte UTF-8 make a cursor of about 5,400 characters, past the default 4,094-byte
+# request line. 8,190 is the most gunicorn allows.
+limit_request_line = 8190
+
 accesslog = "-"
 access_log_format = '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
 

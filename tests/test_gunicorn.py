@@ -219,3 +219,19 @@ def test_paging_a_filtered_sorted_list_and_exporting_while_others_write(start_gu
     assert status == 200
     assert len(exported) == len(set(exported))
     assert original <= set(exported)
+
+
+def test_a_next_link_holding_the_longest_sort_values_still_works(start_gunicorn):
+    server = start_gunicorn()
+    longest = "😀" * 500  # four bytes each in UTF-8
+    for rating in (1, 2):
+        song = {"artist": longest, "title": longest, "rating": rating}
+        assert server.request_json("POST", "/api/songs", song)[0] == 201
+
+    status, headers, first = server.request_json("GET", "/api/songs?sort=artist,title&limit=1")
+    next_url = re.match(r'<([^>]+)>; rel="next"', headers["Link"])[1]
+    status, _, second = server.request_json("GET", next_url)
+
+    assert len(next_url) > 4094
+    assert status == 200
+    assert [first[0]["rating"], second[0]["rating"]] == [1, 2]
