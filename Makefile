@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 APP := 'service:create_app()'
 
-.PHONY: run dev test fuzz lint format init-db seed import export bench clean
+.PHONY: run dev test fuzz lint format init-db seed import export backup bench clean
 
 run: $(VENV)/.run init-db  ## serve with gunicorn on 127.0.0.1:$(PORT)
 	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) $(APP)
@@ -44,6 +44,9 @@ import: $(VENV)/.run  ## add the songs of FILE, a CSV file as export writes it: 
 
 export: $(VENV)/.run  ## write every song to FILE (songs.csv unless given) as CSV, oldest first
 	$(BIN)/python service.py export "$(or $(FILE),songs.csv)"
+
+backup: $(VENV)/.run  ## copy DATABASE_URL's database to FILE (songs-<UTC time>.db unless given), live
+	$(BIN)/python service.py backup "$(or $(FILE),songs-$(shell date -u +%Y%m%dT%H%M%SZ).db)"
 
 clean:  ## remove the virtual environment and caches; databases are never touched
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis __pycache__ tests/__pycache__
