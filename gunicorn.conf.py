@@ -28,3 +28,11 @@ access_log_format = '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-req
 # The control socket (gunicorn 25.1+) is a management interface this service does not
 # use, and instances sharing a HOME would replace each other's socket.
 control_socket_disable = True
+
+
+def on_starting(server):
+    """Once, in the master: say so when writes are open to anyone who can reach the service."""
+    if not os.environ.get("API_TOKEN", "").strip():
+        server.log.warning(
+            "API_TOKEN is not set: anyone who can reach this service can change its songs"
+        )

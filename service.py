@@ -29,6 +29,7 @@ import csv
 import fcntl
 import functools
 import hashlib
+import hmac
 import io
 import json
 import logging
@@ -86,7 +87,14 @@ CORS_MAX_AGE_SECONDS = 86400
 log = logging.getLogger("songs")
 
 
-def create_app(database_url=None, max_body_bytes=None, cors_origins=None, require_if_match=None):
+def create_app(
+    database_url=None,
+    max_body_bytes=None,
+    cors_origins=None,
+    require_if_match=None,
+    api_token=None,
+    api_token_reads=None,
+):
     """Build the WSGI app on DATABASE_URL's database, creating its schema if it is missing.
 
     Each argument left as None is read from the environment variable of the same name.
@@ -108,6 +116,13 @@ def create_app(database_url=None, max_body_bytes=None, cors_origins=None, requir
                 "REQUIRE_IF_MATCH",
                 env("REQUIRE_IF_MATCH", "") if require_if_match is None else require_if_match,
             ),
+            "songs.api_tokens": tokens_setting(
+                env("API_TOKEN", "") if api_token is None else api_token
+            ),
+            "songs.api_token_reads": flag_setting(
+                "API_TOKEN_READS",
+                env("API_TOKEN_READS", "") if api_token_reads is None else api_token_reads,
+            ),
             "songs.openapi": OPENAPI_PATH.read_bytes(),
         }
     )
@@ -115,6 +130,7 @@ def create_app(database_url=None, max_body_bytes=None, cors_origins=None, requir
     app.router.add_filter("song_id", lambda config: (SONG_ID_PATTERN, int, str))
     app.default_error_handler = render_problem
     app.add_hook("before_request", take_request_id)
+    app.add_hook("before_request", check_token)
     app.add_hook("after_request", add_common_headers)
 
     app.route("/healthz", "GET", check_health)
@@ -240,6 +256,39 @@ def take_request_id():
     given = request.environ.get("HTTP_X_REQUEST_ID", "")
     valid = REQUEST_ID_PATTERN.fullmatch(given)
     request.environ["songs.request_id"] = given if valid else os.urandom(16).hex()
+
+
+def check_token():
+    """With API_TOKEN set, writes (and reads, with API_TOKEN_READS=1) need one of its tokens.
+
+    As a bearer token (RFC 6750), compared in constant time with every configured token.
+    /healthz and OPTIONS (CORS preflights carry no credentials) stay open.
+    """
+    config = request.app.config
+    tokens = config["songs.api_tokens"]
+    method = request.environ["REQUEST_METHOD"]
+    if not tokens or method == "OPTIONS" or request.environ.get("PATH_INFO") == "/healthz":
+        return
+    if method in ("GET", "HEAD") and not config["songs.api_token_reads"]:
+        return
+    scheme, _, given = request.environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+    given = given.strip().encode()
+    matched = False
+    for token in tokens:  # every token is compared, so timing tells nothing
+        matched |= hmac.compare_digest(given, token)
+    if scheme.lower() == "bearer" and matched:
+        return
+    if not scheme:
+        raise Problem(
+            401,
+            f"{method} needs an Authorization: Bearer header with an API token.",
+            headers={"WWW-Authenticate": 'Bearer realm="songs"'},
+        )
+    raise Problem(
+        401,
+        "The Authorization header does not hold a valid bearer token.",
+        headers={"WWW-Authenticate": 'Bearer realm="songs", error="invalid_token"'},
+    )
 
 
 def add_common_headers():
@@ -1008,6 +1057,18 @@ def origins_setting(value):
                 f"by commas; got {origin!r}"
             )
     return origins
+
+
+def tokens_setting(value):
+    """API_TOKEN: tokens separated by commas (several, to rotate them); empty for none."""
+    tokens = [token.strip() for token in value.split(",") if token.strip()]
+    for token in tokens:
+        if not re.fullmatch(r"[A-Za-z0-9._~+/=-]{16,}", token):
+            raise ValueError(
+                "API_TOKEN must be tokens of at least 16 letters, digits or ._~+/=- "
+                "separated by commas (the value is not shown)"
+            )
+    return tuple(token.encode() for token in tokens)
 
 
 def flag_setting(name, value):

@@ -12,6 +12,7 @@ from gunicorn_server import ROOT
 DOCUMENT = json.loads((ROOT / "openapi.json").read_text())
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 FUZZ_EXAMPLES, FUZZ_SEED = 40, 20261124  # make test's fixed budget; `make fuzz` goes further
+FUZZ_TOKEN = "schemathesis-token-0123456789"  # so its ignored_auth check proves the 401s
 
 
 def served_operations(app):
@@ -95,7 +96,7 @@ def test_schemathesis_finds_no_failure_against_real_gunicorn(start_gunicorn, tmp
         if examples
         else ["--max-examples", str(FUZZ_EXAMPLES), "--seed", str(FUZZ_SEED)]
     )
-    server = start_gunicorn()
+    server = start_gunicorn(env={"API_TOKEN": FUZZ_TOKEN})
     command = [
         str(SCHEMATHESIS),
         "--no-color",
@@ -105,6 +106,8 @@ def test_schemathesis_finds_no_failure_against_real_gunicorn(start_gunicorn, tmp
         server.url("/api/openapi.json"),
         "--checks",
         "all",
+        "--header",
+        f"Authorization: Bearer {FUZZ_TOKEN}",
         *budget,
     ]
 

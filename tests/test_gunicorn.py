@@ -235,3 +235,22 @@ def test_a_next_link_holding_the_longest_sort_values_still_works(start_gunicorn)
     assert len(next_url) > 4094
     assert status == 200
     assert [first[0]["rating"], second[0]["rating"]] == [1, 2]
+
+
+def test_open_writes_are_warned_of_once_and_tokens_never_reach_the_log(start_gunicorn):
+    open_server = start_gunicorn(workers=3)
+    token = "production-token-9f8e7d6c5b4a"
+    guarded = start_gunicorn(workers=3, env={"API_TOKEN": token})
+    for authorization in (f"Bearer {token}", f"Bearer {token}-wrong", token):
+        headers = {"Authorization": authorization, "Content-Type": "application/json"}
+        guarded.request("POST", "/api/songs", json.dumps(SONG), headers)
+    deadline = time.monotonic() + 5
+    while guarded.log().count('"POST /api/songs') < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)  # each worker writes its access-log line after answering
+
+    warning = "API_TOKEN is not set: anyone who can reach this service can change its songs"
+    assert open_server.log().count(warning) == 1
+    assert warning not in guarded.log()
+    assert token not in guarded.log()
+    statuses = re.findall(r'"POST /api/songs HTTP/1.1" (\d+)', guarded.log())
+    assert statuses == ["201", "401", "401"]
