@@ -74,5 +74,15 @@ END;
 INSERT INTO songs_search (rowid, artist, title)
     SELECT id, artist, title FROM songs WHERE (SELECT user_version FROM pragma_user_version) < 2;
 
+-- Idempotency-Key on POST /api/songs: each key's request (a digest of the song it asked
+-- for) and the song it created, kept 24 hours, so a retry gets the same song back.
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    key        TEXT    PRIMARY KEY,
+    request    TEXT    NOT NULL,
+    song       TEXT    NOT NULL,  -- the song as created, JSON
+    created_at TEXT    NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS idempotency_keys_by_age ON idempotency_keys (created_at);
+
 -- The schema's version, for upgrading databases made by an earlier schema.sql in place.
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;

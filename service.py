@@ -65,6 +65,7 @@ EXPORT_CONTENT_TYPES = {
     "ndjson": "application/x-ndjson",
 }
 EXPORT_BATCH = 1000  # songs per query and per chunk of an export
+IDEMPOTENCY_TTL = timedelta(hours=24)  # how long a POST's Idempotency-Key is remembered
 SONG_FIELDS = ("id", "artist", "title", "rating", "created_at", "updated_at")
 WRITABLE_FIELDS = ("artist", "title", "rating")
 READ_ONLY_FIELDS = frozenset({"id", "created_at", "updated_at"})
@@ -80,7 +81,7 @@ CORS_ALLOWED_HEADERS = (
 )
 CORS_EXPOSED_HEADERS = (
     "Location, ETag, Link, X-Request-ID, X-Total-Count, Retry-After, Accept-Patch, "
-    "Preference-Applied"
+    "Preference-Applied, Idempotent-Replayed"
 )
 CORS_MAX_AGE_SECONDS = 86400
 
@@ -183,9 +184,14 @@ def list_songs():
 
 
 def create_song():
+    key = idempotency_key()
     fields = read_song_body()
     with database().write_transaction() as conn:
-        song = insert_song(conn, fields, utc_now())
+        song = replayed_song(conn, key, fields) if key else None
+        if song is None:
+            song = insert_song(conn, fields, utc_now())
+            if key:
+                remember_key(conn, key, fields, song)
     response.set_header("Location", song_path(song["id"]))
     return written(song, 201)
 
@@ -246,6 +252,47 @@ def change_song(song_id, read_fields):
         if any(song[name] != value for name, value in fields.items()):
             song = update_song(conn, song_id, {**song, **fields}, utc_now())
     return written(song, 200)
+
+
+# Safe retries: Idempotency-Key on POST
+
+
+def idempotency_key():
+    """The request's Idempotency-Key (1 to 255 visible ASCII characters), or None; else 400."""
+    key = request.environ.get("HTTP_IDEMPOTENCY_KEY")
+    if key is not None and not re.fullmatch(r"[\x21-\x7e]{1,255}", key.strip('"')):
+        raise Problem(400, "Idempotency-Key must be 1 to 255 visible ASCII characters.")
+    return None if key is None else key.strip('"')  # the IETF draft quotes it, clients may not
+
+
+def replayed_song(conn, key, fields):
+    """The song created under `key` within 24 hours, or None; 422 if it asked for another."""
+    expired = f"{datetime.now(timezone.utc) - IDEMPOTENCY_TTL:%Y-%m-%dT%H:%M:%S}.000Z"
+    conn.execute("DELETE FROM idempotency_keys WHERE created_at < ?", (expired,))
+    rows = conn.execute(
+        "SELECT request, song FROM idempotency_keys WHERE key = ?", (key,)
+    ).fetchall()
+    if not rows:
+        return None
+    if rows[0][0] != request_digest(fields):
+        raise Problem(
+            422,
+            "This Idempotency-Key was used within 24 hours for a different song; "
+            "use a new key for a new song.",
+        )
+    response.set_header("Idempotent-Replayed", "true")
+    return json.loads(rows[0][1])
+
+
+def remember_key(conn, key, fields, song):
+    conn.execute(
+        "INSERT INTO idempotency_keys (key, request, song, created_at) VALUES (?, ?, ?, ?)",
+        (key, request_digest(fields), json.dumps(song), song["created_at"]),
+    )
+
+
+def request_digest(fields):
+    return hashlib.blake2b(json.dumps(fields, sort_keys=True).encode(), digest_size=16).hexdigest()
 
 
 # Headers every response carries

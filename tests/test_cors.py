@@ -11,7 +11,7 @@ from conftest import SONG, create
 SITE = "https://songs.example"
 EXPOSED = (
     "Location, ETag, Link, X-Request-ID, X-Total-Count, Retry-After, Accept-Patch, "
-    "Preference-Applied"
+    "Preference-Applied, Idempotent-Replayed"
 )
 ALLOWED_HEADERS = (
     "Content-Type, Authorization, If-Match, If-None-Match, Prefer, Idempotency-Key, X-Request-ID"

@@ -254,3 +254,27 @@ def test_open_writes_are_warned_of_once_and_tokens_never_reach_the_log(start_gun
     assert token not in guarded.log()
     statuses = re.findall(r'"POST /api/songs HTTP/1.1" (\d+)', guarded.log())
     assert statuses == ["201", "401", "401"]
+
+
+def test_retries_with_one_idempotency_key_across_workers_and_a_restart_make_one_song(
+    start_gunicorn, tmp_path
+):
+    url = f"sqlite:///{tmp_path / 'songs.db'}"
+    server = start_gunicorn(url, workers=4)
+    headers = {"Content-Type": "application/json", "Idempotency-Key": "checkout-42"}
+
+    def retry(_):
+        status, _, body = server.request("POST", "/api/songs", json.dumps(SONG), headers)
+        return status, json.loads(body)["id"]
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(retry, range(8)))
+    server.stop()
+    restarted = start_gunicorn(url, workers=2)
+    status, _, body = restarted.request("POST", "/api/songs", json.dumps(SONG), headers)
+
+    assert {answer for answer in answers} == {(201, 1)}
+    assert (status, json.loads(body)["id"]) == (201, 1)
+    assert restarted.request_json("GET", "/api/songs")[2] == [
+        restarted.request_json("GET", "/api/song/1")[2]
+    ]

@@ -111,7 +111,7 @@ def test_the_service_creates_the_schema_in_wal_mode_with_its_version(app, databa
     conn = sqlite3.connect(database_path)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (3,)
     finally:
         conn.close()
 
@@ -272,7 +272,7 @@ def test_a_database_made_by_the_first_schema_is_upgraded_keeping_every_song(tmp_
     assert result.returncode == 0, result.stderr
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT * FROM songs ORDER BY id").fetchall() == before
-    assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+    assert conn.execute("PRAGMA user_version").fetchone() == (3,)
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     conn.close()
     found = client.get("/api/songs?q=TLE%2029&count=true")  # "tle 29": titles 29, 290 to 299

@@ -1,0 +1,99 @@
+"""Idempotency-Key on POST: a retry gets the original song back instead of a duplicate."""
+
+import sqlite3
+
+import pytest
+
+from conftest import SONG
+
+
+def post(client, key, song=SONG, status=201, **headers):
+    return client.post_json(
+        "/api/songs", song, headers={"Idempotency-Key": key, **headers}, status=status
+    )
+
+
+def count(database_path):
+    with sqlite3.connect(database_path) as conn:
+        return conn.execute("SELECT count(*) FROM songs").fetchone()[0]
+
+
+def test_a_retry_with_the_same_key_and_body_returns_the_original_song(client, database_path):
+    first = post(client, "order-7f3a")
+
+    again = post(client, "order-7f3a")
+
+    assert again.json == first.json
+    assert again.headers["Location"] == first.headers["Location"]
+    assert again.headers["ETag"] == first.headers["ETag"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert count(database_path) == 1
+
+
+def test_the_retry_gets_the_song_as_created_even_after_it_changed(client, database_path):
+    first = post(client, "order-1")
+    client.patch_json(first.headers["Location"], {"rating": 1})
+
+    assert post(client, "order-1").json == first.json
+    assert count(database_path) == 1
+
+
+def test_the_same_key_with_a_different_song_is_422_and_adds_nothing(client, database_path, dump):
+    post(client, "order-2")
+    before = dump()
+
+    resp = post(client, "order-2", {**SONG, "rating": 1}, status=422)
+
+    assert "different song" in resp.json["detail"]
+    assert dump() == before
+
+
+def test_the_same_song_sent_another_way_is_the_same_request(client, database_path):
+    first = post(client, "order-3", {**SONG, "artist": f"  {SONG['artist']} "})
+
+    form = client.post(
+        "/api/songs",
+        {k: str(v) for k, v in SONG.items()},
+        headers={"Idempotency-Key": "order-3"},
+        status=201,
+    )
+
+    assert form.json == first.json
+    assert count(database_path) == 1
+
+
+def test_different_keys_and_no_key_each_create_a_song(client, database_path):
+    post(client, "a")
+    post(client, "b")
+    client.post_json("/api/songs", SONG, status=201)
+    client.post_json("/api/songs", SONG, status=201)
+
+    assert count(database_path) == 4
+
+
+def test_a_key_is_forgotten_after_24_hours(client, database_path):
+    first = post(client, "order-4")
+    with sqlite3.connect(database_path) as conn:
+        conn.execute("UPDATE idempotency_keys SET created_at = '2020-01-01T00:00:00.000Z'")
+
+    again = post(client, "order-4")
+
+    assert again.json["id"] != first.json["id"]
+    assert count(database_path) == 2
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "sp ace", "caf\u00e9"])
+def test_a_malformed_key_is_400_and_adds_nothing(client, database_path, key):
+    resp = client.post_json(
+        "/api/songs", SONG, headers={"Idempotency-Key": key.encode().decode("latin-1")}, status=400
+    )
+
+    assert resp.json["detail"] == "Idempotency-Key must be 1 to 255 visible ASCII characters."
+    assert count(database_path) == 0
+
+
+def test_an_invalid_body_with_a_key_is_not_remembered(client, database_path):
+    post(client, "order-5", {"artist": "x"}, status=422)
+
+    assert post(client, "order-5").json["id"] == 1
