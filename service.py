@@ -823,18 +823,25 @@ def read_body(limit):
     """The request body, chunked or not, as bytes; a 413 Problem past `limit` bytes."""
     environ = request.environ
     length = environ.get("CONTENT_LENGTH") or "0"
-    if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-        # gunicorn has already de-chunked wsgi.input but leaves the header, which would
-        # make Bottle parse the chunks a second time (bottlepy/bottle#700).
-        body = environ["wsgi.input"].read(limit + 1)
-    elif not length.isdigit():
+    # gunicorn has already de-chunked wsgi.input but leaves the header, which would make
+    # Bottle parse the chunks a second time (bottlepy/bottle#700): read it here.
+    chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if not chunked and not length.isdigit():
         raise Problem(400, "The Content-Length header is not a number.")
-    elif int(length) > limit:
-        body = None
-    else:
-        body = environ["wsgi.input"].read(int(length))
-    if body is None or len(body) > limit:
-        raise Problem(413, f"The request body is larger than the limit of {limit} bytes.")
+    too_large = Problem(413, f"The request body is larger than the limit of {limit} bytes.")
+    if not chunked and int(length) > limit:
+        raise too_large
+    try:
+        body = environ["wsgi.input"].read(limit + 1 if chunked else int(length))
+    except Exception as error:  # the server's, reading the stream: gunicorn raises its
+        # ParseException (InvalidChunkSize, ChunkMissingTerminator...) or NoMoreData
+        raise Problem(
+            400,
+            "The request body could not be read: its chunked encoding is malformed, "
+            "or it ended early.",
+        ) from error
+    if len(body) > limit:
+        raise too_large
     return body
 
 
