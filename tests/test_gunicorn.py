@@ -278,3 +278,32 @@ def test_retries_with_one_idempotency_key_across_workers_and_a_restart_make_one_
     assert restarted.request_json("GET", "/api/songs")[2] == [
         restarted.request_json("GET", "/api/song/1")[2]
     ]
+
+
+def test_forwarded_headers_from_a_stranger_change_no_answer_and_no_logged_address(
+    start_gunicorn,
+):
+    """The service builds no absolute URL, so Host and X-Forwarded-* cannot steer a link;
+    and the access log keeps the peer's address, whatever X-Forwarded-For claims."""
+    server = start_gunicorn(env={"FORWARDED_ALLOW_IPS": "10.9.8.7"})  # a proxy that is not us
+    forged = {
+        "Host": "evil.example",
+        "X-Forwarded-Host": "evil.example",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-For": "6.6.6.6",
+        "Forwarded": "for=6.6.6.6;host=evil.example;proto=https",
+        "Content-Type": "application/json",
+    }
+    for n in range(2):
+        status, headers, body = server.request("POST", "/api/songs", json.dumps(SONG), forged)
+        assert status == 201
+        assert headers["Location"] == f"/api/song/{n + 1}"
+    status, headers, body = server.request("GET", "/api/songs?limit=1", headers=forged)
+
+    assert status == 200
+    assert headers["Link"].startswith("</api/songs?limit=1&cursor=")
+    assert b"evil" not in body and "evil" not in str(headers)
+    time.sleep(0.2)
+    lines = [line for line in server.log().splitlines() if "/api/songs" in line]
+    assert lines and all(line.startswith("127.0.0.1 ") for line in lines)
+    assert "6.6.6.6" not in server.log()
