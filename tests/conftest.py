@@ -62,13 +62,14 @@ def start_gunicorn(tmp_path):
     """Starts real gunicorn servers for a test and always stops them."""
     servers = []
 
-    def start(database_url=None, workers=2, env=None):
+    def start(database_url=None, workers=2, env=None, stderr_path=None):
         url = database_url or f"sqlite:///{tmp_path / 'songs.db'}"
         server = Gunicorn(
             procfile_command(),
             tmp_path / f"gunicorn-{len(servers)}.log",
             env={"DATABASE_URL": url, **(env or {})},
             gunicorn_args=f"--workers {workers}",
+            stderr_path=stderr_path,
         )
         servers.append(server)
         server.wait_ready()

@@ -35,7 +35,8 @@ def procfile_command(process="web"):
 class Gunicorn:
     """A gunicorn command (the virtualenv's), started at once; call wait_ready before use."""
 
-    def __init__(self, command, log_path, env=None, gunicorn_args=""):
+    def __init__(self, command, log_path, env=None, gunicorn_args="", stderr_path=None):
+        """Output goes to log_path; stderr to stderr_path instead, when one is given."""
         self.port = free_port()
         command = [str(Path(sys.executable).with_name(command[0])), *command[1:]]
         environ = {k: v for k, v in os.environ.items() if k not in ("PORT", "WEB_CONCURRENCY")}
@@ -43,13 +44,13 @@ class Gunicorn:
         environ["GUNICORN_CMD_ARGS"] = f"--bind 127.0.0.1:{self.port} {gunicorn_args}"
         self.log_path = log_path
         self.started = time.perf_counter()
-        with open(log_path, "ab") as log:
+        with open(log_path, "ab") as log, open(stderr_path or os.devnull, "ab") as errors:
             self.process = subprocess.Popen(
                 command,
                 cwd=ROOT,
                 env=environ,
                 stdout=log,
-                stderr=subprocess.STDOUT,
+                stderr=errors if stderr_path else subprocess.STDOUT,
                 start_new_session=True,
             )
 

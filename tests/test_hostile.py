@@ -87,6 +87,15 @@ CASES = {  # name: (raw request, expected status, who answers)
     "a bad Idempotency-Key": (request("POST", "/api/songs", SONG_JSON, headers=["Idempotency-Key: " + "k" * 300]), 400, "app"),
     # query parameters
     "limit=0": (request("GET", "/api/songs?limit=0"), 400, "app"),
+    "limit holding SQL": (request("GET", "/api/songs?limit=1;DELETE%20FROM%20songs"), 400, "app"),
+    "min_rating holding SQL": (request("GET", "/api/songs?min_rating=1%20OR%201=1"), 400, "app"),
+    "max_rating holding SQL": (request("GET", "/api/songs?max_rating=5)--"), 400, "app"),
+    "created_before holding SQL": (request("GET", "/api/songs?created_before=%27%20OR%20%27%27=%27"), 400, "app"),
+    "updated_after holding SQL": (request("GET", "/api/songs?updated_after=0;DROP%20TABLE%20songs"), 400, "app"),
+    "updated_before holding SQL": (request("GET", "/api/songs?updated_before=x%27)%20UNION%20SELECT%201--"), 400, "app"),
+    "count holding SQL": (request("GET", "/api/songs?count=true%20OR%201=1"), 400, "app"),
+    "format holding SQL": (request("GET", "/api/songs?format=csv%27;--"), 400, "app"),
+    "an Idempotency-Key holding SQL": (request("POST", "/api/songs", SONG_JSON, headers=["Idempotency-Key: '; DROP TABLE songs; --"]), 400, "app"),
     "limit=-1": (request("GET", "/api/songs?limit=-1"), 400, "app"),
     "limit with 30 digits": (request("GET", "/api/songs?limit=" + "9" * 30), 400, "app"),
     "rating=9": (request("GET", "/api/songs?rating=9"), 400, "app"),
@@ -186,10 +195,16 @@ def test_hostile_requests_get_a_4xx_and_change_nothing(start_gunicorn, tmp_path)
 def test_sql_in_a_valid_field_is_stored_and_found_literally(start_gunicorn, text):
     server = start_gunicorn(workers=1)
 
-    status, _, created = server.request_json("POST", "/api/songs", {**SONG, "title": text})
-    _, _, found = server.request_json("GET", f"/api/songs?title={quote(text)}")
+    song = {**SONG, "artist": text, "title": text}
+    status, _, created = server.request_json("POST", "/api/songs", song)
+    _, _, by_title = server.request_json("GET", f"/api/songs?title={quote(text)}")
+    _, _, by_artist = server.request_json("GET", f"/api/songs?artist={quote(text)}")
     _, _, searched = server.request_json("GET", f"/api/songs?q={quote(text)}")
+    _, _, patched = server.request_json(
+        "PATCH", f"/api/song/{created['id']}", {"title": text + "!"}
+    )
 
-    assert status == 201 and created["title"] == text
-    assert found == searched == [created]
+    assert status == 201 and created["title"] == created["artist"] == text
+    assert by_title == by_artist == searched == [created]
+    assert patched["title"] == text + "!"
     assert server.request_json("GET", "/api/songs?count=true")[1]["X-Total-Count"] == "1"

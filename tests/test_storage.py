@@ -255,11 +255,12 @@ def test_make_clean_removes_the_environment_and_caches_but_never_a_database(tmp_
     assert [(tmp_path / name).read_bytes() for name in databases] == [b"keep"] * len(databases)
 
 
-def test_a_database_made_by_the_first_schema_is_upgraded_keeping_every_song(tmp_path):
-    """tests/schemas/schema-v1.sql is schema.sql as first committed (user_version 1)."""
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_database_made_by_an_earlier_schema_is_upgraded_keeping_every_song(tmp_path, version):
+    """tests/schemas/schema-v<N>.sql is schema.sql as committed at version N (v1 the first)."""
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)
-    conn.executescript((ROOT / "tests" / "schemas" / "schema-v1.sql").read_text())
+    conn.executescript((ROOT / "tests" / "schemas" / f"schema-v{version}.sql").read_text())
     conn.executemany(INSERT, [(f"Artist {n}", f"Title {n}", n % 5 + 1) for n in range(300)])
     conn.commit()
     before = conn.execute("SELECT * FROM songs ORDER BY id").fetchall()
@@ -278,4 +279,6 @@ def test_a_database_made_by_the_first_schema_is_upgraded_keeping_every_song(tmp_
     found = client.get("/api/songs?q=TLE%2029&count=true")  # "tle 29": titles 29, 290 to 299
     assert found.headers["X-Total-Count"] == "11"
     assert client.get("/api/songs?artist=artist%207").json[0]["id"] == 8
+    headers = {"Idempotency-Key": "after-upgrade"}
+    assert client.post_json("/api/songs", SONG, headers=headers).json["id"] == 301
     app.config["songs.database"].close()
