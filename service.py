@@ -267,7 +267,7 @@ def idempotency_key():
 
 def replayed_song(conn, key, fields):
     """The song created under `key` within 24 hours, or None; 422 if it asked for another."""
-    expired = f"{datetime.now(timezone.utc) - IDEMPOTENCY_TTL:%Y-%m-%dT%H:%M:%S}.000Z"
+    expired = timestamp(datetime.now(timezone.utc) - IDEMPOTENCY_TTL)
     conn.execute("DELETE FROM idempotency_keys WHERE created_at < ?", (expired,))
     rows = conn.execute(
         "SELECT request, song FROM idempotency_keys WHERE key = ?", (key,)
@@ -650,7 +650,7 @@ def read_time(value, round_up):
         moment = moment.astimezone(timezone.utc)
     except (ValueError, OverflowError):
         return None, f"{problem}, a real one between the years 0001 and 9999"
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z", None
+    return timestamp(moment), None
 
 
 def negotiated_format():
@@ -1140,9 +1140,12 @@ def int_setting(name, default):
 
 
 def utc_now():
-    """The time as RFC 3339 UTC with milliseconds, as the API shows it and schema.sql checks it."""
-    now = datetime.now(timezone.utc)
-    return f"{now:%Y-%m-%dT%H:%M:%S}.{now.microsecond // 1000:03d}Z"
+    return timestamp(datetime.now(timezone.utc))
+
+
+def timestamp(moment):
+    """A UTC datetime in RFC 3339 with milliseconds, as the API shows it and schema.sql checks."""
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
 
 
 # Storage: every statement below takes its values as bound parameters.
@@ -1464,10 +1467,9 @@ def remove_song(conn, song_id):
 
 def export_songs(conn, query):
     """The whole list as CSV or NDJSON, streamed a batch at a time: memory stays flat."""
-    media_type = LIST_MEDIA_TYPES[query.format]
     response.content_type = EXPORT_CONTENT_TYPES[query.format]
     response.set_header("Content-Disposition", f'attachment; filename="songs.{query.format}"')
-    encode = csv_chunks if media_type == "text/csv" else ndjson_chunks
+    encode = csv_chunks if query.format == "csv" else ndjson_chunks
     return encode(song_batches(conn, query.filters, query.sort))
 
 
@@ -1559,8 +1561,7 @@ def seed_songs(database, args):
 
     def songs():
         for n in range(args.count):
-            at = start + timedelta(seconds=n)
-            stamp = f"{at:%Y-%m-%dT%H:%M:%S}.{at.microsecond // 1000:03d}Z"
+            stamp = timestamp(start + timedelta(seconds=n))
             title = " ".join(rng.choice(words) for words in SEED_WORDS[1:])
             yield rng.choice(artists), title, rng.randint(1, 5), stamp, stamp
 
