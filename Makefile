@@ -6,13 +6,15 @@ PORT ?= 8000
 VENV := .venv
 BIN := $(VENV)/bin
 APP := 'service:create_app()'
+# With DATABASE_URL naming PostgreSQL, the environment gets psycopg too (requirements-postgres.txt).
+RUNTIME := $(VENV)/$(if $(filter postgres%,$(DATABASE_URL)),.postgres,.run)
 
-.PHONY: run dev test fuzz lint format init-db seed import export backup bench clean
+.PHONY: run dev test fuzz lint format init-db seed import export backup migrate-to-postgres bench clean
 
-run: $(VENV)/.run init-db  ## serve with gunicorn on 127.0.0.1:$(PORT)
+run: $(RUNTIME) init-db  ## serve with gunicorn on 127.0.0.1:$(PORT)
 	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) $(APP)
 
-dev: $(VENV)/.run init-db  ## serve with one worker that reloads when the code changes
+dev: $(RUNTIME) init-db  ## serve with one worker that reloads when the code changes
 	$(BIN)/gunicorn --reload --workers 1 --bind 127.0.0.1:$(PORT) $(APP)
 
 test: $(VENV)/.dev  ## run the test suite
@@ -29,24 +31,27 @@ format: $(VENV)/.dev  ## fix what ruff can fix, and format
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(VENV)/.run  ## measure the service against its floors with wrk (QUICK=1: under a minute)
+bench: $(RUNTIME)  ## measure the service against its floors with wrk (QUICK=1: under a minute)
 	$(BIN)/python bench/run.py $(if $(QUICK),--quick)
 
-init-db: $(VENV)/.run  ## create or upgrade DATABASE_URL's schema, keeping every song
+init-db: $(RUNTIME)  ## create or upgrade DATABASE_URL's schema, keeping every song
 	$(BIN)/python service.py init-db
 
-seed: $(VENV)/.run  ## add N sample songs (N=1000 unless given) to DATABASE_URL, in one transaction
+seed: $(RUNTIME)  ## add N sample songs (N=1000 unless given) to DATABASE_URL, in one transaction
 	$(BIN)/python service.py seed $(or $(N),1000)
 
-import: $(VENV)/.run  ## add the songs of FILE, a CSV file as export writes it: all of them or none
+import: $(RUNTIME)  ## add the songs of FILE, a CSV file as export writes it: all of them or none
 	@test -n "$(FILE)" || { echo "usage: make import FILE=songs.csv" >&2; exit 2; }
 	$(BIN)/python service.py import "$(FILE)"
 
-export: $(VENV)/.run  ## write every song to FILE (songs.csv unless given) as CSV, oldest first
+export: $(RUNTIME)  ## write every song to FILE (songs.csv unless given) as CSV, oldest first
 	$(BIN)/python service.py export "$(or $(FILE),songs.csv)"
 
-backup: $(VENV)/.run  ## copy DATABASE_URL's database to FILE (songs-<UTC time>.db unless given), live
+backup: $(RUNTIME)  ## copy DATABASE_URL's database to FILE (songs-<UTC time>.db unless given), live
 	$(BIN)/python service.py backup "$(or $(FILE),songs-$(shell date -u +%Y%m%dT%H%M%SZ).db)"
+
+migrate-to-postgres: $(RUNTIME)  ## copy every song of FILE (songs.db unless given) into DATABASE_URL's PostgreSQL
+	$(BIN)/python service.py migrate-to-postgres "$(or $(FILE),songs.db)"
 
 clean:  ## remove the virtual environment and caches; databases are never touched
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis __pycache__ tests/__pycache__
@@ -62,6 +67,10 @@ $(VENV)/.run: requirements.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+$(VENV)/.postgres: requirements.txt requirements-postgres.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-postgres.txt
+	touch $@ $(VENV)/.run
+
+$(VENV)/.dev: requirements.txt requirements-postgres.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	touch $@ $(VENV)/.run  # requirements-dev.txt installs requirements.txt too
+	touch $@ $(VENV)/.run $(VENV)/.postgres  # requirements-dev.txt installs both of those too

@@ -26,21 +26,17 @@ import argparse
 import base64
 import binascii
 import csv
-import fcntl
 import functools
 import hashlib
 import hmac
 import io
+import itertools
 import json
 import logging
 import os
 import random
 import re
-import sqlite3
 import sys
-import threading
-import time
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from http import HTTPStatus
 from pathlib import Path
@@ -49,24 +45,34 @@ from urllib.parse import parse_qsl, urlencode
 
 from bottle import Bottle, HTTPError, MultipartError, request, response
 
-SCHEMA_PATH = Path(__file__).with_name("schema.sql")
+import storage
+from storage import (
+    RATINGS,
+    SONG_FIELDS,
+    count_songs,
+    find_key,
+    find_song,
+    insert_song,
+    remember_key,
+    remove_song,
+    select_page,
+    song_batches,
+    update_song,
+)
+
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 DEFAULT_DATABASE_URL = "sqlite:///songs.db"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
-BUSY_TIMEOUT_SECONDS = 5.0
 PAGE_SIZE, MAX_PAGE_SIZE = 100, 1000
 SORT_FIELDS = ("id", "artist", "title", "rating", "created_at", "updated_at")
 DEFAULT_SORT = (("id", True),)  # newest first
 MIN_SEARCH_LENGTH = 3  # the shortest substring the trigram index can find
-RATINGS = (1, 2, 3, 4, 5)
 LIST_MEDIA_TYPES = {"json": "application/json", "csv": "text/csv", "ndjson": "application/x-ndjson"}
 EXPORT_CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8; header=present",  # RFC 4180, 3
     "ndjson": "application/x-ndjson",
 }
-EXPORT_BATCH = 1000  # songs per query and per chunk of an export
 IDEMPOTENCY_TTL = timedelta(hours=24)  # how long a POST's Idempotency-Key is remembered
-SONG_FIELDS = ("id", "artist", "title", "rating", "created_at", "updated_at")
 WRITABLE_FIELDS = ("artist", "title", "rating")
 READ_ONLY_FIELDS = frozenset({"id", "created_at", "updated_at"})
 MAX_TEXT_LENGTH = 500
@@ -101,8 +107,8 @@ def create_app(
     Each argument left as None is read from the environment variable of the same name.
     """
     env = os.environ.get
-    database = Database(sqlite_path(database_url or env("DATABASE_URL") or DEFAULT_DATABASE_URL))
-    init_schema(database.path)
+    database = storage.open_database(database_url or env("DATABASE_URL") or DEFAULT_DATABASE_URL)
+    database.init_schema()
 
     app = Bottle()
     app.config.update(
@@ -128,6 +134,7 @@ def create_app(
         }
     )
     app.uninstall(True)  # handlers return bytes; Bottle's JSON and template plugins only add work
+    app.install(database_troubles)
     app.router.add_filter("song_id", lambda config: (SONG_ID_PATTERN, int, str))
     app.default_error_handler = render_problem
     app.add_hook("before_request", take_request_id)
@@ -151,10 +158,10 @@ def create_app(
 
 def check_health():
     try:
-        ping(connection())
-    except sqlite3.Error as error:
-        log.warning("health check failed: the database cannot be read: %s", error)
-        raise Problem(503, "The database cannot be read.") from error
+        connection().ping()
+    except storage.Unavailable as error:
+        log.warning("health check failed: %s", error)
+        raise Problem(503, "The database cannot be read.", headers=RETRY_SOON) from error
     response.set_header("Cache-Control", "no-store")
     return json_body({"status": "ok"})
 
@@ -191,7 +198,9 @@ def create_song():
         if song is None:
             song = insert_song(conn, fields, utc_now())
             if key:
-                remember_key(conn, key, fields, song)
+                remember_key(
+                    conn, key, request_digest(fields), json.dumps(song), song["created_at"]
+                )
     response.set_header("Location", song_path(song["id"]))
     return written(song, 201)
 
@@ -211,7 +220,7 @@ def patch_song(song_id):
 
 def delete_song(song_id):
     with database().write_transaction() as conn:
-        check_write_preconditions(song_or_404(conn, song_id))
+        check_write_preconditions(song_or_404(conn, song_id, for_update=True))
         remove_song(conn, song_id)
     response.status = 204
     return b""
@@ -247,7 +256,7 @@ def change_song(song_id, read_fields):
         check_write_preconditions(song_or_404(connection(), song_id))
         raise
     with database().write_transaction() as conn:
-        song = song_or_404(conn, song_id)
+        song = song_or_404(conn, song_id, for_update=True)
         check_write_preconditions(song)
         if any(song[name] != value for name, value in fields.items()):
             song = update_song(conn, song_id, {**song, **fields}, utc_now())
@@ -267,28 +276,18 @@ def idempotency_key():
 
 def replayed_song(conn, key, fields):
     """The song created under `key` within 24 hours, or None; 422 if it asked for another."""
-    expired = timestamp(datetime.now(timezone.utc) - IDEMPOTENCY_TTL)
-    conn.execute("DELETE FROM idempotency_keys WHERE created_at < ?", (expired,))
-    rows = conn.execute(
-        "SELECT request, song FROM idempotency_keys WHERE key = ?", (key,)
-    ).fetchall()
-    if not rows:
+    remembered = find_key(conn, key, timestamp(datetime.now(timezone.utc) - IDEMPOTENCY_TTL))
+    if remembered is None:
         return None
-    if rows[0][0] != request_digest(fields):
+    digest, song = remembered
+    if digest != request_digest(fields):
         raise Problem(
             422,
             "This Idempotency-Key was used within 24 hours for a different song; "
             "use a new key for a new song.",
         )
     response.set_header("Idempotent-Replayed", "true")
-    return json.loads(rows[0][1])
-
-
-def remember_key(conn, key, fields, song):
-    conn.execute(
-        "INSERT INTO idempotency_keys (key, request, song, created_at) VALUES (?, ?, ?, ?)",
-        (key, request_digest(fields), json.dumps(song), song["created_at"]),
-    )
+    return json.loads(song)
 
 
 def request_digest(fields):
@@ -1035,6 +1034,13 @@ def song_not_found(song_id):
     return Problem(404, f"Song {song_id} does not exist.")
 
 
+def song_or_404(conn, song_id, for_update=False):
+    song = find_song(conn, song_id, for_update)
+    if song is None:
+        raise song_not_found(song_id)
+    return song
+
+
 def render_problem(error):
     """Every error's body: RFC 9457 problem JSON, never a traceback (bottlepy/bottle#710)."""
     status = error.status_code
@@ -1082,19 +1088,41 @@ def status_title(status):
 RFC9110_TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
 
 
+# The database of the app serving the request (storage.py holds the SQL)
+
+
+def database():
+    return request.app.config["songs.database"]
+
+
+def connection():
+    """The current thread's connection to the database of the app serving this request."""
+    return database().connection()
+
+
+RETRY_SOON = {"Retry-After": "1"}
+
+
+def database_troubles(handler):
+    """A Bottle plugin: a database busy or out of reach is a 503 to retry, not a 500."""
+
+    @functools.wraps(handler)
+    def wrapper(*args, **kwargs):
+        try:
+            return handler(*args, **kwargs)
+        except storage.Unavailable as error:
+            log.warning("503 for %s %s: %s", request.method, request.path, error)
+            detail = str(error).partition(" (")[0]  # the driver's words go to the log only
+            raise Problem(503, detail, headers=RETRY_SOON) from error
+        except storage.BrokenConstraint as error:
+            # schema.sql's CHECKs repeat validate_song, so this is a bug there, not the client's.
+            log.error("a validated song broke a constraint: %s", error)
+            raise Problem(422, "The song breaks a constraint of the database.") from error
+
+    return wrapper
+
+
 # Settings
-
-
-def sqlite_path(database_url):
-    """The file of a URL: sqlite:///songs.db is relative, sqlite:////srv/songs.db absolute."""
-    prefix = "sqlite:///"
-    path = database_url[len(prefix) :] if database_url.startswith(prefix) else ""
-    if not path or path == ":memory:" or "?" in path:
-        raise ValueError(
-            f"DATABASE_URL must name a SQLite file, as sqlite:///songs.db (relative) "
-            f"or sqlite:////var/lib/songs.db (absolute); got {database_url!r}"
-        )
-    return path
 
 
 ORIGIN_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?")
@@ -1148,320 +1176,6 @@ def timestamp(moment):
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
 
 
-# Storage: every statement below takes its values as bound parameters.
-
-
-class Database:
-    """One SQLite file: a connection per thread, opened on first use (after the fork), then kept."""
-
-    def __init__(self, path):
-        self.path = path
-        self.local = threading.local()
-
-    def connection(self):
-        local = self.local
-        if getattr(local, "conn", None) is None:
-            local.conn = connect(self.path)
-            # A descriptor per thread, as flock() locks belong to the open file. A file of its
-            # own, as closing any descriptor of the database would drop SQLite's POSIX locks.
-            local.writer_lock = open(self.path + "-writelock", "ab")
-        return local.conn
-
-    @contextmanager
-    def write_transaction(self):
-        """BEGIN IMMEDIATE … COMMIT on this thread's connection, the service's writers in turn.
-
-        Writers queue on a file lock before SQLite's: a waiting writer wakes the moment it is
-        released, where SQLite's busy handler sleeps 1, 2, 5 ms and more between tries while
-        the lock may be free (bench/results.md). SQLite's lock still arbitrates with anything
-        else that writes, and a process that dies releases its file lock with it.
-        """
-        conn, lock = self.connection(), self.local.writer_lock
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            yield conn
-            conn.execute("COMMIT")
-        except sqlite3.IntegrityError as error:
-            # schema.sql's CHECKs repeat validate_song, so this is a bug there, not the client's.
-            log.exception("a validated song broke a constraint")
-            raise Problem(422, "The song breaks a constraint of the database.") from error
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error):
-                raise
-            raise Problem(
-                503, "The database is busy; try again.", headers={"Retry-After": "1"}
-            ) from error
-        finally:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-    def close(self):
-        """Close the calling thread's connection, if it has one."""
-        local = self.local
-        if getattr(local, "conn", None) is not None:
-            local.conn.close()
-            local.writer_lock.close()
-            local.conn = local.writer_lock = None
-
-
-def database():
-    """The database of the app serving this request."""
-    return request.app.config["songs.database"]
-
-
-def connection():
-    """The current thread's connection to the database of the app serving this request."""
-    return database().connection()
-
-
-def connect(path):
-    """A connection in autocommit mode (transactions are explicit) that waits for the write lock."""
-    conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_SECONDS)
-    conn.execute("PRAGMA synchronous = NORMAL")  # safe in WAL mode; durable across process crashes
-    return conn
-
-
-def init_schema(path):
-    """Apply schema.sql and switch to WAL; idempotent, and safe for workers starting at once."""
-    if sqlite3.sqlite_version_info < (3, 37):
-        raise RuntimeError(
-            f"SQLite 3.37 or later is needed (STRICT tables); this is {sqlite3.sqlite_version}"
-        )
-    conn = connect(path)
-    try:
-        try:
-            conn.executescript(f"BEGIN IMMEDIATE;\n{SCHEMA_PATH.read_text()}\nCOMMIT;")
-        except sqlite3.OperationalError as error:
-            if "fts5" not in str(error):
-                raise
-            message = f"SQLite with FTS5 is needed (for q); this one has not: {error}"
-            raise RuntimeError(message) from error
-        # Changing the journal mode does not wait on the busy timeout, so workers racing
-        # to convert a new file get "database is locked" at once: retry until the timeout.
-        deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
-        while True:
-            try:
-                conn.execute("PRAGMA journal_mode = WAL")
-                break
-            except sqlite3.OperationalError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.01)
-    finally:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        conn.close()
-
-
-def song_from_row(row):
-    return dict(zip(SONG_FIELDS, row, strict=False))  # strict costs, and the SELECTs are ours
-
-
-def ping(conn):
-    conn.execute("SELECT 1 FROM songs LIMIT 1").fetchall()
-
-
-def song_or_404(conn, song_id):
-    rows = conn.execute(
-        "SELECT id, artist, title, rating, created_at, updated_at FROM songs WHERE id = ?",
-        (song_id,),
-    ).fetchall()
-    if not rows:
-        raise song_not_found(song_id)
-    return song_from_row(rows[0])
-
-
-SELECT_COLUMNS = "id, artist, title, rating, created_at, updated_at"
-FILTER_COLUMNS = {  # each filter of the list, and the column it reads
-    "q": "songs_search",
-    "artist": "artist",
-    "title": "title",
-    "rating": "rating",
-    "min_rating": "rating",
-    "max_rating": "rating",
-    "created_after": "created_at",
-    "created_before": "created_at",
-    "updated_after": "updated_at",
-    "updated_before": "updated_at",
-}
-FILTER_CONDITIONS = {
-    "artist": "= ? COLLATE NOCASE",
-    "title": "= ? COLLATE NOCASE",
-    "min_rating": ">= ?",
-    "max_rating": "<= ?",
-    "created_after": "> ?",
-    "created_before": "< ?",
-    "updated_after": "> ?",
-    "updated_before": "< ?",
-}
-SELECTIVE_FILTERS = {"q", "artist", "title"}
-INDEXED_COLUMNS = {"artist", "title", "rating", "created_at", "updated_at"}  # songs_by_<column>
-
-
-def select_page(conn, filters, sort, after, limit):
-    """Up to `limit` rows matching `filters`, in `sort`'s order, after the position `after`.
-
-    A sort that starts with rating walks each rating in turn: five values make groups of a
-    fifth of the table each, which no index ordered by rating alone could order further,
-    while the next key's index orders each group as it walks (schema.sql).
-    """
-    if sort[0][0] != "rating" or SELECTIVE_FILTERS & filters.keys():
-        return select_songs(conn, filters, sort, after, limit)
-    (_, descending), rest = sort[0], sort[1:]
-    others = {name: value for name, value in filters.items() if FILTER_COLUMNS[name] != "rating"}
-    rows = []
-    for rating in sorted(allowed_ratings(filters), reverse=descending):
-        if after is not None and (rating > after[0] if descending else rating < after[0]):
-            continue  # the cursor is past this rating
-        resume = after[1:] if after is not None and rating == after[0] else None
-        rows += select_songs(conn, {**others, "rating": (rating,)}, rest, resume, limit - len(rows))
-        if len(rows) == limit:
-            break
-    return rows
-
-
-def select_songs(conn, filters, sort, after, limit):
-    """Rows for select_page from one index's walk (driving_column), in the seeks of resumes."""
-    driver = driving_column(filters, sort)
-    indexed = {driver, "id"}
-    terms, params = filter_terms(filters, indexed)
-    order = ", ".join(
-        f"{sort_expression(field)} {'DESC' if desc else 'ASC'}" for field, desc in sort
-    )
-    # The planner would sort a whole table rather than walk an index whose order only
-    # starts the sort's, so the walk is named. Only the service's own fragments are
-    # formatted in; every value is a bound parameter.
-    index = f" INDEXED BY songs_by_{driver}" if driver in INDEXED_COLUMNS else ""
-    rows = []
-    for seek_terms, seek_params in resumes(sort, after, indexed):
-        where = " AND ".join([*terms, *seek_terms])
-        rows += conn.execute(
-            f"SELECT {SELECT_COLUMNS} FROM songs{index}{' WHERE ' if where else ''}{where}"
-            f" ORDER BY {order} LIMIT ?",
-            (*params, *seek_params, limit - len(rows)),
-        ).fetchall()
-        if len(rows) == limit:
-            break
-    return rows
-
-
-def count_songs(conn, filters):
-    terms, params = filter_terms(filters, indexed=set(FILTER_COLUMNS.values()))
-    where = f" WHERE {' AND '.join(terms)}" if terms else ""
-    return conn.execute(f"SELECT count(*) FROM songs{where}", params).fetchone()[0]
-
-
-def driving_column(filters, sort):
-    """The column whose index a page walks: a filter that picks few songs, else the sort's.
-
-    q, artist and title pick few songs, so their matches are read and sorted; otherwise the
-    walk follows the sort and checks the other filters song by song, and stops at the page's
-    end. One rating with the id order has an index that serves both.
-    """
-    for name in ("q", "artist", "title"):
-        if name in filters:
-            return FILTER_COLUMNS[name]
-    if sort[0][0] == "id" and len(filters.get("rating", ())) == 1:
-        return "rating"
-    return sort[0][0]
-
-
-def filter_terms(filters, indexed):
-    """WHERE terms and their parameters; only columns in `indexed` may use an index.
-
-    SQLite's unary + keeps a column's term from choosing the index (sqlite.org/optoverview.html),
-    so the planner walks the one the page needs.
-    """
-    terms, params = [], []
-    for name, value in filters.items():
-        column = FILTER_COLUMNS[name]
-        operand = column if column in indexed else f"+{column}"
-        if name == "q":
-            terms.append("id IN (SELECT rowid FROM songs_search WHERE songs_search MATCH ?)")
-            params.append('"' + value.replace('"', '""') + '"')  # one phrase: the substring
-        elif name == "rating":
-            terms.append(f"{operand} IN ({', '.join('?' * len(value))})")
-            params += value
-        else:
-            terms.append(f"{operand} {FILTER_CONDITIONS[name]}")
-            params.append(value)
-    return terms, params
-
-
-def resumes(sort, after, indexed):
-    """(terms, parameters) of each seek that continues a walk after the position `after`.
-
-    Keyset pagination in two seeks, in the order the songs come: the songs tied with
-    `after` on every key but id, past its id; then the songs past it on those keys. A
-    single comparison of every key at once (a row value) makes SQLite seek on the first
-    key only and read all its ties before the cursor: most of a rating, say.
-    """
-    if after is None:
-        return [([], [])]
-    *keys, (_, id_descending) = sort  # a sort always ends with id
-    ties = [compare(field, "=", indexed) for field, _ in keys]
-    seeks = [([*ties, f"id {'<' if id_descending else '>'} ?"], list(after))]
-    if keys:
-        seeks.append(past(keys, after[:-1], indexed))
-    return seeks
-
-
-def past(keys, values, indexed):
-    """The term for songs strictly past `values` on `keys`, led by a bound an index seeks to."""
-    (field, descending), rest = keys[0], keys[1:]
-    beyond = "<" if descending else ">"
-    if not rest:
-        return [compare(field, beyond, indexed)], [values[0]]
-    (inner,), params = past(rest, values[1:], indexed)
-    term = (
-        f"{compare(field, beyond + '=', indexed)} AND ({compare(field, beyond, indexed)}"
-        f" OR ({compare(field, '=', indexed)} AND {inner}))"
-    )
-    return [f"({term})"], [values[0], values[0], values[0], *params]
-
-
-def compare(field, operator, indexed):
-    """`field operator ?`, case-insensitive for text; + keeps an unwalked column's index out."""
-    operand = field if field in indexed else f"+{field}"
-    collation = " COLLATE NOCASE" if field in ("artist", "title") else ""
-    return f"{operand} {operator} ?{collation}"
-
-
-def sort_expression(field):
-    return f"{field} COLLATE NOCASE" if field in ("artist", "title") else field
-
-
-def allowed_ratings(filters):
-    low, high = filters.get("min_rating", 1), filters.get("max_rating", 5)
-    return [rating for rating in filters.get("rating", RATINGS) if low <= rating <= high]
-
-
-def insert_song(conn, fields, now):
-    rows = conn.execute(
-        "INSERT INTO songs (artist, title, rating, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
-        " RETURNING id, artist, title, rating, created_at, updated_at",
-        (fields["artist"], fields["title"], fields["rating"], now, now),
-    ).fetchall()
-    return song_from_row(rows[0])
-
-
-def update_song(conn, song_id, fields, now):
-    """The replaced song, or None when there is no song with that id."""
-    rows = conn.execute(
-        "UPDATE songs SET artist = ?, title = ?, rating = ?, updated_at = ? WHERE id = ?"
-        " RETURNING id, artist, title, rating, created_at, updated_at",
-        (fields["artist"], fields["title"], fields["rating"], now, song_id),
-    ).fetchall()
-    return song_from_row(rows[0]) if rows else None
-
-
-def remove_song(conn, song_id):
-    """True when a song was deleted."""
-    return conn.execute("DELETE FROM songs WHERE id = ?", (song_id,)).rowcount > 0
-
-
 # Exports: every matching song, streamed
 
 
@@ -1470,19 +1184,9 @@ def export_songs(conn, query):
     response.content_type = EXPORT_CONTENT_TYPES[query.format]
     response.set_header("Content-Disposition", f'attachment; filename="songs.{query.format}"')
     encode = csv_chunks if query.format == "csv" else ndjson_chunks
-    return encode(song_batches(conn, query.filters, query.sort))
-
-
-def song_batches(conn, filters, sort):
-    """Every song matching `filters` in `sort`'s order, as lists of rows, walked by keyset."""
-    after = None
-    while True:
-        rows = select_page(conn, filters, sort, after, EXPORT_BATCH)
-        if rows:
-            yield rows
-        if len(rows) < EXPORT_BATCH:
-            return
-        after = tuple(rows[-1][SONG_FIELDS.index(field)] for field, _ in sort)
+    batches = song_batches(conn, query.filters, query.sort)
+    first = next(batches, None)  # here: a database in trouble is then a 503, not a cut stream
+    return encode(itertools.chain([first] if first else [], batches))
 
 
 def csv_chunks(batches):
@@ -1533,13 +1237,17 @@ def main(argv=None):
     dump.add_argument("file", nargs="?", default="-", help="a new file; - (the default) is stdout")
     copy = commands.add_parser("backup", help="write a consistent copy, while the service runs")
     copy.add_argument("file", help="a new file")
+    move = commands.add_parser(
+        "migrate-to-postgres",
+        help="copy every song of a SQLite file into DATABASE_URL's PostgreSQL, ids kept",
+    )
+    move.add_argument("file", help="the SQLite database file, as sqlite:///FILE named it")
     args = parser.parse_args(argv)
     try:
-        path = sqlite_path(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
-    except ValueError as error:
+        database = storage.open_database(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+        database.init_schema()
+    except (ValueError, RuntimeError, storage.Unavailable) as error:
         parser.exit(2, f"service.py: {error}\n")
-    init_schema(path)
-    database = Database(path)
     try:
         message = COMMANDS[args.command](database, args)
     finally:
@@ -1549,8 +1257,7 @@ def main(argv=None):
 
 
 def init_db(database, args):
-    count = database.connection().execute("SELECT count(*) FROM songs").fetchone()[0]
-    return f"{database.path}: schema ready, {count} songs"
+    return f"{database.name}: schema ready, {storage.count_all(database.connection())} songs"
 
 
 def seed_songs(database, args):
@@ -1566,12 +1273,10 @@ def seed_songs(database, args):
             yield rng.choice(artists), title, rng.randint(1, 5), stamp, stamp
 
     with database.write_transaction() as conn:
-        conn.executemany(
-            "INSERT INTO songs (artist, title, rating, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            songs(),
+        conn.insert_rows(
+            "songs", ("artist", "title", "rating", "created_at", "updated_at"), songs()
         )
-    return f"{database.path}: {args.count} songs added"
+    return f"{database.name}: {args.count} songs added"
 
 
 SEED_WORDS = (
@@ -1643,26 +1348,30 @@ def export_to_csv(database, args):
 
 
 def backup(database, args):
-    """A consistent copy through SQLite's online backup API, taken while the service writes.
-
-    In WAL mode the copy reads one snapshot and blocks no writer; it is checked before it
-    is kept.
-    """
+    """A consistent copy of a SQLite database, taken while the service writes (storage.py)."""
+    if not isinstance(database, storage.SQLiteDatabase):
+        sys.exit("backup copies a SQLite file; back PostgreSQL up with pg_dump (README)")
     if os.path.exists(args.file):
         sys.exit(f"{args.file} exists; backup writes a new file, and overwrites nothing")
-    partial = f"{args.file}.partial"
-    target = sqlite3.connect(partial)
     try:
-        database.connection().backup(target)
-        check = target.execute("PRAGMA integrity_check").fetchone()[0]
-        count = target.execute("SELECT count(*) FROM songs").fetchone()[0]
-    finally:
-        target.close()
-    if check != "ok":
-        os.remove(partial)
-        sys.exit(f"the copy failed its integrity check ({check}); nothing was written")
-    os.replace(partial, args.file)
+        count = database.backup(args.file)
+    except ValueError as error:
+        sys.exit(str(error))
     return f"{args.file}: {count} songs, integrity ok"
+
+
+def migrate_to_postgres(database, args):
+    """Every song of a SQLite file, ids and timestamps kept, into DATABASE_URL's PostgreSQL."""
+    if not isinstance(database, storage.PostgresDatabase):
+        sys.exit("DATABASE_URL must name the PostgreSQL database to move into (postgresql://…)")
+    try:
+        total, added, next_id = storage.migrate_from_sqlite(args.file, database)
+    except ValueError as error:
+        sys.exit(str(error))
+    return (
+        f"{database.name}: {added} songs copied from {args.file}, {total - added} there already;"
+        f" all {total} checked equal; the next song's id is {next_id}"
+    )
 
 
 def positive_count(value):
@@ -1677,6 +1386,7 @@ COMMANDS = {
     "import": import_songs,
     "export": export_to_csv,
     "backup": backup,
+    "migrate-to-postgres": migrate_to_postgres,
 }
 
 
