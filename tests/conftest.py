@@ -1,12 +1,31 @@
+"""Fixtures: every test that asks for `database_url` (or app, client, dump, start_gunicorn)
+runs twice, on a fresh SQLite file and on a fresh schema of a real PostgreSQL server.
+
+Without a PostgreSQL server the PostgreSQL runs are skipped, and one line at the end says
+how to enable them; under CI (CI=true) that is an error instead, so they cannot silently
+stop running. SQLITE_ONLY marks the tests that are about SQLite itself.
+"""
+
+import functools
+import os
 import sqlite3
+import uuid
+from urllib.parse import quote
 
 import pytest
 from webtest import TestApp
 
 import service
+import storage
 from gunicorn_server import Gunicorn, procfile_command
 
 SONG = {"artist": "Gregori Klosman", "title": "Jaws", "rating": 3}
+POSTGRES_URL = os.environ.get("SONGS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+HOW_TO_ENABLE = (
+    "start PostgreSQL on 127.0.0.1:5432 with trust authentication and a database named test, "
+    "or set SONGS_TEST_POSTGRES to a postgresql:// URL of a database the tests may use"
+)
+SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"])  # overrides the backend fixture
 
 
 def pytest_addoption(parser):
@@ -18,6 +37,112 @@ def pytest_addoption(parser):
     )
 
 
+@functools.cache
+def postgres_missing():
+    """Why the PostgreSQL runs cannot happen here, or None when they can."""
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed (make test installs it)"
+    try:
+        psycopg.connect(POSTGRES_URL, connect_timeout=3).close()
+    except psycopg.Error as error:
+        return f"no PostgreSQL server answered ({str(error).strip().splitlines()[0]})"
+    return None
+
+
+def pytest_sessionstart(session):
+    if os.environ.get("CI") == "true" and postgres_missing():
+        raise pytest.UsageError(
+            f"CI=true, and the PostgreSQL runs cannot be skipped under CI: "
+            f"{postgres_missing()}; {HOW_TO_ENABLE}"
+        )
+
+
+def pytest_terminal_summary(terminalreporter):
+    if postgres_missing():
+        terminalreporter.write_line(
+            f"PostgreSQL runs skipped: {postgres_missing()}. To run them, {HOW_TO_ENABLE}."
+        )
+
+
+def admin_connection():
+    import psycopg
+
+    return psycopg.connect(POSTGRES_URL, autocommit=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request):
+    return request.param
+
+
+@pytest.fixture
+def database_url(backend, tmp_path):
+    """The test's own empty database: a SQLite file, or a new schema in PostgreSQL."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'songs.db'}"
+        return
+    if postgres_missing():
+        pytest.skip(f"PostgreSQL: {postgres_missing()}")
+    schema = f"songs_test_{uuid.uuid4().hex[:12]}"
+    with admin_connection() as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    yield (
+        f"{POSTGRES_URL}{separator}application_name={schema}"
+        f"&options={quote(f'-csearch_path={schema},public', safe='')}"
+    )
+    with admin_connection() as admin:  # a connection left open must not keep the schema
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+            (schema,),
+        )
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def db(database_url):
+    """A connection to the test's database beside the service's, for rows written by hand:
+    execute(sql, parameters) with ? placeholders, and insert_rows, in autocommit mode."""
+    database = storage.open_database(database_url)
+    database.init_schema()
+    yield database.connection()
+    database.close()
+
+
+class OutsideWriter:
+    """Another program writing to the test's database: hold() takes the write lock the service
+    needs (SQLite's, or an EXCLUSIVE lock on songs, which reads pass), release() lets it go."""
+
+    def __init__(self, database_url):
+        self.sqlite = database_url.startswith("sqlite")
+        if self.sqlite:
+            path = storage.sqlite_path(database_url)
+            self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        else:
+            import psycopg
+
+            self.conn = psycopg.connect(database_url, autocommit=True)
+
+    def hold(self):
+        if self.sqlite:
+            self.conn.execute("BEGIN IMMEDIATE")
+        else:
+            self.conn.execute("BEGIN")
+            self.conn.execute("LOCK TABLE songs IN EXCLUSIVE MODE")
+
+    def release(self):
+        self.conn.execute("ROLLBACK")
+
+
+@pytest.fixture
+def outside_writer(db, database_url):
+    writer = OutsideWriter(database_url)
+    yield writer
+    writer.conn.close()
+
+
 @pytest.fixture
 def database_path(tmp_path):
     """A fresh SQLite file for each test, never the working directory's songs.db."""
@@ -25,11 +150,23 @@ def database_path(tmp_path):
 
 
 @pytest.fixture
-def app(database_path):
+def make_app(database_url):
+    """Builds the service on the test's database with the settings given; closes them after."""
+    apps = []
+
+    def make(**settings):
+        apps.append(service.create_app(database_url, **settings))
+        return apps[-1]
+
+    yield make
+    for app in apps:
+        app.config["songs.database"].close()
+
+
+@pytest.fixture
+def app(make_app):
     """The service built on the test's own database, as gunicorn would build it."""
-    app = service.create_app(f"sqlite:///{database_path}")
-    yield app
-    app.config["songs.database"].close()
+    return make_app()
 
 
 @pytest.fixture
@@ -39,15 +176,26 @@ def client(app):
 
 
 @pytest.fixture
-def dump(database_path):
+def dump(database_url, database_path):
     """Every row and every table of the test's database, to show a request changed nothing."""
 
     def dump():
-        conn = sqlite3.connect(database_path)
-        try:
-            return list(conn.iterdump())
-        finally:
-            conn.close()
+        if database_url.startswith("sqlite"):
+            with sqlite3.connect(database_path) as conn:
+                return list(conn.iterdump())
+        import psycopg
+
+        with psycopg.connect(database_url) as conn:
+            tables = conn.execute(
+                "SELECT table_name FROM information_schema.tables"
+                " WHERE table_schema = current_schema() ORDER BY table_name"
+            ).fetchall()
+            # Not the id sequence: PostgreSQL's are not transactional, so a rolled-back insert
+            # uses up its id (ids stay unique, and are never reused, on both backends).
+            return [
+                (table, conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall())
+                for (table,) in tables
+            ]
 
     return dump
 
@@ -58,12 +206,13 @@ def create(client, **fields):
 
 
 @pytest.fixture
-def start_gunicorn(tmp_path):
-    """Starts real gunicorn servers for a test and always stops them."""
+def start_gunicorn(tmp_path, database_url):
+    """Starts real gunicorn servers for a test, on its database unless told, and stops them."""
     servers = []
+    default_url = database_url
 
     def start(database_url=None, workers=2, env=None, stderr_path=None):
-        url = database_url or f"sqlite:///{tmp_path / 'songs.db'}"
+        url = database_url or default_url
         server = Gunicorn(
             procfile_command(),
             tmp_path / f"gunicorn-{len(servers)}.log",

@@ -3,15 +3,14 @@
 import pytest
 from webtest import TestApp
 
-import service
 from conftest import SONG
 
 TOKEN, OLD_TOKEN = "s3cret-token-0123456789", "old-token-abcdefghijkl"
 
 
 @pytest.fixture
-def guarded(database_path):
-    app = service.create_app(f"sqlite:///{database_path}", api_token=f"{TOKEN}, {OLD_TOKEN}")
+def guarded(make_app):
+    app = make_app(api_token=f"{TOKEN}, {OLD_TOKEN}")
     yield TestApp(app)
     app.config["songs.database"].close()
 
@@ -72,12 +71,12 @@ def test_every_listed_token_works_so_tokens_can_be_rotated(guarded):
     guarded.post_json("/api/songs", SONG, headers={"Authorization": f"bearer {TOKEN}"}, status=201)
 
 
-def test_reads_stay_public_unless_api_token_reads(guarded, database_path):
+def test_reads_stay_public_unless_api_token_reads(guarded, make_app):
     guarded.post_json("/api/songs", SONG, headers=bearer(), status=201)
     assert guarded.get("/api/song/1").json["title"] == SONG["title"]
     assert guarded.get("/api/songs").status_int == 200
 
-    app = service.create_app(f"sqlite:///{database_path}", api_token=TOKEN, api_token_reads="1")
+    app = make_app(api_token=TOKEN, api_token_reads="1")
     private = TestApp(app)
     private.get("/api/song/1", status=401)
     private.head("/api/songs", status=401)
@@ -93,8 +92,8 @@ def test_without_api_token_writes_are_open(client):
 
 
 @pytest.mark.parametrize("value", ["short", "has space in it 123456", "tok\u00e9n-0123456789abc"])
-def test_a_weak_or_malformed_token_stops_startup_without_showing_it(database_path, value):
+def test_a_weak_or_malformed_token_stops_startup_without_showing_it(make_app, value):
     with pytest.raises(ValueError) as error:
-        service.create_app(f"sqlite:///{database_path}", api_token=value)
+        make_app(api_token=value)
 
     assert value not in str(error.value)

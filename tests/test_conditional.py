@@ -23,9 +23,9 @@ def patch(client, path, body, status, headers=None, content_type=MERGE_PATCH):
 
 
 @pytest.fixture
-def strict_client(database_path):
+def strict_client(make_app):
     """The service with REQUIRE_IF_MATCH on: writes to a song must be conditional."""
-    app = service.create_app(f"sqlite:///{database_path}", require_if_match="1")
+    app = make_app(require_if_match="1")
     yield TestApp(app)
     app.config["songs.database"].close()
 
@@ -253,9 +253,9 @@ def test_with_if_match_required_a_missing_song_is_still_404(strict_client):
     strict_client.delete("/api/song/5", status=404)
 
 
-def test_require_if_match_is_read_from_the_environment(database_path, monkeypatch):
+def test_require_if_match_is_read_from_the_environment(make_app, monkeypatch):
     monkeypatch.setenv("REQUIRE_IF_MATCH", "1")
-    app = service.create_app(f"sqlite:///{database_path}")
+    app = make_app()
     client = TestApp(app)
     create(client)
 
@@ -263,11 +263,11 @@ def test_require_if_match_is_read_from_the_environment(database_path, monkeypatc
     app.config["songs.database"].close()
 
 
-def test_a_bad_require_if_match_stops_the_app_from_starting(database_path, monkeypatch):
+def test_a_bad_require_if_match_stops_the_app_from_starting(make_app, monkeypatch):
     monkeypatch.setenv("REQUIRE_IF_MATCH", "maybe")
 
     with pytest.raises(ValueError, match="REQUIRE_IF_MATCH must be 1 or 0"):
-        service.create_app(f"sqlite:///{database_path}")
+        make_app()
 
 
 # PATCH

@@ -1,11 +1,8 @@
 """CORS: off by default; CORS_ORIGINS turns it on for some origins or all, errors included."""
 
-import sqlite3
-
 import pytest
 from webtest import TestApp
 
-import service
 from conftest import SONG, create
 
 SITE = "https://songs.example"
@@ -19,13 +16,9 @@ ALLOWED_HEADERS = (
 
 
 @pytest.fixture
-def cors_client(database_path):
+def cors_client(make_app):
     """The service with CORS_ORIGINS listing two origins."""
-    app = service.create_app(
-        f"sqlite:///{database_path}", cors_origins=f"{SITE}, http://localhost:5173"
-    )
-    yield TestApp(app)
-    app.config["songs.database"].close()
+    return TestApp(make_app(cors_origins=f"{SITE}, http://localhost:5173"))
 
 
 def preflight(client, path, method, origin=SITE, status=204):
@@ -121,10 +114,9 @@ def test_errors_carry_cors_headers_so_a_browser_can_read_them(
     assert resp.json["status"] == status
 
 
-def test_a_500_carries_cors_headers_too(cors_client, database_path):
+def test_a_500_carries_cors_headers_too(cors_client, db):
     create(cors_client)
-    with sqlite3.connect(database_path) as conn:
-        conn.execute("ALTER TABLE songs RENAME TO songs_elsewhere")
+    db.execute("ALTER TABLE songs RENAME TO songs_elsewhere")
 
     resp = cors_client.get("/api/song/1", headers={"Origin": SITE}, status=500, expect_errors=True)
 
@@ -143,8 +135,8 @@ def test_a_304_carries_cors_headers(cors_client):
     assert resp.headers["Access-Control-Allow-Origin"] == SITE
 
 
-def test_a_star_allows_every_origin_without_vary(database_path):
-    app = service.create_app(f"sqlite:///{database_path}", cors_origins="*")
+def test_a_star_allows_every_origin_without_vary(make_app):
+    app = make_app(cors_origins="*")
     client = TestApp(app)
 
     resp = client.get("/api/songs", headers={"Origin": "https://anywhere.example"})
@@ -156,9 +148,9 @@ def test_a_star_allows_every_origin_without_vary(database_path):
     app.config["songs.database"].close()
 
 
-def test_cors_origins_is_read_from_the_environment(database_path, monkeypatch):
+def test_cors_origins_is_read_from_the_environment(make_app, monkeypatch):
     monkeypatch.setenv("CORS_ORIGINS", SITE)
-    app = service.create_app(f"sqlite:///{database_path}")
+    app = make_app()
 
     resp = TestApp(app).get("/api/songs", headers={"Origin": SITE})
 
@@ -176,6 +168,6 @@ def test_cors_origins_is_read_from_the_environment(database_path, monkeypatch):
         "https://u@h",
     ],
 )
-def test_a_cors_origin_that_is_not_an_origin_stops_the_app_from_starting(database_path, value):
+def test_a_cors_origin_that_is_not_an_origin_stops_the_app_from_starting(make_app, value):
     with pytest.raises(ValueError, match="CORS_ORIGINS must be"):
-        service.create_app(f"sqlite:///{database_path}", cors_origins=value)
+        make_app(cors_origins=value)

@@ -1,7 +1,6 @@
 """Every error is an RFC 9457 problem with the right status, and changes nothing."""
 
 import json
-import sqlite3
 
 import pytest
 from webtest import TestApp
@@ -73,8 +72,8 @@ def test_a_method_not_allowed_is_405_with_allow(client, method, path, allow):
     assert_problem(resp, 405, f"{method} is not allowed on {path}; use {allow}.")
 
 
-def test_a_body_over_max_body_bytes_is_413(database_path):
-    app = service.create_app(f"sqlite:///{database_path}", max_body_bytes=100)
+def test_a_body_over_max_body_bytes_is_413(make_app):
+    app = make_app(max_body_bytes=100)
     client = TestApp(app)
     body = json.dumps({**SONG, "title": "x" * 100}).encode()
 
@@ -94,9 +93,9 @@ def test_max_body_bytes_defaults_to_64_kib(client):
     )
 
 
-def test_max_body_bytes_is_read_from_the_environment(database_path, monkeypatch):
+def test_max_body_bytes_is_read_from_the_environment(make_app, monkeypatch):
     monkeypatch.setenv("MAX_BODY_BYTES", "50")
-    app = service.create_app(f"sqlite:///{database_path}")
+    app = make_app()
     body = json.dumps(SONG).encode()
 
     resp = TestApp(app).post("/api/songs", body, content_type="application/json", status=413)
@@ -172,8 +171,8 @@ def test_invalid_utf8_in_a_form_is_400(client):
     assert_problem(resp, 400, "The form body is not valid UTF-8 once percent-decoded.")
 
 
-def test_precedence_404_beats_413_415_400_422(database_path):
-    app = service.create_app(f"sqlite:///{database_path}", max_body_bytes=10)
+def test_precedence_404_beats_413_415_400_422(make_app):
+    app = make_app(max_body_bytes=10)
     client = TestApp(app)
 
     resp = client.put("/api/song/1", b"{not json" * 10, content_type="text/plain", status=404)
@@ -182,8 +181,8 @@ def test_precedence_404_beats_413_415_400_422(database_path):
     app.config["songs.database"].close()
 
 
-def test_precedence_413_beats_415(database_path):
-    app = service.create_app(f"sqlite:///{database_path}", max_body_bytes=10)
+def test_precedence_413_beats_415(make_app):
+    app = make_app(max_body_bytes=10)
 
     resp = TestApp(app).post("/api/songs", b"x" * 11, content_type="text/plain", status=413)
 
@@ -250,12 +249,9 @@ def test_rejected_writes_change_nothing_in_the_database(client, dump):
     assert dump() == before
 
 
-def test_an_unexpected_error_is_500_without_the_traceback_which_goes_to_the_log(
-    client, database_path
-):
+def test_an_unexpected_error_is_500_without_the_traceback_which_goes_to_the_log(client, db):
     create(client)
-    with sqlite3.connect(database_path) as conn:
-        conn.execute("ALTER TABLE songs RENAME TO songs_elsewhere")
+    db.execute("ALTER TABLE songs RENAME TO songs_elsewhere")
 
     resp = client.get("/api/song/1", status=500, expect_errors=True)
 
@@ -263,4 +259,4 @@ def test_an_unexpected_error_is_500_without_the_traceback_which_goes_to_the_log(
         resp, 500, "The server failed to answer this request; the failure is logged."
     )
     assert "Traceback" not in resp.text and "songs" not in json.dumps(problem)
-    assert "Traceback" in resp.errors and "no such table: songs" in resp.errors
+    assert "Traceback" in resp.errors and "songs" in resp.errors.split("Traceback")[1]

@@ -3,13 +3,13 @@
 import csv
 import io
 import json
-import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
 
 import service
+import storage
 from conftest import create
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,13 +87,13 @@ def test_ndjson_export_is_one_song_per_line(client):
     assert [json.loads(line) for line in lines[:-1]] == client.get("/api/songs?rating=2,4").json
 
 
-def test_an_export_streams_every_song_in_batches_in_order(client, database_path):
-    count = service.EXPORT_BATCH * 2 + 37
-    with sqlite3.connect(database_path) as conn:
-        conn.executemany(
-            "INSERT INTO songs (artist, title, rating) VALUES (?, ?, ?)",
-            [(f"Artist {n % 7}", f"Title {n}", n % 5 + 1) for n in range(count)],
-        )
+def test_an_export_streams_every_song_in_batches_in_order(client, db):
+    count = storage.EXPORT_BATCH * 2 + 37
+    db.insert_rows(
+        "songs",
+        ("artist", "title", "rating"),
+        [(f"Artist {n % 7}", f"Title {n}", n % 5 + 1) for n in range(count)],
+    )
     app = client.app
 
     environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/api/songs", "QUERY_STRING": "format=csv"}
@@ -131,7 +131,7 @@ def test_hostile_values_round_trip_through_make_import_and_make_export(client, t
 
 
 def test_import_reports_the_line_and_field_of_every_bad_row_and_adds_nothing(
-    client, tmp_path, database_path, dump
+    client, tmp_path, database_url, dump
 ):
     create(client)
     before = dump()
@@ -148,7 +148,7 @@ def test_import_reports_the_line_and_field_of_every_bad_row_and_adds_nothing(
         newline="",
     )
 
-    result = make("import", f"FILE={bad}", env={"DATABASE_URL": f"sqlite:///{database_path}"})
+    result = make("import", f"FILE={bad}", env={"DATABASE_URL": database_url})
 
     assert result.returncode != 0
     assert [line for line in result.stderr.splitlines() if line.startswith("line ")] == [
@@ -165,41 +165,39 @@ def test_import_reports_the_line_and_field_of_every_bad_row_and_adds_nothing(
     "header",
     ["artist,title", "artist,title,rating,genre", "artist,title,rating,artist", ""],
 )
-def test_import_refuses_a_header_that_is_not_the_exports(tmp_path, database_path, header):
+def test_import_refuses_a_header_that_is_not_the_exports(tmp_path, database_url, header):
     bad = tmp_path / "bad.csv"
     bad.write_text(f"{header}\r\nA,B,3\r\n")
 
-    result = make("import", f"FILE={bad}", env={"DATABASE_URL": f"sqlite:///{database_path}"})
+    result = make("import", f"FILE={bad}", env={"DATABASE_URL": database_url})
 
     assert result.returncode != 0
     assert "line 1: the header must name artist, title and rating" in result.stderr
 
 
-def test_import_of_a_file_that_is_not_utf8_adds_nothing(tmp_path, database_path):
+def test_import_of_a_file_that_is_not_utf8_adds_nothing(tmp_path, database_url, db):
     bad = tmp_path / "latin1.csv"
     bad.write_bytes(b"artist,title,rating\r\nA,B,3\r\nCaf\xe9,B,3\r\n")
 
-    result = make("import", f"FILE={bad}", env={"DATABASE_URL": f"sqlite:///{database_path}"})
+    result = make("import", f"FILE={bad}", env={"DATABASE_URL": database_url})
 
     assert result.returncode != 0
     assert "not UTF-8 CSV" in result.stderr
-    conn = sqlite3.connect(database_path)
-    assert conn.execute("SELECT count(*) FROM songs").fetchone() == (0,)
-    conn.close()
+    assert db.execute("SELECT count(*) FROM songs").fetchone() == (0,)
 
 
-def test_make_export_never_overwrites_a_file(tmp_path, database_path):
+def test_make_export_never_overwrites_a_file(tmp_path, database_url):
     target = tmp_path / "keep.csv"
     target.write_text("precious")
 
-    result = make("export", f"FILE={target}", env={"DATABASE_URL": f"sqlite:///{database_path}"})
+    result = make("export", f"FILE={target}", env={"DATABASE_URL": database_url})
 
     assert result.returncode != 0
     assert target.read_text() == "precious"
 
 
-def test_make_seed_adds_n_songs_that_every_query_can_find(tmp_path, client, database_path):
-    result = make("seed", "N=2500", env={"DATABASE_URL": f"sqlite:///{database_path}"})
+def test_make_seed_adds_n_songs_that_every_query_can_find(tmp_path, client, database_url):
+    result = make("seed", "N=2500", env={"DATABASE_URL": database_url})
 
     assert result.returncode == 0, result.stderr
     resp = client.get("/api/songs?count=true&limit=1")
@@ -224,11 +222,11 @@ def test_an_export_has_no_etag_so_only_a_star_matches_it(client):
     assert client.get(url, headers={"If-None-Match": '"abc"'}, status=200)
 
 
-def test_import_of_a_missing_file_says_so(tmp_path, database_path):
+def test_import_of_a_missing_file_says_so(tmp_path, database_url):
     result = make(
         "import",
         f"FILE={tmp_path / 'none.csv'}",
-        env={"DATABASE_URL": f"sqlite:///{database_path}"},
+        env={"DATABASE_URL": database_url},
     )
 
     assert result.returncode != 0

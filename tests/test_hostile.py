@@ -8,7 +8,6 @@ the case says so ("gunicorn") and gunicorn's own short HTML error is the answer.
 
 import json
 import socket
-import sqlite3
 from urllib.parse import quote
 
 import pytest
@@ -159,19 +158,10 @@ def send(port, raw):
     return int(head[0].split()[1]), headers.get("Content-Type", "")
 
 
-def dump(path):
-    conn = sqlite3.connect(path)
-    try:
-        return list(conn.iterdump())
-    finally:
-        conn.close()
-
-
-def test_hostile_requests_get_a_4xx_and_change_nothing(start_gunicorn, tmp_path):
-    database = tmp_path / "songs.db"
-    server = start_gunicorn(f"sqlite:///{database}")
+def test_hostile_requests_get_a_4xx_and_change_nothing(start_gunicorn, dump):
+    server = start_gunicorn()
     assert server.request_json("POST", "/api/songs", SONG)[0] == 201
-    before = dump(database)
+    before = dump()
     wrong = []
 
     for name, (raw, expected, responder) in CASES.items():
@@ -182,7 +172,7 @@ def test_hostile_requests_get_a_4xx_and_change_nothing(start_gunicorn, tmp_path)
 
     assert len(CASES) >= 60
     assert not wrong, "\n".join(wrong)
-    assert dump(database) == before
+    assert dump() == before
     log = server.log()
     assert "Traceback" not in log
     assert not [line for line in log.splitlines() if '" 5' in line]

@@ -1,7 +1,5 @@
 """Idempotency-Key on POST: a retry gets the original song back instead of a duplicate."""
 
-import sqlite3
-
 import pytest
 
 from conftest import SONG
@@ -13,12 +11,11 @@ def post(client, key, song=SONG, status=201, **headers):
     )
 
 
-def count(database_path):
-    with sqlite3.connect(database_path) as conn:
-        return conn.execute("SELECT count(*) FROM songs").fetchone()[0]
+def count(db):
+    return db.execute("SELECT count(*) FROM songs").fetchone()[0]
 
 
-def test_a_retry_with_the_same_key_and_body_returns_the_original_song(client, database_path):
+def test_a_retry_with_the_same_key_and_body_returns_the_original_song(client, db):
     first = post(client, "order-7f3a")
 
     again = post(client, "order-7f3a")
@@ -28,18 +25,18 @@ def test_a_retry_with_the_same_key_and_body_returns_the_original_song(client, da
     assert again.headers["ETag"] == first.headers["ETag"]
     assert again.headers["Idempotent-Replayed"] == "true"
     assert "Idempotent-Replayed" not in first.headers
-    assert count(database_path) == 1
+    assert count(db) == 1
 
 
-def test_the_retry_gets_the_song_as_created_even_after_it_changed(client, database_path):
+def test_the_retry_gets_the_song_as_created_even_after_it_changed(client, db):
     first = post(client, "order-1")
     client.patch_json(first.headers["Location"], {"rating": 1})
 
     assert post(client, "order-1").json == first.json
-    assert count(database_path) == 1
+    assert count(db) == 1
 
 
-def test_the_same_key_with_a_different_song_is_422_and_adds_nothing(client, database_path, dump):
+def test_the_same_key_with_a_different_song_is_422_and_adds_nothing(client, db, dump):
     post(client, "order-2")
     before = dump()
 
@@ -49,7 +46,7 @@ def test_the_same_key_with_a_different_song_is_422_and_adds_nothing(client, data
     assert dump() == before
 
 
-def test_the_same_song_sent_another_way_is_the_same_request(client, database_path):
+def test_the_same_song_sent_another_way_is_the_same_request(client, db):
     first = post(client, "order-3", {**SONG, "artist": f"  {SONG['artist']} "})
 
     form = client.post(
@@ -60,40 +57,39 @@ def test_the_same_song_sent_another_way_is_the_same_request(client, database_pat
     )
 
     assert form.json == first.json
-    assert count(database_path) == 1
+    assert count(db) == 1
 
 
-def test_different_keys_and_no_key_each_create_a_song(client, database_path):
+def test_different_keys_and_no_key_each_create_a_song(client, db):
     post(client, "a")
     post(client, "b")
     client.post_json("/api/songs", SONG, status=201)
     client.post_json("/api/songs", SONG, status=201)
 
-    assert count(database_path) == 4
+    assert count(db) == 4
 
 
-def test_a_key_is_forgotten_after_24_hours(client, database_path):
+def test_a_key_is_forgotten_after_24_hours(client, db):
     first = post(client, "order-4")
-    with sqlite3.connect(database_path) as conn:
-        conn.execute("UPDATE idempotency_keys SET created_at = '2020-01-01T00:00:00.000Z'")
+    db.execute("UPDATE idempotency_keys SET created_at = '2020-01-01T00:00:00.000Z'")
 
     again = post(client, "order-4")
 
     assert again.json["id"] != first.json["id"]
-    assert count(database_path) == 2
+    assert count(db) == 2
 
 
 @pytest.mark.parametrize("key", ["", "x" * 256, "sp ace", "caf\u00e9"])
-def test_a_malformed_key_is_400_and_adds_nothing(client, database_path, key):
+def test_a_malformed_key_is_400_and_adds_nothing(client, db, key):
     resp = client.post_json(
         "/api/songs", SONG, headers={"Idempotency-Key": key.encode().decode("latin-1")}, status=400
     )
 
     assert resp.json["detail"] == "Idempotency-Key must be 1 to 255 visible ASCII characters."
-    assert count(database_path) == 0
+    assert count(db) == 0
 
 
-def test_an_invalid_body_with_a_key_is_not_remembered(client, database_path):
+def test_an_invalid_body_with_a_key_is_not_remembered(client, db):
     post(client, "order-5", {"artist": "x"}, status=422)
 
     assert post(client, "order-5").json["id"] == 1

@@ -2,7 +2,6 @@
 
 import base64
 import re
-import sqlite3
 
 import pytest
 
@@ -14,13 +13,13 @@ PARAMETERS = ", ".join(service.LIST_PARAMETERS)
 LINK = re.compile(r'<(?P<url>[^>]+)>; rel="(?P<rel>[a-z]+)"(, |$)')
 
 
-def fill(database_path, count):
+def fill(db, count):
     """Insert `count` songs straight into the database, quicker than through the API."""
-    with sqlite3.connect(database_path) as conn:
-        conn.executemany(
-            "INSERT INTO songs (artist, title, rating) VALUES (?, ?, ?)",
-            [(f"Artist {n}", f"Title {n}", n % 5 + 1) for n in range(1, count + 1)],
-        )
+    db.insert_rows(
+        "songs",
+        ("artist", "title", "rating"),
+        [(f"Artist {n}", f"Title {n}", n % 5 + 1) for n in range(1, count + 1)],
+    )
 
 
 def links(resp):
@@ -44,8 +43,8 @@ def all_pages(client, url):
     return pages
 
 
-def test_the_default_page_is_100_songs_with_a_next_link(client, database_path):
-    fill(database_path, 250)
+def test_the_default_page_is_100_songs_with_a_next_link(client, db):
+    fill(db, 250)
 
     resp = client.get("/api/songs", status=200)
 
@@ -54,8 +53,8 @@ def test_the_default_page_is_100_songs_with_a_next_link(client, database_path):
     assert links(resp)["first"] == "/api/songs?limit=100"
 
 
-def test_following_next_returns_every_song_once_newest_first(client, database_path):
-    fill(database_path, 250)
+def test_following_next_returns_every_song_once_newest_first(client, db):
+    fill(db, 250)
 
     pages = all_pages(client, "/api/songs")
 
@@ -63,8 +62,8 @@ def test_following_next_returns_every_song_once_newest_first(client, database_pa
     assert [s["id"] for page in pages for s in page] == list(range(250, 0, -1))
 
 
-def test_a_last_page_that_is_exactly_full_has_no_next(client, database_path):
-    fill(database_path, 20)
+def test_a_last_page_that_is_exactly_full_has_no_next(client, db):
+    fill(db, 20)
 
     resp = client.get("/api/songs?limit=20", status=200)
 
@@ -73,8 +72,8 @@ def test_a_last_page_that_is_exactly_full_has_no_next(client, database_path):
 
 
 @pytest.mark.parametrize("limit", [1, 7, 1000])
-def test_limit_sets_the_page_size_and_carries_into_next(client, database_path, limit):
-    fill(database_path, 1001)
+def test_limit_sets_the_page_size_and_carries_into_next(client, db, limit):
+    fill(db, 1001)
 
     resp = client.get(f"/api/songs?limit={limit}", status=200)
 
@@ -82,10 +81,8 @@ def test_limit_sets_the_page_size_and_carries_into_next(client, database_path, l
     assert next_url(resp).startswith(f"/api/songs?limit={limit}&cursor=")
 
 
-def test_paging_while_songs_are_inserted_and_deleted_returns_each_remaining_song_once(
-    client, database_path
-):
-    fill(database_path, 30)
+def test_paging_while_songs_are_inserted_and_deleted_returns_each_remaining_song_once(client, db):
+    fill(db, 30)
     seen, url, deleted = [], "/api/songs?limit=7", set()
 
     while url:

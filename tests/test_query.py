@@ -2,7 +2,6 @@
 
 import itertools
 import random
-import sqlite3
 from urllib.parse import quote
 
 import pytest
@@ -14,8 +13,9 @@ FIELDS = ("id", "artist", "title", "rating", "created_at", "updated_at")
 
 
 @pytest.fixture
-def catalogue(client, database_path):
-    """40 songs with repeated artists, titles and ratings, and spread-out timestamps."""
+def catalogue(client, db):
+    """40 songs with repeated artists, titles and ratings, and spread-out timestamps, updated
+    later in another order than they were created."""
     rng = random.Random(5)
     artists = ["ABBA", "abba", "Björk", "Queen", "The Cure", "Cure"]
     titles = ["Dancing Queen", "Army of Me", "Lovecats", "Friday", "So, Long", 'Say "Hi"']
@@ -25,20 +25,11 @@ def catalogue(client, database_path):
             rng.choice(titles),
             rng.randint(1, 5),
             f"2026-0{1 + n // 10}-{10 + n % 10}T12:00:00.{n:03d}Z",
+            f"2026-06-01T00:{40 - n:02d}:00.000Z",
         )
         for n in range(40)
     ]
-    with sqlite3.connect(database_path) as conn:
-        conn.executemany(
-            "INSERT INTO songs (artist, title, rating, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            [(a, t, r, c, c) for a, t, r, c in rows],
-        )
-        # later updates, in another order than creation
-        conn.execute(
-            "UPDATE songs SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', '2026-06-01',"
-            " (41 - id) || ' minutes')"
-        )
+    db.insert_rows("songs", FIELDS[1:], rows)
     return client.get("/api/songs?limit=1000").json
 
 
@@ -347,13 +338,12 @@ def test_a_bad_parameter_is_400_naming_it_and_what_is_wrong(client, query, param
     ],
 )
 def test_time_bounds_are_strict_and_exact_to_the_millisecond_in_any_offset(
-    client, database_path, bound, included
+    client, db, bound, included
 ):
-    with sqlite3.connect(database_path) as conn:
-        conn.execute(
-            "INSERT INTO songs (artist, title, rating, created_at, updated_at)"
-            " VALUES ('A', 'B', 3, '2026-01-10T12:00:00.000Z', '2026-01-10T12:00:00.000Z')"
-        )
+    db.execute(
+        "INSERT INTO songs (artist, title, rating, created_at, updated_at)"
+        " VALUES ('A', 'B', 3, '2026-01-10T12:00:00.000Z', '2026-01-10T12:00:00.000Z')"
+    )
 
     assert len(client.get(f"/api/songs?{bound}").json) == int(included)
 

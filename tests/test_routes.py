@@ -1,7 +1,6 @@
 """The five routes and /healthz through HTTP, in-process."""
 
 import re
-import sqlite3
 
 import pytest
 
@@ -129,9 +128,8 @@ def test_healthz_answers_ok_after_reading_the_database(client):
     assert resp.json == {"status": "ok"}
 
 
-def test_healthz_answers_503_problem_when_the_database_cannot_be_read(client, database_path):
-    with sqlite3.connect(database_path) as conn:
-        conn.execute("DROP TABLE songs")
+def test_healthz_answers_503_problem_when_the_database_cannot_be_read(client, db):
+    db.execute("DROP TABLE songs")
 
     resp = client.get("/healthz", status=503)
 
@@ -204,9 +202,8 @@ def test_an_insane_client_request_id_is_replaced(client, given):
     assert re.fullmatch(r"[0-9a-f]{32}", resp.headers["X-Request-ID"])
 
 
-def test_an_unexpected_error_carries_the_request_id(client, database_path):
-    with sqlite3.connect(database_path) as conn:
-        conn.execute("DROP TABLE songs")
+def test_an_unexpected_error_carries_the_request_id(client, db):
+    db.execute("DROP TABLE songs")
 
     resp = client.get("/api/song/1", headers={"X-Request-ID": "trace-500"}, expect_errors=True)
 

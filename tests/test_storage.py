@@ -14,7 +14,8 @@ import pytest
 from webtest import TestApp
 
 import service
-from conftest import SONG, create
+import storage
+from conftest import SONG, SQLITE_ONLY, create
 from gunicorn_server import ROOT
 
 INSERT = "INSERT INTO songs (artist, title, rating) VALUES (?, ?, ?)"
@@ -33,12 +34,23 @@ def init_db(database_url, cwd=ROOT):
 
 
 @pytest.fixture
-def conn(database_path):
+def conn(db):
     """A plain connection to a database made by the service, for writing rows by hand."""
-    service.init_schema(str(database_path))
-    conn = sqlite3.connect(database_path, isolation_level=None)
-    yield conn
-    conn.close()
+    return db
+
+
+def refused(conn, sql, params):
+    """True when the database refuses the statement (a constraint, a type, NOT NULL)."""
+    errors = (sqlite3.Error,)
+    if not isinstance(conn, sqlite3.Connection):
+        import psycopg
+
+        errors = (psycopg.Error,)
+    try:
+        conn.execute(sql, params)
+    except errors:
+        return True
+    return False
 
 
 def stripped_by_python():
@@ -58,11 +70,7 @@ def control_characters():
 def test_the_schema_rejects_by_hand_what_validation_rejects(conn, column):
     def rejected(value):
         row = {**SONG, column: value}
-        try:
-            conn.execute(INSERT, (row["artist"], row["title"], row["rating"]))
-        except sqlite3.IntegrityError:
-            return True
-        return False
+        return refused(conn, INSERT, (row["artist"], row["title"], row["rating"]))
 
     assert [c for c in control_characters() if not rejected(f"a{c}b")] == []
     assert [
@@ -72,10 +80,20 @@ def test_the_schema_rejects_by_hand_what_validation_rejects(conn, column):
     assert not rejected("x" * 500) and not rejected("a\u3000b") and not rejected("🎵" * 500)
 
 
-@pytest.mark.parametrize("rating", [0, 6, -1, "5x", 4.5, None, b"5"])
+@pytest.mark.parametrize("rating", [0, 6, -1, "5x", None, b"5"])
 def test_the_schema_rejects_a_rating_that_is_not_an_integer_from_1_to_5(conn, rating):
-    with pytest.raises(sqlite3.IntegrityError):
-        conn.execute(INSERT, ("a", "t", rating))
+    assert refused(conn, INSERT, ("a", "t", rating))
+
+
+def test_a_fractional_rating_by_hand_is_refused_or_rounded_into_range(conn, backend):
+    """SQLite's STRICT table refuses 4.5; PostgreSQL rounds a float on assignment to integer
+    (half to even: 4), which the CHECK then holds to 1-5. The API never sends a fraction."""
+    if backend == "sqlite":
+        assert refused(conn, INSERT, ("a", "t", 4.5))
+    else:
+        conn.execute(INSERT, ("a", "t", 4.5))
+        assert conn.execute("SELECT rating FROM songs").fetchall() == [(4,)]
+    assert refused(conn, INSERT, ("a", "t", 5.5))
 
 
 @pytest.mark.parametrize(
@@ -83,11 +101,11 @@ def test_the_schema_rejects_a_rating_that_is_not_an_integer_from_1_to_5(conn, ra
     ["2026-11-24 10:00:00", "2026-11-24T10:00:00Z", "2026-11-24T10:00:00.000+01:00", ""],
 )
 def test_the_schema_rejects_a_timestamp_that_is_not_rfc3339_utc_milliseconds(conn, timestamp):
-    with pytest.raises(sqlite3.IntegrityError):
-        conn.execute(
-            "INSERT INTO songs (artist, title, rating, created_at) VALUES ('a', 't', 3, ?)",
-            (timestamp,),
-        )
+    assert refused(
+        conn,
+        "INSERT INTO songs (artist, title, rating, created_at) VALUES ('a', 't', 3, ?)",
+        (timestamp,),
+    )
 
 
 def test_a_song_inserted_by_hand_gets_valid_timestamps(client, conn):
@@ -99,6 +117,7 @@ def test_a_song_inserted_by_hand_gets_valid_timestamps(client, conn):
     assert song["created_at"].endswith("Z") and len(song["created_at"]) == 24
 
 
+@SQLITE_ONLY
 def test_the_table_is_strict_with_exactly_the_song_columns(conn):
     columns = [row[1] for row in conn.execute("PRAGMA table_info(songs)")]
     strict = conn.execute("SELECT strict FROM pragma_table_list WHERE name = 'songs'").fetchone()
@@ -107,6 +126,7 @@ def test_the_table_is_strict_with_exactly_the_song_columns(conn):
     assert strict == (1,)
 
 
+@SQLITE_ONLY
 def test_the_service_creates_the_schema_in_wal_mode_with_its_version(app, database_path):
     conn = sqlite3.connect(database_path)
     try:
@@ -116,17 +136,18 @@ def test_the_service_creates_the_schema_in_wal_mode_with_its_version(app, databa
         conn.close()
 
 
-def test_init_db_on_a_database_with_songs_keeps_every_one(client, database_path, dump):
+def test_init_db_on_a_database_with_songs_keeps_every_one(client, database_url, dump):
     for n in range(5):
         create(client, title=f"Song {n}")
     client.delete("/api/song/5", status=204)
     before = dump()
 
-    first, second = init_db(f"sqlite:///{database_path}"), init_db(f"sqlite:///{database_path}")
+    first, second = init_db(database_url), init_db(database_url)
 
     assert first.returncode == 0, first.stderr
     assert second.returncode == 0, second.stderr
-    assert second.stdout == f"{database_path}: schema ready, 4 songs\n"
+    name = storage.open_database(database_url).name
+    assert second.stdout == f"{name}: schema ready, 4 songs\n"
     assert dump() == before
     assert create(client)["id"] == 6
 
@@ -140,35 +161,37 @@ def test_a_relative_database_url_is_relative_to_the_working_directory(tmp_path):
 
 @pytest.mark.parametrize(
     "url",
-    ["postgres://localhost/songs", "sqlite://", "sqlite:///", "sqlite:///:memory:", "songs.db"],
+    ["mysql://localhost/songs", "sqlite://", "sqlite:///", "sqlite:///:memory:", "songs.db"],
 )
-def test_a_database_url_that_names_no_sqlite_file_is_refused_clearly(url):
-    with pytest.raises(ValueError, match="DATABASE_URL must name a SQLite file"):
+def test_a_database_url_that_names_no_database_is_refused_clearly(url):
+    with pytest.raises(ValueError, match="DATABASE_URL must name a SQLite file, .* or a Postgre"):
         service.create_app(url)
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "abc", "1.5"])
-def test_a_bad_max_body_bytes_is_refused_clearly(database_path, monkeypatch, value):
+def test_a_bad_max_body_bytes_is_refused_clearly(make_app, monkeypatch, value):
     monkeypatch.setenv("MAX_BODY_BYTES", value)
 
     with pytest.raises(ValueError, match="MAX_BODY_BYTES must be a positive whole number"):
-        service.create_app(f"sqlite:///{database_path}")
+        make_app()
 
 
 def test_init_db_with_a_bad_database_url_fails_with_the_reason(tmp_path):
-    result = init_db("mysql://localhost/songs", cwd=tmp_path)
+    result = init_db("mysql://songs:secret-password@localhost/songs", cwd=tmp_path)
 
     assert result.returncode == 2
     assert result.stderr == (
         "service.py: DATABASE_URL must name a SQLite file, as sqlite:///songs.db (relative) "
-        "or sqlite:////var/lib/songs.db (absolute); got 'mysql://localhost/songs'\n"
+        "or sqlite:////var/lib/songs.db (absolute), or a PostgreSQL database, as "
+        "postgresql://user:password@host:5432/songs; got 'a URL of another kind'\n"
     )
+    assert "secret-password" not in result.stdout + result.stderr
 
 
 def init_schema_at_barrier(path, barrier):
     barrier.wait()
     try:
-        service.init_schema(path)
+        storage.SQLiteDatabase(path).init_schema()
     except sqlite3.Error as error:
         return repr(error)
     return None
@@ -186,11 +209,10 @@ def test_init_schema_racing_in_many_processes_on_a_new_file_never_fails(tmp_path
     assert failures == []
 
 
-def test_a_write_waits_for_a_writer_outside_the_service(client, database_path):
+def test_a_write_waits_for_a_writer_outside_the_service(client, outside_writer):
     song = create(client)
-    outside = sqlite3.connect(database_path, isolation_level=None, check_same_thread=False)
-    outside.execute("BEGIN IMMEDIATE")
-    release = threading.Timer(0.5, outside.execute, ("COMMIT",))
+    outside_writer.hold()
+    release = threading.Timer(0.5, outside_writer.release)
     release.start()
     started = time.monotonic()
 
@@ -199,19 +221,16 @@ def test_a_write_waits_for_a_writer_outside_the_service(client, database_path):
     assert time.monotonic() - started >= 0.4
     assert resp.json["rating"] == 5
     release.join()
-    outside.close()
 
 
-def test_a_write_kept_from_the_lock_for_5_s_is_503_with_retry_after(client, database_path, dump):
+def test_a_write_kept_from_the_lock_for_5_s_is_503_with_retry_after(client, outside_writer, dump):
     song = create(client)
     before = dump()
-    outside = sqlite3.connect(database_path, isolation_level=None)
-    outside.execute("BEGIN IMMEDIATE")
+    outside_writer.hold()
     try:
         resp = client.put_json(f"/api/song/{song['id']}", {**SONG, "rating": 5}, status=503)
     finally:
-        outside.execute("ROLLBACK")
-        outside.close()
+        outside_writer.release()
 
     assert resp.headers["Retry-After"] == "1"
     assert resp.content_type == "application/problem+json"
@@ -220,6 +239,7 @@ def test_a_write_kept_from_the_lock_for_5_s_is_503_with_retry_after(client, data
     client.put_json(f"/api/song/{song['id']}", {**SONG, "rating": 5}, status=200)
 
 
+@SQLITE_ONLY
 def test_each_thread_reuses_one_connection_with_the_service_pragmas(app):
     database = app.config["songs.database"]
     mine = database.connection()

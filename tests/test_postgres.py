@@ -1,0 +1,488 @@
+"""What is PostgreSQL's own: one schema in two dialects, connections that survive an outage,
+two instances on one database, moving a SQLite database in, and the install it needs.
+
+Everything else runs on both backends through the database_url fixture (conftest.py).
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from test_resilience import mixed_writers_lose_nothing
+from webtest import TestApp
+
+import service
+import storage
+from conftest import POSTGRES_URL, SONG, admin_connection, create, postgres_missing
+from gunicorn_server import ROOT, procfile_command
+
+POSTGRES_ONLY = pytest.mark.parametrize("backend", ["postgresql"])
+
+
+def run(*args, env):
+    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def environment(**extra):
+    return {**os.environ, **extra}
+
+
+# One schema in two dialects
+
+
+def sqlite_shape(path):
+    """Tables, columns, primary keys, CHECK constraints and indexes of schema.sql, as words."""
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    shape = {}
+    for table in ("songs", "idempotency_keys"):
+        columns = conn.execute(f"PRAGMA table_info({table})").fetchall()
+        sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
+        indexes = {}
+        for _, name, _, origin, _ in conn.execute(f"PRAGMA index_list({table})"):
+            if origin != "c":
+                continue  # the primary key's own index
+            keys = [row for row in conn.execute(f"PRAGMA index_xinfo({name})") if row[5]]
+            indexes[name] = [row[2] + (" nocase" if row[4] == "NOCASE" else "") for row in keys]
+        shape[table] = {
+            "columns": [(c[1], c[2].lower(), bool(c[3]) or bool(c[5])) for c in columns],
+            "primary key": [c[1] for c in columns if c[5]],
+            "checks": sorted(re.findall(r"CONSTRAINT (\w+) CHECK", sql)),
+            "indexes": indexes,
+        }
+    search = conn.execute("PRAGMA table_info(songs_search)").fetchall()
+    shape["songs"]["indexes"]["songs_search"] = [f"{c[1]} trigram" for c in search]
+    conn.close()
+    return shape
+
+
+def postgres_shape(url):
+    """The same words, read from PostgreSQL's catalogue."""
+    import psycopg
+
+    types = {"bigint": "integer", "integer": "integer", "text": "text"}
+    shape = {}
+    with psycopg.connect(url) as conn:
+        for table in ("songs", "idempotency_keys"):
+            columns = conn.execute(
+                "SELECT column_name, data_type, is_nullable FROM information_schema.columns"
+                " WHERE table_schema = current_schema() AND table_name = %s"
+                " ORDER BY ordinal_position",
+                (table,),
+            ).fetchall()
+            constraints = conn.execute(
+                "SELECT conname, contype, pg_get_constraintdef(oid) FROM pg_constraint"
+                " WHERE conrelid = %s::regclass",
+                (table,),
+            ).fetchall()
+            primary = [c for c in constraints if c[1] == "p"][0][2]
+            indexes = {}
+            for name, definition in conn.execute(
+                "SELECT indexname, indexdef FROM pg_indexes"
+                " WHERE schemaname = current_schema() AND tablename = %s",
+                (table,),
+            ):
+                if name.endswith("_pkey"):
+                    continue
+                keys = re.search(r"USING \w+ \((.*)\)$", definition)[1].split(", ")
+                indexes[name] = [
+                    re.sub(
+                        r'^songs_nocase\((\w+)\) COLLATE "C"$|^(\w+) gin_trgm_ops$',
+                        lambda m: f"{m[1]} nocase" if m[1] else f"{m[2]} trigram",
+                        key,
+                    )
+                    for key in keys
+                ]
+            shape[table] = {
+                "columns": [(c[0], types[c[1]], c[2] == "NO") for c in columns],
+                "primary key": re.findall(r"\((\w+)\)", primary),
+                "checks": sorted(c[0] for c in constraints if c[1] == "c"),
+                "indexes": indexes,
+            }
+    return shape
+
+
+@POSTGRES_ONLY
+def test_both_schemas_define_the_same_columns_constraints_and_indexes(database_url, tmp_path):
+    storage.open_database(database_url).init_schema()
+    storage.SQLiteDatabase(str(tmp_path / "songs.db")).init_schema()
+
+    sqlite, postgres = sqlite_shape(tmp_path / "songs.db"), postgres_shape(database_url)
+
+    assert postgres == sqlite
+    assert sqlite["songs"]["checks"] == [
+        "artist_is_clean_text",
+        "rating_is_1_to_5",
+        "timestamps_are_rfc3339_utc",
+        "title_is_clean_text",
+    ]
+    assert set(sqlite["songs"]["indexes"]) == {
+        "songs_by_artist",
+        "songs_by_title",
+        "songs_by_rating",
+        "songs_by_created_at",
+        "songs_by_updated_at",
+        "songs_search",
+    }
+
+
+def test_both_schema_files_record_the_version_the_service_expects():
+    sqlite = (ROOT / "schema.sql").read_text()
+    postgres = (ROOT / "schema-postgres.sql").read_text()
+
+    assert re.findall(r"PRAGMA user_version = (\d+);", sqlite) == [str(storage.SCHEMA_VERSION)]
+    assert re.findall(r"INSERT INTO schema_version \(version\) VALUES \((\d+)\);", postgres) == [
+        str(storage.SCHEMA_VERSION)
+    ]
+
+
+@POSTGRES_ONLY
+def test_an_older_schema_version_is_upgraded_in_place_keeping_every_song(client, db):
+    for n in range(5):
+        create(client, title=f"Song {n}")
+    db.execute("UPDATE schema_version SET version = 2")
+    db.execute("DROP INDEX songs_search")  # as a version without search would have it
+    before = db.execute("SELECT * FROM songs ORDER BY id").fetchall()
+
+    service.create_app(client.app.config["songs.database"].url).config["songs.database"].close()
+
+    assert db.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
+    assert db.execute("SELECT to_regclass('songs_search') IS NOT NULL").fetchone() == (True,)
+    assert db.execute("SELECT * FROM songs ORDER BY id").fetchall() == before
+    assert [song["title"] for song in client.get("/api/songs?q=ong%203").json] == ["Song 3"]
+
+
+# Connections
+
+
+@POSTGRES_ONLY
+def test_building_the_app_leaves_no_connection_open_for_a_fork_to_share(database_url):
+    application = database_url.split("application_name=")[1].split("&")[0]
+
+    app = service.create_app(database_url)
+    with admin_connection() as admin:
+        open_before_a_request = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (application,)
+        ).fetchone()[0]
+        TestApp(app).get("/api/songs")
+        open_after = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (application,)
+        ).fetchone()[0]
+    app.config["songs.database"].close()
+
+    assert (open_before_a_request, open_after) == (0, 1)
+
+
+@POSTGRES_ONLY
+def test_each_thread_reuses_one_connection_in_autocommit_with_a_lock_timeout(app):
+    database = app.config["songs.database"]
+    mine = database.connection()
+    mine.execute("SELECT 1")
+    raw = mine.raw
+    theirs = []
+
+    def in_another_thread():
+        theirs.append(database.connection())
+        database.close()
+
+    other = threading.Thread(target=in_another_thread)
+    other.start()
+    other.join()
+    mine.execute("SELECT 1")
+
+    assert database.connection() is mine and mine.raw is raw
+    assert theirs and theirs[0] is not mine
+    assert raw.autocommit
+    assert mine.execute("SHOW lock_timeout").fetchone() == ("5s",)
+
+
+@POSTGRES_ONLY
+def test_a_connection_the_server_dropped_is_made_again_and_the_read_answered(client):
+    create(client)
+    application = client.app.config["songs.database"].url.split("application_name=")[1]
+    application = application.split("&")[0]
+    with admin_connection() as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = %s AND pid <> pg_backend_pid()",
+            (application,),
+        )
+
+    assert len(client.get("/api/songs", status=200).json) == 1
+    assert client.post_json("/api/songs", SONG, status=201).json["id"] == 2
+
+
+@pytest.fixture
+def own_database():
+    """A database of its own, so a test can refuse every connection to it for a while."""
+    if postgres_missing():
+        pytest.skip(f"PostgreSQL: {postgres_missing()}")
+    name = f"songs_outage_{uuid.uuid4().hex[:10]}"
+    with admin_connection() as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    parts = urlsplit(POSTGRES_URL)
+    yield name, urlunsplit(parts._replace(path=f"/{name}"))
+    with admin_connection() as admin:
+        admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+        )
+        admin.execute(f"DROP DATABASE {name}")
+
+
+@POSTGRES_ONLY
+def test_an_outage_is_503s_and_the_service_serves_again_without_a_restart(
+    start_gunicorn, own_database
+):
+    """Under load, every connection is cut and new ones are refused for 2 s; then allowed."""
+    name, url = own_database
+    server = start_gunicorn(url, workers=2)
+    samples, acknowledged, stop = [], [], threading.Event()
+
+    def load(c):
+        n = 0
+        while not stop.is_set():
+            n += 1
+            if n % 2:
+                status, headers, body = server.request("GET", "/api/songs?limit=5")
+            else:
+                song = {**SONG, "title": f"c{c}-{n}"}
+                status, headers, body = server.request(
+                    "POST", "/api/songs", json.dumps(song), {"Content-Type": "application/json"}
+                )
+                if status == 201:
+                    acknowledged.append(json.loads(body)["id"])
+            samples.append((time.monotonic(), status, headers.get("Retry-After"), body))
+
+    with ThreadPoolExecutor(4) as pool, admin_connection() as admin:
+        for c in range(4):
+            pool.submit(load, c)
+        time.sleep(1)
+        cut = time.monotonic()
+        admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+        )
+        time.sleep(2)
+        admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
+        allowed = time.monotonic()
+        time.sleep(2)
+        stop.set()
+
+    during = [s for s in samples if cut + 0.2 < s[0] < allowed]
+    after = [s for s in samples if s[0] > allowed + 0.5]
+    assert during and {s[1] for s in during} == {503}
+    assert all(s[2] == "1" and json.loads(s[3])["status"] == 503 for s in during)
+    assert not [s for s in samples if s[1] >= 500 and s[1] != 503]
+    assert after and {s[1] for s in after} <= {200, 201}
+    log = server.log()
+    assert log.count("Booting worker") == 2, log  # served again by the same workers
+    assert "Traceback" not in log
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        stored = {row[0] for row in conn.execute("SELECT id FROM songs")}
+    assert set(acknowledged) <= stored
+
+
+# Two instances, one database
+
+
+@POSTGRES_ONLY
+def test_two_instances_on_one_database_see_each_others_writes_and_lose_none(start_gunicorn, db):
+    one, two = start_gunicorn(workers=2), start_gunicorn(workers=2)
+
+    status, headers, song = one.request_json("POST", "/api/songs", SONG)
+    assert status == 201
+    assert two.request_json("GET", f"/api/song/{song['id']}")[2] == song
+    status, _, changed = two.request_json("PATCH", f"/api/song/{song['id']}", {"rating": 5})
+    assert status == 200
+    assert one.request_json("GET", f"/api/song/{song['id']}")[2] == changed
+    assert one.request_json("GET", "/api/songs")[2] == two.request_json("GET", "/api/songs")[2]
+
+    def post_many(n):
+        server = (one, two)[n % 2]
+        return [
+            server.request_json("POST", "/api/songs", {**SONG, "title": f"{n}-{k}"})[2]["id"]
+            for k in range(15)
+        ]
+
+    with ThreadPoolExecutor(16) as pool:
+        ids = [i for batch in pool.map(post_many, range(16)) for i in batch]
+    assert len(ids) == len(set(ids)) == 16 * 15
+    stored = {row[0] for row in db.execute("SELECT id FROM songs")}
+    assert stored == {song["id"], *ids}
+
+    mixed_writers_lose_nothing([one, two], db, seconds=3)
+
+
+@POSTGRES_ONLY
+def test_racing_if_match_writers_on_two_instances_have_exactly_one_winner(start_gunicorn):
+    servers = start_gunicorn(workers=2), start_gunicorn(workers=2)
+    status, headers, song = servers[0].request_json("POST", "/api/songs", SONG)
+    path = f"/api/song/{song['id']}"
+
+    for round_ in range(10):
+        etag = servers[round_ % 2].request("GET", path)[1]["ETag"]
+        barrier = threading.Barrier(8)
+
+        def write(n, etag=etag, barrier=barrier, round_=round_):
+            body = json.dumps({**SONG, "title": f"round {round_} writer {n}"})
+            headers = {"If-Match": etag, "Content-Type": "application/json"}
+            barrier.wait()
+            return servers[n % 2].request("PUT", path, body, headers)[::2]
+
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(write, range(8)))
+        assert sorted(status for status, _ in results) == [200] + [412] * 7
+        winner = next(json.loads(raw) for status, raw in results if status == 200)
+        assert servers[(round_ + 1) % 2].request_json("GET", path)[2] == winner
+
+
+# Moving house
+
+
+@pytest.fixture
+def sqlite_songs(tmp_path):
+    """A SQLite database with a history: deletes past the largest id, a patch, a key."""
+    path = tmp_path / "old.db"
+    app = service.create_app(f"sqlite:///{path}")
+    client = TestApp(app)
+    for n in range(30):
+        create(client, artist=f"Artist {n % 4}", title=f"Song {n}", rating=n % 5 + 1)
+    client.patch_json("/api/song/3", {"title": "Patched"})
+    for song_id in (7, 29, 30):
+        client.delete(f"/api/song/{song_id}")
+    keyed = client.post_json("/api/songs", SONG, headers={"Idempotency-Key": "move-1"}).json
+    client.delete(f"/api/song/{keyed['id']}")  # the largest id ever given is now gone
+    songs = client.get("/api/songs?sort=id&limit=1000").json
+    app.config["songs.database"].close()
+    return path, songs, keyed
+
+
+def migrate(path, database_url):
+    return run(
+        "make",
+        "--no-print-directory",
+        "migrate-to-postgres",
+        f"FILE={path}",
+        env=environment(DATABASE_URL=database_url),
+    )
+
+
+@POSTGRES_ONLY
+def test_migrate_to_postgres_copies_every_song_with_its_id_timestamps_and_sequence(
+    client, sqlite_songs, dump
+):
+    path, songs, keyed = sqlite_songs
+
+    result = migrate(path, client.app.config["songs.database"].url)
+
+    assert result.returncode == 0, result.stderr
+    assert "27 songs copied" in result.stdout and "all 27 checked equal" in result.stdout
+    assert client.get("/api/songs?sort=id&limit=1000").json == songs
+    assert client.post_json("/api/songs", SONG).json["id"] == keyed["id"] + 1
+    replay = client.post_json("/api/songs", SONG, headers={"Idempotency-Key": "move-1"})
+    assert replay.json == keyed and replay.headers["Idempotent-Replayed"] == "true"
+
+    before = dump()
+    again = migrate(path, client.app.config["songs.database"].url)
+    assert again.returncode == 0, again.stderr
+    assert "0 songs copied" in again.stdout and "27 there already" in again.stdout
+    assert dump() == before
+
+
+@POSTGRES_ONLY
+def test_migrate_to_postgres_stops_and_keeps_nothing_when_an_id_holds_another_song(
+    client, sqlite_songs, dump
+):
+    path, songs, _ = sqlite_songs
+    create(client, title="Already here")  # id 1 in PostgreSQL, another song than the file's
+    before = dump()
+
+    result = migrate(path, client.app.config["songs.database"].url)
+
+    assert result.returncode != 0
+    assert "the songs with ids 1 differ" in result.stderr and "nothing was copied" in result.stderr
+    assert dump() == before
+
+
+@POSTGRES_ONLY
+def test_migrate_to_postgres_names_a_file_it_cannot_read(client, tmp_path):
+    result = migrate(tmp_path / "missing.db", client.app.config["songs.database"].url)
+
+    assert result.returncode != 0
+    assert "missing.db: not a songs database that can be read" in result.stderr
+
+
+def test_migrate_to_postgres_needs_postgresql_in_database_url(tmp_path):
+    result = migrate(tmp_path / "old.db", f"sqlite:///{tmp_path / 'new.db'}")
+
+    assert result.returncode != 0
+    assert "DATABASE_URL must name the PostgreSQL database to move into" in result.stderr
+
+
+# Install, URLs and deploys
+
+
+def test_postgresql_without_psycopg_is_a_clear_error_naming_the_requirements_file():
+    program = (
+        "import sys; sys.modules['psycopg'] = None\n"  # what an install without it looks like
+        "import service\n"
+        "service.create_app('postgresql://songs:s3cret@127.0.0.1:5432/songs')\n"
+    )
+    result = run(sys.executable, "-c", program, env=environment())
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        "RuntimeError: DATABASE_URL names a PostgreSQL database, which needs psycopg: "
+        "pip install -r requirements-postgres.txt"
+    )
+    assert "s3cret" not in result.stderr
+
+
+def test_sqlite_never_imports_psycopg(tmp_path):
+    program = (
+        "import sys, service\n"
+        f"service.create_app('sqlite:///{tmp_path / 'songs.db'}')\n"
+        "assert 'psycopg' not in sys.modules, 'psycopg was imported'\n"
+    )
+    result = run(sys.executable, "-c", program, env=environment())
+
+    assert result.returncode == 0, result.stderr
+
+
+@POSTGRES_ONLY
+def test_the_postgres_scheme_some_platforms_hand_out_works_too(database_url):
+    app = service.create_app(database_url.replace("postgresql://", "postgres://", 1))
+    client = TestApp(app)
+
+    created = create(client)
+
+    assert client.get(f"/api/song/{created['id']}").json == created
+    app.config["songs.database"].close()
+
+
+def test_the_procfile_release_step_creates_the_schema_before_web_processes_start(
+    database_url, db, dump
+):
+    command = procfile_command("release")
+    assert command[0] == "python"
+    command[0] = sys.executable
+    db.execute("INSERT INTO songs (artist, title, rating) VALUES ('Kept', 'Song', 3)")
+    before = dump()
+
+    result = run(*command, env=environment(DATABASE_URL=database_url))
+
+    assert result.returncode == 0, result.stderr
+    assert "schema ready, 1 songs" in result.stdout
+    assert dump() == before
