@@ -17,9 +17,11 @@ are JSON or forms; every error is application/problem+json (RFC 9457). Every res
 carries an X-Request-ID, and CORS headers when CORS_ORIGINS allows the request's Origin.
 
 Serve it with `make run`, which runs gunicorn 'service:create_app()' on
-http://127.0.0.1:8000; prepare a database with `python service.py init-db`, and fill it
-with `seed N`, `import FILE` or read it with `export FILE`. Settings come from the
-environment: DATABASE_URL, MAX_BODY_BYTES, CORS_ORIGINS, REQUIRE_IF_MATCH.
+http://127.0.0.1:8000; prepare a database with `python service.py init-db`, fill it with
+`seed N` or `import FILE`, read it with `export FILE`, copy it with `backup FILE`, or move
+a SQLite file into PostgreSQL with `migrate-to-postgres FILE`. The SQL is in storage.py.
+Settings come from the environment: DATABASE_URL (a SQLite file or a PostgreSQL database),
+MAX_BODY_BYTES, CORS_ORIGINS, REQUIRE_IF_MATCH, API_TOKEN, API_TOKEN_READS.
 """
 
 import argparse

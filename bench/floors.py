@@ -2,19 +2,20 @@
 
 server_floor answers a fixed song: what gunicorn costs with no framework and no database.
 database_floor runs the service's own SQL for each measured request through a reused
-per-thread sqlite3 connection (same pragmas) and answers json.dumps of the result: what the
-service would cost with no framework; for the list's queries (?shape=<query>) it runs them
-through the service's own select_page. Both run under gunicorn with the service's config.
+per-thread connection of storage.py (sqlite3's own with the same pragmas, or psycopg's) and
+answers json.dumps of the result: what the service would cost with no framework; for the
+list's queries (?shape=<query>) it runs them through the service's own select_page. Both run
+under gunicorn with the service's config.
 """
 
 import json
 import os
-import sqlite3
 import threading
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl
 
 import service
+import storage
 
 ARTIST = "Bench Quartet"  # bench/run.py gives this artist 150 songs
 SEARCH_TERM = "zyzzyva"  # in a few songs only, which bench/run.py adds
@@ -44,7 +45,9 @@ SONG = json.dumps(
     )
 ).encode()
 JSON_HEADERS = [("Content-Type", "application/json")]
-PATH = os.environ.get("DATABASE_URL", "sqlite:///songs.db").removeprefix("sqlite:///")
+DATABASE_URL = os.environ.get("DATABASE_URL", "sqlite:///songs.db")
+POSTGRES = DATABASE_URL.startswith(storage.POSTGRES_SCHEMES)
+BEGIN = "BEGIN" if POSTGRES else "BEGIN IMMEDIATE"
 local = threading.local()
 
 
@@ -57,9 +60,11 @@ def connection():
     try:
         return local.conn
     except AttributeError:
-        conn = local.conn = sqlite3.connect(PATH, isolation_level=None, timeout=5.0)
-        conn.execute("PRAGMA synchronous = NORMAL")
-        return conn
+        if POSTGRES:
+            local.conn = storage.PostgresConnection(DATABASE_URL)
+        else:
+            local.conn = storage.connect_sqlite(storage.sqlite_path(DATABASE_URL))
+        return local.conn
 
 
 def database_floor(environ, start_response):
@@ -81,7 +86,7 @@ def database_floor(environ, start_response):
         body = [dict(zip(FIELDS, row, strict=False)) for row in rows[:100]]
     elif path == "/api/songs":
         song, now = read_json(environ), utc_now()
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(BEGIN)
         rows = conn.execute(
             "INSERT INTO songs (artist, title, rating, created_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?) RETURNING id, artist, title, rating, created_at, updated_at",
@@ -100,7 +105,7 @@ def database_floor(environ, start_response):
         body = dict(zip(FIELDS, rows[0], strict=False))
     else:
         song, now = read_json(environ), utc_now()
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(BEGIN)
         rows = conn.execute(
             "UPDATE songs SET artist = ?, title = ?, rating = ?, updated_at = ? WHERE id = ?"
             " RETURNING id, artist, title, rating, created_at, updated_at",

@@ -1,9 +1,11 @@
 """make bench: the service under gunicorn against its floors, driven by wrk, at several table sizes.
 
-For each size it builds a database with the real schema.sql, starts the Procfile's web
-command and the two floors of bench/floors.py under the same gunicorn.conf.py, and measures
-each request shape on the service and on its floor back to back. It prints one markdown
-table and writes it, with the machine and the versions, into bench/results.md.
+For each size it builds a database with the real schema, starts the Procfile's web command
+and the two floors of bench/floors.py under the same gunicorn.conf.py, and measures each
+request shape on the service and on its floor back to back. It prints one markdown table
+and writes it, with the machine and the versions, into bench/results.md: SQLite's, or with
+DATABASE_URL naming PostgreSQL, PostgreSQL's (a new schema per size in that database), and
+the two side by side once both have run.
 """
 
 import argparse
@@ -28,6 +30,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 from floors import ARTIST, SEARCH_TERM  # noqa: E402
 
 import service  # noqa: E402  (the service's own schema and cursor format)
+import storage  # noqa: E402
 from gunicorn_server import Gunicorn, procfile_command  # noqa: E402  (as the tests run it)
 
 BENCH = ROOT / "bench"
@@ -46,20 +49,17 @@ QUERY_SHAPES = (  # the floor runs the same query through service.select_page (b
     f"q={SEARCH_TERM}",
 )
 TARGET_QUERY_GROWTH, TARGET_EXPORT_ROWS, TARGET_EXPORT_RSS_MIB = 1.5, 100_000, 5
+TARGET_URL = os.environ.get("DATABASE_URL", "")
+POSTGRES = TARGET_URL.startswith(storage.POSTGRES_SCHEMES)
+BACKEND = "PostgreSQL" if POSTGRES else "SQLite"
 
 
-def shapes(size, database):
+def shapes(size, url):
     """(name, service path, database floor path, wrk script) for each measured request."""
     deep = max(101, size // 10)  # a page 90% of the way down the table
-    conn = sqlite3.connect(database)
-    deep_song = dict(
-        zip(
-            service.SONG_FIELDS,
-            conn.execute("SELECT * FROM songs WHERE id = ?", (deep,)).fetchone(),
-            strict=True,
-        )
-    )
-    conn.close()
+    database = storage.open_database(url)
+    deep_song = storage.find_song(database.connection(), deep)
+    database.close()
     by_rating, _ = service.read_sort("-rating,title")
     position = [deep_song[field] for field, _ in by_rating]
     rated_cursor = service.encode_cursor(position, service.query_fingerprint({}, by_rating))
@@ -144,11 +144,40 @@ def main():
 
 
 def bench_size(tmp, size, duration, repeats, connections, gunicorn_args, notes):
-    database = tmp / f"songs-{size}.db"
+    url = new_database(tmp, size)
+    try:
+        return bench_database(url, tmp, size, duration, repeats, connections, gunicorn_args, notes)
+    finally:
+        drop_database(url)
+
+
+def new_database(tmp, size):
+    """The URL of an empty database: a SQLite file, or a new schema in DATABASE_URL's."""
+    if not POSTGRES:
+        return f"sqlite:///{tmp / f'songs-{size}.db'}"
+    import psycopg
+
+    schema = f"songs_bench_{size}_{os.getpid()}"
+    with psycopg.connect(TARGET_URL, autocommit=True) as admin:
+        admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        admin.execute(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in TARGET_URL else "?"
+    return f"{TARGET_URL}{separator}options={quote(f'-csearch_path={schema},public', safe='')}"
+
+
+def drop_database(url):
+    if POSTGRES:
+        import psycopg
+
+        schema = re.search(r"search_path%3D(\w+)", url)[1]
+        with psycopg.connect(TARGET_URL, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def bench_database(url, tmp, size, duration, repeats, connections, gunicorn_args, notes):
     started = time.perf_counter()
-    build_database(database, size)
+    build_database(url, size)
     print(f"{size:,} songs: database built in {time.perf_counter() - started:.1f} s", flush=True)
-    url = f"sqlite:///{database}"
     env = {"DATABASE_URL": url, "SONG_COUNT": str(size)}
 
     svc = Gunicorn(procfile_command(), tmp / f"service-{size}.log", env, gunicorn_args)
@@ -159,7 +188,7 @@ def bench_size(tmp, size, duration, repeats, connections, gunicorn_args, notes):
     rows = []
     try:
         floor.wait_ready(timeout=60)
-        for name, service_path, floor_path, script in shapes(size, database):
+        for name, service_path, floor_path, script in shapes(size, url):
             pair = [(svc, service_path), (floor, floor_path)]
             best = measure(pair, script, duration, connections, env, repeats)
             rows.append({"size": size, "shape": name, **best[svc], "floor": best[floor]})
@@ -170,7 +199,8 @@ def bench_size(tmp, size, duration, repeats, connections, gunicorn_args, notes):
         notes[size]["export"] = measure_export(svc)
         print(f"  CSV export: {notes[size]['export']['rows_per_s']:,.0f} rows/s", flush=True)
         notes[size]["rss"] = max(worker_peak_rss_mib(svc.process.pid))
-        notes[size]["locked"] = svc.log_path.read_text().count("database is locked")
+        log = svc.log_path.read_text()
+        notes[size]["locked"] = log.count("database is locked") + log.count("database is busy")
     finally:
         svc.stop()
         floor.stop()
@@ -197,26 +227,28 @@ def measure(targets, script, duration, connections, env, repeats):
     return {server: {**result, "failed": failed[server]} for server, result in best.items()}
 
 
-def build_database(path, count):
+def build_database(url, count):
     """The real schema with `count` songs from make seed, a few only q=SEARCH_TERM finds, and
     150 by ARTIST."""
     subprocess.run(
         [sys.executable, str(ROOT / "service.py"), "seed", str(count)],
-        env={**os.environ, "DATABASE_URL": f"sqlite:///{path}"},
+        env={**os.environ, "DATABASE_URL": url},
         check=True,
         capture_output=True,
     )
-    conn = sqlite3.connect(path, isolation_level=None)
+    database = storage.open_database(url)
+    conn = database.connection()
     try:
-        conn.executemany(
-            "INSERT INTO songs (artist, title, rating) VALUES (?, ?, ?)",
+        conn.insert_rows(
+            "songs",
+            ("artist", "title", "rating"),
             [(f"The {SEARCH_TERM.title()}s", f"Song {n}", 3) for n in range(5)],
         )
         # ARTIST's songs, spread over the table, fill a page at every size.
         conn.execute("UPDATE songs SET artist = ? WHERE id % ? = 0", (ARTIST, count // 150))
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("VACUUM ANALYZE songs" if POSTGRES else "PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
-        conn.close()
+        database.close()
 
 
 def measure_export(server):
@@ -351,7 +383,7 @@ def check_targets(rows, notes, sizes):
         )
         target(
             note["locked"] == 0,
-            f"'database is locked' in the log at {size:,} songs: {note['locked']}",
+            f"'database is busy' in the log at {size:,} songs: {note['locked']}",
         )
         lines.append(
             f"- startup at {size:,} songs: first 200 on /healthz after {note['startup']:.2f} s"
@@ -362,17 +394,29 @@ def check_targets(rows, notes, sizes):
 
 
 def write_results(table, summary, duration, repeats, connections):
+    """This backend's block of bench/results.md, then the side-by-side block from both."""
     config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     cpu = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text())
     wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split(" [")[
         0
     ]
-    generated = "\n".join(
+    engine = f"SQLite {sqlite3.sqlite_version}"
+    if POSTGRES:
+        import psycopg
+
+        with psycopg.connect(TARGET_URL) as conn:
+            server = conn.execute("SHOW server_version").fetchone()[0].split()[0]
+        engine = f"PostgreSQL {server} (same machine), psycopg {version('psycopg')}"
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    text = replace_block(
+        text,
+        BACKEND,
         [
-            "<!-- generated by make bench: everything down to the end marker is replaced -->",
+            f"### {BACKEND}",
+            "",
             f"Run on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
             f"{cpu[1] if cpu else platform.processor()}, {os.cpu_count()} cores; "
-            f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
+            f"Python {platform.python_version()}, {engine}, "
             f"gunicorn {version('gunicorn')}, Bottle {version('bottle')}, "
             f"{wrk_version}.",
             "",
@@ -383,18 +427,55 @@ def write_results(table, summary, duration, repeats, connections):
             table,
             "",
             summary,
-            "<!-- end of generated results -->",
-        ]
+        ],
     )
-    text = (
-        RESULTS.read_text()
-        if RESULTS.exists()
-        else "# Benchmark results\n\n<!-- generated -->\n<!-- end of generated results -->\n"
-    )
-    start = text.index("<!-- generated")
-    end = text.index("<!-- end of generated results -->") + len("<!-- end of generated results -->")
-    RESULTS.write_text(text[:start] + generated + text[end:])
+    tables = {name: block_rows(text, name) for name in ("SQLite", "PostgreSQL")}
+    if all(tables.values()):
+        text = replace_block(text, "side by side", side_by_side(tables))
+    RESULTS.write_text(text)
     print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
+
+
+def replace_block(text, name, lines):
+    """`text` with its generated block `name` replaced by `lines` (appended if it has none)."""
+    start_marker = f"<!-- generated by make bench ({name}): replaced up to its end marker -->"
+    end_marker = f"<!-- end of generated results ({name}) -->"
+    block = "\n".join([start_marker, *lines, end_marker])
+    if start_marker not in text:
+        return f"{text.rstrip()}\n\n{block}\n"
+    start, end = text.index(start_marker), text.index(end_marker) + len(end_marker)
+    return text[:start] + block + text[end:]
+
+
+def block_rows(text, name):
+    """{(songs, request): (req/s, ratio)} of the table in the block `name`, if there is one."""
+    start_marker = f"<!-- generated by make bench ({name})"
+    if start_marker not in text:
+        return {}
+    block = text[text.index(start_marker) : text.index(f"<!-- end of generated results ({name})")]
+    rows = {}
+    for line in block.splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if len(cells) == 9 and cells[2].replace(",", "").isdigit():
+            rows[(cells[0], cells[1])] = (cells[2], cells[4])
+    return rows
+
+
+def side_by_side(tables):
+    sqlite, postgres = tables["SQLite"], tables["PostgreSQL"]
+    lines = [
+        "### SQLite and PostgreSQL side by side",
+        "",
+        "Requests per second, and the ratio to each backend's own floor, from the two blocks",
+        "above (each run on its own, so compare them knowing the machine may have drifted).",
+        "",
+        "| songs | request | SQLite req/s | ratio | PostgreSQL req/s | ratio |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
+    for key, (rps, ratio) in sqlite.items():
+        other_rps, other_ratio = postgres.get(key, ("", ""))
+        lines.append(f"| {key[0]} | {key[1]} | {rps} | {ratio} | {other_rps} | {other_ratio} |")
+    return lines
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """Fixtures: every test that asks for `database_url` (or app, client, dump, start_gunicorn)
 runs twice, on a fresh SQLite file and on a fresh schema of a real PostgreSQL server.
 
-Without a PostgreSQL server the PostgreSQL runs are skipped, and one line at the end says
-how to enable them; under CI (CI=true) that is an error instead, so they cannot silently
-stop running. SQLITE_ONLY marks the tests that are about SQLite itself.
+Without a PostgreSQL server the PostgreSQL runs are left out (deselected), and one line at
+the end says how many and how to enable them; under CI (CI=true) that is an error instead,
+so they cannot silently stop running. SQLITE_ONLY marks the tests about SQLite itself.
 """
 
 import functools
@@ -59,10 +59,29 @@ def pytest_sessionstart(session):
         )
 
 
-def pytest_terminal_summary(terminalreporter):
-    if postgres_missing():
+def pytest_collection_modifyitems(config, items):
+    if not postgres_missing():
+        return
+    left_out = [item for item in items if on_postgresql(item)]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if not on_postgresql(item)]
+        config.stash[LEFT_OUT] = len(left_out)
+
+
+def on_postgresql(item):
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and callspec.params.get("backend") == "postgresql"
+
+
+LEFT_OUT = pytest.StashKey[int]()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if config.stash.get(LEFT_OUT, 0):
         terminalreporter.write_line(
-            f"PostgreSQL runs skipped: {postgres_missing()}. To run them, {HOW_TO_ENABLE}."
+            f"PostgreSQL runs skipped ({config.stash[LEFT_OUT]} tests): {postgres_missing()}. "
+            f"To run them, {HOW_TO_ENABLE}."
         )
 
 
@@ -83,8 +102,6 @@ def database_url(backend, tmp_path):
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'songs.db'}"
         return
-    if postgres_missing():
-        pytest.skip(f"PostgreSQL: {postgres_missing()}")
     schema = f"songs_test_{uuid.uuid4().hex[:12]}"
     with admin_connection() as admin:
         admin.execute(f"CREATE SCHEMA {schema}")

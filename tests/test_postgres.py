@@ -21,7 +21,7 @@ from webtest import TestApp
 
 import service
 import storage
-from conftest import POSTGRES_URL, SONG, admin_connection, create, postgres_missing
+from conftest import POSTGRES_URL, SONG, admin_connection, create
 from gunicorn_server import ROOT, procfile_command
 
 POSTGRES_ONLY = pytest.mark.parametrize("backend", ["postgresql"])
@@ -224,8 +224,6 @@ def test_a_connection_the_server_dropped_is_made_again_and_the_read_answered(cli
 @pytest.fixture
 def own_database():
     """A database of its own, so a test can refuse every connection to it for a while."""
-    if postgres_missing():
-        pytest.skip(f"PostgreSQL: {postgres_missing()}")
     name = f"songs_outage_{uuid.uuid4().hex[:10]}"
     with admin_connection() as admin:
         admin.execute(f"CREATE DATABASE {name}")
