@@ -182,7 +182,7 @@ class SQLiteConnection(sqlite3.Connection):
 
     streams = False  # exports page by keyset (song_batches)
     lock_row = ""  # BEGIN IMMEDIATE has locked the whole database already
-    orders_by_driver = False  # INDEXED BY names the walk instead
+    shapes_plans = False  # INDEXED BY names the walk instead (song_queries)
 
     @staticmethod
     def compare(field, operator, indexed):
@@ -313,7 +313,7 @@ class PostgresConnection:
 
     streams = True  # exports read one server-side cursor (stream)
     lock_row = " FOR UPDATE"  # a writer's read locks the row until it commits
-    orders_by_driver = True  # see song_queries
+    shapes_plans = True  # see song_queries
 
     def __init__(self, url):
         self.psycopg = import_psycopg()
@@ -585,17 +585,27 @@ def select_songs(conn, filters, sort, after, limit):
 
 
 def song_queries(conn, filters, sort, after):
-    """(SELECT, parameters) of each seek in order; only our own fragments are formatted in."""
+    """(SELECT, parameters) of each seek in order; only our own fragments are formatted in.
+
+    SQLite is told which index to walk (index_hint). PostgreSQL cannot be, and its planner,
+    estimating from statistics, may walk the id index and filter, reading past every other
+    song when the recent ones all have another rating or artist, or no match for q. So on
+    PostgreSQL the query is shaped to leave one good plan: q's matches are read first (a
+    materialized CTE, as SQLite's q does), and a rating, artist or title that allows one
+    value is written as a range from it to itself (which the planner does not take for one
+    value) and leads the order (which so changes nothing): that column's index is then the
+    one walk that gives the order without a sort.
+    """
     driver = driving_column(filters, sort)
     indexed = {driver, "id"}
-    terms, params = filter_terms(conn, filters, indexed)
-    keys = sort
-    if conn.orders_by_driver and fixes_one_value(filters, driver, sort):
-        # Every song found has one value of the driving column, so ordering by it first
-        # changes no order, and tells PostgreSQL's planner that this column's index gives
-        # the order outright: it walks that index, rather than the id index with a filter
-        # (which reads past every other song when the recent ones have another rating).
-        keys = ((driver, sort[0][1]), *sort)
+    source, head, head_params = "songs", "", []
+    if conn.shapes_plans and "q" in filters:
+        term, head_params = conn.search_term(filters["q"])
+        head = f"WITH found AS MATERIALIZED (SELECT {SELECT_COLUMNS} FROM songs WHERE {term}) "
+        source, filters = "found", {n: v for n, v in filters.items() if n != "q"}
+    pinned = conn.shapes_plans and pinned_filter(filters, driver, sort)
+    terms, params = filter_terms(conn, filters, indexed, pinned)
+    keys = ((driver, sort[0][1]), *sort) if pinned else sort
     order = ", ".join(
         f"{conn.sort_expression(field)} {'DESC' if desc else 'ASC'}" for field, desc in keys
     )
@@ -603,19 +613,19 @@ def song_queries(conn, filters, sort, after):
     for seek_terms, seek_params in resumes(conn, sort, after, indexed):
         where = " AND ".join([*terms, *seek_terms])
         yield (
-            f"SELECT {SELECT_COLUMNS} FROM songs{index}{' WHERE ' if where else ''}{where}"
-            f" ORDER BY {order}",
-            (*params, *seek_params),
+            f"{head}SELECT {SELECT_COLUMNS} FROM {source}{index}"
+            f"{' WHERE ' if where else ''}{where} ORDER BY {order}",
+            (*head_params, *params, *seek_params),
         )
 
 
-def fixes_one_value(filters, driver, sort):
-    """True when `filters` allow one value of `driver` only, and the sort does not name it."""
+def pinned_filter(filters, driver, sort):
+    """The filter that allows one value of `driver` only, when the sort does not name it."""
     if driver in (field for field, _ in sort):
-        return False
-    if driver == "rating":
-        return len(filters.get("rating", ())) == 1
-    return driver in TEXT_FIELDS and driver in filters
+        return None
+    if driver == "rating" and len(filters.get("rating", ())) == 1:
+        return "rating"
+    return driver if driver in TEXT_FIELDS and driver in filters else None
 
 
 def count_songs(conn, filters):
@@ -639,12 +649,19 @@ def driving_column(filters, sort):
     return sort[0][0]
 
 
-def filter_terms(conn, filters, indexed):
-    """WHERE terms and their parameters; only columns in `indexed` may use an index."""
+def filter_terms(conn, filters, indexed, pinned=None):
+    """WHERE terms and their parameters; only columns in `indexed` may use an index. The
+    `pinned` filter's one value is written as a range, between it and itself (song_queries)."""
     terms, params = [], []
     for name, value in filters.items():
         column = FILTER_COLUMNS[name]
-        if name == "q":
+        if name == pinned:
+            one = value[0] if name == "rating" else value
+            terms.append(
+                f"{conn.compare(column, '>=', indexed)} AND {conn.compare(column, '<=', indexed)}"
+            )
+            params += [one, one]
+        elif name == "q":
             term, term_params = conn.search_term(value)
             terms.append(term)
             params += term_params
