@@ -436,11 +436,9 @@ class PostgresConnection:
                     copy.write_row(row)
 
     def ping(self):
-        try:
+        try:  # a server out of reach is already Unavailable (execute)
             self.execute("SELECT 1 FROM songs LIMIT 1").fetchall()
         except self.psycopg.Error as error:
-            if isinstance(error, self.psycopg.OperationalError):
-                raise
             raise Unavailable(f"The database cannot be read: {error}") from error
 
     def stream(self, sql, params, size):
