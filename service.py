@@ -1259,7 +1259,7 @@ def main(argv=None):
 
 
 def init_db(database, args):
-    return f"{database.name}: schema ready, {storage.count_all(database.connection())} songs"
+    return f"{database.name}: schema ready, {count_songs(database.connection(), {})} songs"
 
 
 def seed_songs(database, args):

@@ -497,10 +497,6 @@ def remove_song(conn, song_id):
     return conn.execute("DELETE FROM songs WHERE id = ?", (song_id,)).rowcount > 0
 
 
-def count_all(conn):
-    return conn.execute("SELECT count(*) FROM songs").fetchone()[0]
-
-
 # Idempotency keys
 
 
