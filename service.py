@@ -140,6 +140,7 @@ def create_app(
     app.router.add_filter("song_id", lambda config: (SONG_ID_PATTERN, int, str))
     app.default_error_handler = render_problem
     app.add_hook("before_request", take_request_id)
+    app.add_hook("before_request", check_path)
     app.add_hook("before_request", check_token)
     app.add_hook("after_request", add_common_headers)
 
@@ -232,9 +233,11 @@ def describe(song_id=None):
     """204 with the methods this path allows (RFC 9110, 9.3.7), or a CORS preflight's answer.
 
     A missing song is 404, except to a preflight: that must succeed for the browser to send
-    the request itself and show the client its real answer.
+    the request itself and show the client its real answer. With reads protected, only a
+    client holding a token learns whether a song exists.
     """
-    if song_id is not None and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" not in request.environ:
+    preflight = "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in request.environ
+    if song_id is not None and not preflight and may_read():
         song_or_404(connection(), song_id)
     rule = request.route.rule
     methods = {route.method for route in request.app.routes if route.rule == rule}
@@ -306,6 +309,18 @@ def take_request_id():
     request.environ["songs.request_id"] = given if valid else os.urandom(16).hex()
 
 
+def check_path():
+    """400 for a path that is not UTF-8 once percent-decoded (before every request).
+
+    Bottle drops the bytes it cannot decode, so /api/so%FFng/1 would be song 1 here and
+    another path to a proxy's rules.
+    """
+    try:
+        request.environ["bottle.raw_path"].encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        raise Problem(400, "The path is not valid UTF-8 once percent-decoded.") from None
+
+
 def check_token():
     """With API_TOKEN set, writes (and reads, with API_TOKEN_READS=1) need one of its tokens.
 
@@ -313,19 +328,16 @@ def check_token():
     /healthz and OPTIONS (CORS preflights carry no credentials) stay open.
     """
     config = request.app.config
-    tokens = config["songs.api_tokens"]
     method = request.environ["REQUEST_METHOD"]
-    if not tokens or method == "OPTIONS" or request.environ.get("PATH_INFO") == "/healthz":
+    if not config["songs.api_tokens"] or method == "OPTIONS":
+        return
+    if request.environ.get("PATH_INFO") == "/healthz":
         return
     if method in ("GET", "HEAD") and not config["songs.api_token_reads"]:
         return
-    scheme, _, given = request.environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-    given = given.strip().encode()
-    matched = False
-    for token in tokens:  # every token is compared, so timing tells nothing
-        matched |= hmac.compare_digest(given, token)
-    if scheme.lower() == "bearer" and matched:
+    if holds_token():
         return
+    scheme = request.environ.get("HTTP_AUTHORIZATION", "").partition(" ")[0]
     if not scheme:
         raise Problem(
             401,
@@ -337,6 +349,22 @@ def check_token():
         "The Authorization header does not hold a valid bearer token.",
         headers={"WWW-Authenticate": 'Bearer realm="songs", error="invalid_token"'},
     )
+
+
+def holds_token():
+    """Whether the request's Authorization is a bearer token of API_TOKEN's."""
+    scheme, _, given = request.environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+    given = given.strip().encode()
+    matched = False
+    for token in request.app.config["songs.api_tokens"]:  # all compared: timing tells nothing
+        matched |= hmac.compare_digest(given, token)
+    return scheme.lower() == "bearer" and matched
+
+
+def may_read():
+    """Whether this request may read songs: reads are open, or it holds a token."""
+    config = request.app.config
+    return not (config["songs.api_tokens"] and config["songs.api_token_reads"]) or holds_token()
 
 
 def add_common_headers():
@@ -699,7 +727,7 @@ def read_cursor(token):
         return not_ours
     try:
         value = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):  # RecursionError: nested too deep
         return not_ours
     if isinstance(value, dict) and value.keys() == {"id"}:  # a cursor from before sorting
         value = {"after": [value["id"]], "query": query_fingerprint({}, DEFAULT_SORT)}
@@ -726,11 +754,18 @@ def cursor_position(cursor, fingerprint, sort):
 
 
 def sort_value_is_valid(field, value):
+    """Whether `value` could be a stored song's `field`: anyone can make up a cursor, so its
+    values are checked as strictly as the schema checks a song's."""
     if field == "id":
         return type(value) is int and 1 <= value <= MAX_SONG_ID
     if field == "rating":
         return value in RATINGS and type(value) is int
-    return type(value) is str and len(value) <= MAX_TEXT_LENGTH
+    if field in WRITABLE_FIELDS:
+        return check_text(value) == (value, None)
+    return type(value) is str and STORED_TIME.fullmatch(value) is not None
+
+
+STORED_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
 
 
 def query_fingerprint(filters, sort):
@@ -843,6 +878,12 @@ def read_body(limit):
         ) from error
     if len(body) > limit:
         raise too_large
+    if not chunked and len(body) < int(length):  # gunicorn returns what came before EOF
+        raise Problem(
+            400,
+            f"The request body ended after {len(body)} of the {length} bytes its "
+            "Content-Length announced; nothing was changed. Send it again.",
+        )
     return body
 
 
@@ -895,8 +936,13 @@ def parse_multipart(body):
         pairs = list(request.POST.allitems())
     except MultipartError as error:
         raise Problem(400, f"The multipart body is malformed: {error.body}") from None
-    except UnicodeDecodeError:
+    except UnicodeError:
         raise Problem(400, "A multipart field is not valid UTF-8.") from None
+    except Exception as error:  # Bottle's parser fails on some malformed headers with
+        # ValueError, LookupError and others (a charset on the type, a parameter without =,
+        # a part's Content-Length not a number): every one is the body's fault
+        log.info("a multipart body Bottle could not parse: %r", error)
+        raise Problem(400, "The multipart body is malformed: its headers cannot be read.") from None
     if any(name is None for name, _ in pairs):
         raise Problem(400, "The multipart body is malformed: a part has no name.")
     return pairs
@@ -970,8 +1016,9 @@ def check_text(value):
 def check_rating(value, form):
     """(the rating, None), or (None, what is wrong with it); forms give it as decimal digits."""
     if form:
-        if isinstance(value, str) and value.lstrip("0") in FORM_RATINGS:
-            return int(value), None
+        digits = value.lstrip("0") if isinstance(value, str) else None
+        if digits in FORM_RATINGS:
+            return int(digits), None
         return None, "must be a whole number from 1 to 5, in decimal digits"
     if type(value) is float and value.is_integer():
         value = int(value)  # 3.0 is the integer 3, in JSON Schema as in JSON (RFC 8259, 6)
@@ -1175,7 +1222,7 @@ def utc_now():
 
 def timestamp(moment):
     """A UTC datetime in RFC 3339 with milliseconds, as the API shows it and schema.sql checks."""
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
 
 
 # Exports: every matching song, streamed

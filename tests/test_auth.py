@@ -87,6 +87,18 @@ def test_reads_stay_public_unless_api_token_reads(guarded, make_app):
     app.config["songs.database"].close()
 
 
+def test_with_reads_protected_options_tells_only_a_token_holder_whether_a_song_exists(
+    make_app,
+):
+    private = TestApp(make_app(api_token=TOKEN, api_token_reads="1"))
+    private.post_json("/api/songs", SONG, headers=bearer(), status=201)
+
+    assert private.options("/api/song/1").status_int == 204
+    assert private.options("/api/song/2").status_int == 204  # no song 2, and none is told
+    assert private.options("/api/song/1", headers=bearer()).status_int == 204
+    private.options("/api/song/2", headers=bearer(), status=404)
+
+
 def test_without_api_token_writes_are_open(client):
     client.post_json("/api/songs", SONG, status=201)
 

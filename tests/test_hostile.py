@@ -6,12 +6,14 @@ Each case is raw bytes on a new connection. The app answers with a problem
 the case says so ("gunicorn") and gunicorn's own short HTML error is the answer.
 """
 
+import base64
 import json
 import socket
 from urllib.parse import quote
 
 import pytest
 
+import service
 from conftest import SONG
 
 SONG_JSON = json.dumps(SONG).encode()
@@ -41,6 +43,28 @@ def song_with(**fields):
     return json.dumps({**SONG, **fields}).encode()
 
 
+def forged_cursor(after, sort="title"):
+    """A cursor made up by hand for ?sort=`sort`, its fingerprint right: only `after` is bad."""
+    fingerprint = service.query_fingerprint({}, service.read_sort(sort)[0])
+    token = json.dumps({"after": after, "query": fingerprint}).encode()  # ASCII, \\ud800 escaped
+    return base64.urlsafe_b64encode(token).rstrip(b"=").decode()
+
+
+def cut_short(raw, missing):
+    """`raw` with the last `missing` bytes of its body gone, its Content-Length unchanged."""
+    return raw[:-missing]
+
+
+def multipart(part_headers=b"", content_type="multipart/form-data; boundary=x"):
+    fields = b"".join(
+        b'--x\r\nContent-Disposition: form-data; name="%s"\r\n%s\r\n%s\r\n'
+        % (name, part_headers, value)
+        for name, value in ((b"artist", b"a"), (b"title", b"t"), (b"rating", b"3"))
+    )
+    return request("POST", "/api/songs", fields + b"--x--\r\n", content_type=content_type)
+
+
+FORM = "application/x-www-form-urlencoded"
 SQL = "'; DROP TABLE songs; --"
 NESTED = b'{"artist": ' + b"[" * 20_000 + b"]" * 20_000 + b"}"
 CASES = {  # name: (raw request, expected status, who answers)
@@ -78,6 +102,13 @@ CASES = {  # name: (raw request, expected status, who answers)
     "a form with a bad rating": (request("POST", "/api/songs", b"artist=a&title=t&rating=1e3", content_type="application/x-www-form-urlencoded"), 422, "app"),
     "a form not UTF-8": (request("POST", "/api/songs", b"artist=%FF&title=t&rating=3", content_type="application/x-www-form-urlencoded"), 400, "app"),
     "a multipart body with no boundary": (request("POST", "/api/songs", b"--x\r\n", content_type="multipart/form-data"), 400, "app"),
+    "a multipart type with a charset parameter": (multipart(content_type="multipart/form-data; boundary=x; charset=no-such-charset"), 400, "app"),
+    "a multipart type with a parameter without =": (multipart(content_type="multipart/form-data; boundary=x; junk"), 400, "app"),
+    "a multipart part whose Content-Length is not a number": (multipart(b"Content-Length: ten\r\n"), 400, "app"),
+    # bodies that end before their Content-Length: the client's connection dropped
+    "a form POST 12 bytes short": (cut_short(request("POST", "/api/songs", b"artist=Nina%20Simone&rating=4&title=Feeling%20Good%20(Live)", content_type=FORM), 12), 400, "app"),
+    "a form PUT 12 bytes short": (cut_short(request("PUT", "/api/song/1", b"artist=Nina%20Simone&rating=4&title=Feeling%20Good%20(Live)", content_type=FORM), 12), 400, "app"),
+    "a JSON PATCH whose body never came": (cut_short(request("PATCH", "/api/song/1", b'{"title": "Sabotage"}'), 21), 400, "app"),
     "a PUT of an array": (request("PUT", "/api/song/1", b"[1, 2]"), 422, "app"),
     "a PATCH removing a field": (request("PATCH", "/api/song/1", b'{"title": null}'), 422, "app"),
     "a PATCH as text/plain": (request("PATCH", "/api/song/1", b'{"rating": 1}', content_type="text/plain"), 415, "app"),
@@ -102,6 +133,11 @@ CASES = {  # name: (raw request, expected status, who answers)
     "sort holding SQL": (request("GET", "/api/songs?sort=id;%20DROP%20TABLE%20songs"), 400, "app"),
     "sort by a column not offered": (request("GET", "/api/songs?sort=rowid"), 400, "app"),
     "a cursor holding SQL": (request("GET", "/api/songs?cursor=%27%20OR%20%271%27=%271"), 400, "app"),
+    "a forged cursor with a lone surrogate": (request("GET", "/api/songs?sort=title&cursor=" + forged_cursor(["\ud800", 1])), 400, "app"),
+    "a forged cursor with a NUL": (request("GET", "/api/songs?sort=title&cursor=" + forged_cursor(["a\u0000b", 1])), 400, "app"),
+    "a forged cursor with a title of 501 characters": (request("GET", "/api/songs?sort=title&cursor=" + forged_cursor(["x" * 501, 1])), 400, "app"),
+    "a forged cursor whose time is not one": (request("GET", "/api/songs?sort=created_at&cursor=" + forged_cursor(["yesterday", 1], "created_at")), 400, "app"),
+    "a cursor of 2,900 nested arrays": (request("GET", "/api/songs?cursor=" + base64.urlsafe_b64encode(b"[" * 2900 + b"]" * 2900).rstrip(b"=").decode()), 400, "app"),
     "created_after holding SQL": (request("GET", "/api/songs?created_after=1%20OR%201=1"), 400, "app"),
     "q with a NUL": (request("GET", "/api/songs?q=ab%00c"), 400, "app"),
     "a query string not UTF-8": (request("GET", "/api/songs?q=%FF%FE%FD"), 400, "app"),
@@ -119,6 +155,8 @@ CASES = {  # name: (raw request, expected status, who answers)
     "a traversal": (request("GET", "/../../etc/passwd"), 404, "app"),
     "the database file": (request("GET", "/songs.db"), 404, "app"),
     "a NUL in the path": (request("GET", "/api/songs/%00"), 404, "app"),
+    "a path that is not UTF-8 (Bottle would drop the byte: song 1)": (request("GET", "/api/so%FFng/1"), 400, "app"),
+    "a path with an overlong UTF-8 slash": (request("GET", "/api/song%C0%AF1"), 400, "app"),
     # methods
     "TRACE": (request("TRACE", "/api/songs"), 405, "app"),
     "PROPFIND": (request("PROPFIND", "/api/song/1"), 405, "app"),

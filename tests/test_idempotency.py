@@ -1,5 +1,8 @@
 """Idempotency-Key on POST: a retry gets the original song back instead of a duplicate."""
 
+import json
+import socket
+
 import pytest
 
 from conftest import SONG
@@ -93,3 +96,29 @@ def test_an_invalid_body_with_a_key_is_not_remembered(client, db):
     post(client, "order-5", {"artist": "x"}, status=422)
 
     assert post(client, "order-5").json["id"] == 1
+
+
+def test_a_post_cut_short_is_refused_and_its_retry_creates_the_whole_song(start_gunicorn, db):
+    server = start_gunicorn(workers=1)
+    body = b"artist=Nina%20Simone&rating=4&title=Feeling%20Good%20(Live)"
+    head = (
+        "POST /api/songs HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\nIdempotency-Key: order-9\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(head + body[:-12])  # the connection drops 12 bytes early
+        sock.shutdown(socket.SHUT_WR)
+        cut = sock.makefile("rb").readline()
+
+    status, _, created = server.request(
+        "POST",
+        "/api/songs",
+        body,
+        {"Content-Type": "application/x-www-form-urlencoded", "Idempotency-Key": "order-9"},
+    )
+
+    assert cut.split()[1] == b"400"
+    assert status == 201
+    assert json.loads(created)["title"] == "Feeling Good (Live)"
+    assert db.execute("SELECT title FROM songs").fetchall() == [("Feeling Good (Live)",)]

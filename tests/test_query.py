@@ -335,6 +335,8 @@ def test_a_bad_parameter_is_400_naming_it_and_what_is_wrong(client, query, param
         ("created_after=2026-01-10t07:59:59.999-04:00", True),
         ("created_after=2026-01-10T11:59:60Z", True),  # a leap second ends its minute
         ("created_before=2026-01-10T11:59:60Z", False),
+        ("created_before=0999-01-01T00:00:00Z", False),  # a year under 1000 keeps its zero
+        ("created_after=0999-12-31T23:59:59Z", True),
     ],
 )
 def test_time_bounds_are_strict_and_exact_to_the_millisecond_in_any_offset(

@@ -169,6 +169,15 @@ def test_a_form_rating_may_have_leading_zeros(client, encoding):
     assert send(client, "POST", "/api/songs", encoding, fields.items(), 201).json["rating"] == 4
 
 
+@pytest.mark.parametrize("encoding", ["urlencoded", "multipart"])
+def test_a_form_rating_with_more_leading_zeros_than_int_reads_is_still_that_rating(
+    client, encoding
+):
+    fields = {**SONG, "rating": "0" * 5000 + "4"}  # int() refuses strings past 4,300 digits
+
+    assert send(client, "POST", "/api/songs", encoding, fields.items(), 201).json["rating"] == 4
+
+
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_every_bad_field_is_named_at_once(client, encoding):
     pairs = [("title", ""), ("rating", "x"), ("genre", "rock"), ("artist", "a"), ("artist", "b")]
