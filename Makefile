@@ -11,10 +11,10 @@ RUNTIME := $(VENV)/$(if $(filter postgres%,$(DATABASE_URL)),.postgres,.run)
 
 .PHONY: run dev test fuzz lint format init-db seed import export backup migrate-to-postgres bench clean
 
-run: $(RUNTIME) init-db  ## serve with gunicorn on 127.0.0.1:$(PORT)
+run: $(RUNTIME)  ## serve with gunicorn on 127.0.0.1:$(PORT) (its master runs init-db first)
 	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) $(APP)
 
-dev: $(RUNTIME) init-db  ## serve with one worker that reloads when the code changes
+dev: $(RUNTIME)  ## serve with one worker that reloads when the code changes
 	$(BIN)/gunicorn --reload --workers 1 --bind 127.0.0.1:$(PORT) $(APP)
 
 test: $(VENV)/.dev  ## run the test suite
@@ -37,7 +37,7 @@ bench: $(RUNTIME)  ## measure the service against its floors with wrk (QUICK=1: 
 init-db: $(RUNTIME)  ## create or upgrade DATABASE_URL's schema, keeping every song
 	$(BIN)/python service.py init-db
 
-seed: $(RUNTIME)  ## add N sample songs (N=1000 unless given) to DATABASE_URL, in one transaction
+seed: $(RUNTIME)  ## add N sample songs (N=1000 unless given) to DATABASE_URL, 10,000 a transaction
 	$(BIN)/python service.py seed $(or $(N),1000)
 
 import: $(RUNTIME)  ## add the songs of FILE, a CSV file as export writes it: all of them or none

@@ -4,12 +4,15 @@ The platform's PORT and WEB_CONCURRENCY, and GUNICORN_CMD_ARGS, still win over t
 """
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 # Chosen with make bench (bench/results.md): gthread keeps connections alive behind a
 # router and matches sync workers' throughput; two processes per core keep the cores busy;
 # a second thread serves reads while the first waits for SQLite's write lock, and more
 # threads only lengthened the writes' tail latency. Each thread has its own connection.
-worker_class = "gthread"
+worker_class = "buffered_worker.BufferedThreadWorker"  # gthread, each request read whole first
 threads = 2
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1))
 
@@ -23,16 +26,37 @@ keepalive = 75  # longer than a platform router keeps idle connections to the ap
 limit_request_line = 8190
 
 accesslog = "-"
+logger_class = "buffered_worker.RedactingLogger"  # no token a client puts in a URL is logged
 access_log_format = '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
 
 # The control socket (gunicorn 25.1+) is a management interface this service does not
 # use, and instances sharing a HOME would replace each other's socket.
 control_socket_disable = True
 
+EX_TEMPFAIL = 75  # service.py init-db's exit status when the database is busy or out of reach
+
 
 def on_starting(server):
-    """Once, in the master: say so when writes are open to anyone who can reach the service."""
+    """Once, in the master, before any worker: the schema, and a word if writes are open."""
     if not os.environ.get("API_TOKEN", "").strip():
         server.log.warning(
             "API_TOKEN is not set: anyone who can reach this service can change its songs"
         )
+    prepare_schema(server)
+
+
+def prepare_schema(server):
+    """`service.py init-db`, as `make init-db` and the Procfile's release step run it.
+
+    Here and not in the workers, so that no worker's boot depends on the database: one that
+    starts while the database is busy or out of reach serves 503s until it is back, where a
+    worker failing to boot would make gunicorn halt. In a process of its own, so that the
+    master imports none of the service, which each worker loads (and reloads) for itself.
+    With the database out of reach now, gunicorn still starts, and says so.
+    """
+    command = [sys.executable, str(Path(__file__).with_name("service.py")), "init-db"]
+    done = subprocess.run(command, check=False)
+    if done.returncode == EX_TEMPFAIL:
+        server.log.warning("the schema could not be checked; requests get 503 until it can")
+    elif done.returncode:
+        sys.exit(done.returncode)  # a setting that cannot work; init-db has said which

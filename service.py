@@ -38,7 +38,9 @@ import logging
 import os
 import random
 import re
+import signal
 import sys
+import threading
 from datetime import datetime, timedelta, timezone
 from http import HTTPStatus
 from pathlib import Path
@@ -70,10 +72,12 @@ SORT_FIELDS = ("id", "artist", "title", "rating", "created_at", "updated_at")
 DEFAULT_SORT = (("id", True),)  # newest first
 MIN_SEARCH_LENGTH = 3  # the shortest substring the trigram index can find
 LIST_MEDIA_TYPES = {"json": "application/json", "csv": "text/csv", "ndjson": "application/x-ndjson"}
+EXPORTS_PER_WORKER = 1  # of gunicorn.conf.py's 2 threads: the other serves everything else
 EXPORT_CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8; header=present",  # RFC 4180, 3
     "ndjson": "application/x-ndjson",
 }
+EX_TEMPFAIL = 75  # sysexits.h: the database is busy or out of reach; try again later
 IDEMPOTENCY_TTL = timedelta(hours=24)  # how long a POST's Idempotency-Key is remembered
 WRITABLE_FIELDS = ("artist", "title", "rating")
 READ_ONLY_FIELDS = frozenset({"id", "created_at", "updated_at"})
@@ -104,13 +108,14 @@ def create_app(
     api_token=None,
     api_token_reads=None,
 ):
-    """Build the WSGI app on DATABASE_URL's database, creating its schema if it is missing.
+    """Build the WSGI app on DATABASE_URL's database, whose schema `init-db` has made.
 
     Each argument left as None is read from the environment variable of the same name.
+    Nothing here touches the database, so a worker boots whatever the database is doing
+    (busy, or out of reach: its requests are then 503s until the database is back).
     """
     env = os.environ.get
     database = storage.open_database(database_url or env("DATABASE_URL") or DEFAULT_DATABASE_URL)
-    database.init_schema()
 
     app = Bottle()
     app.config.update(
@@ -133,6 +138,7 @@ def create_app(
                 env("API_TOKEN_READS", "") if api_token_reads is None else api_token_reads,
             ),
             "songs.openapi": OPENAPI_PATH.read_bytes(),
+            "songs.export_slots": threading.BoundedSemaphore(EXPORTS_PER_WORKER),
         }
     )
     app.uninstall(True)  # handlers return bytes; Bottle's JSON and template plugins only add work
@@ -161,7 +167,7 @@ def create_app(
 
 def check_health():
     try:
-        connection().ping()
+        database().ping()
     except storage.Unavailable as error:
         log.warning("health check failed: %s", error)
         raise Problem(503, "The database cannot be read.", headers=RETRY_SOON) from error
@@ -721,7 +727,13 @@ def encode_cursor(position, fingerprint):
 
 
 def read_cursor(token):
-    """(the decoded cursor, None), or (None, the problem) when it is not one of encode_cursor's."""
+    """(the decoded cursor, None), or (None, the problem) when it is not one of encode_cursor's.
+
+    Cursors are not signed: one holds only a position in a list anyone may read, so a forged
+    one can reach no song its maker could not page to; its values are checked as strictly
+    as the parameters they stand for (cursor_position). A signature would need a key shared
+    by every instance, and would break the cursors clients hold whenever it changed.
+    """
     not_ours = None, "is not a cursor from this list's Link header"
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,8000}", token):
         return not_ours
@@ -1229,13 +1241,46 @@ def timestamp(moment):
 
 
 def export_songs(conn, query):
-    """The whole list as CSV or NDJSON, streamed a batch at a time: memory stays flat."""
-    response.content_type = EXPORT_CONTENT_TYPES[query.format]
-    response.set_header("Content-Disposition", f'attachment; filename="songs.{query.format}"')
-    encode = csv_chunks if query.format == "csv" else ndjson_chunks
-    batches = song_batches(conn, query.filters, query.sort)
-    first = next(batches, None)  # here: a database in trouble is then a 503, not a cut stream
-    return encode(itertools.chain([first] if first else [], batches))
+    """The whole list as CSV or NDJSON, streamed a batch at a time: memory stays flat.
+
+    A worker streams EXPORTS_PER_WORKER exports at once, so that clients slow to read them
+    cannot take every thread; one more is a 503 to retry.
+    """
+    slots = request.app.config["songs.export_slots"]
+    if not slots.acquire(blocking=False):
+        raise Problem(
+            503,
+            "This worker is streaming as many exports as it serves at once; try again soon.",
+            headers={"Retry-After": "5"},
+        )
+    try:
+        response.content_type = EXPORT_CONTENT_TYPES[query.format]
+        response.set_header("Content-Disposition", f'attachment; filename="songs.{query.format}"')
+        encode = csv_chunks if query.format == "csv" else ndjson_chunks
+        batches = song_batches(conn, query.filters, query.sort)
+        first = next(batches, None)  # here: a database in trouble is a 503, not a cut stream
+        chunks = encode(itertools.chain([first] if first else [], batches))
+    except BaseException:
+        slots.release()
+        raise
+    return Releasing(chunks, slots)
+
+
+class Releasing:
+    """An answer's chunks that release `slot` when the server closes them (PEP 3333), read
+    to the end or not: a generator never started would not run its finally."""
+
+    def __init__(self, chunks, slot):
+        self.chunks, self.slot = chunks, slot
+
+    def __iter__(self):
+        return iter(self.chunks)
+
+    def close(self):
+        self.chunks.close()
+        if self.slot is not None:
+            self.slot, slot = None, self.slot
+            slot.release()
 
 
 def csv_chunks(batches):
@@ -1276,7 +1321,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="service.py", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("init-db", help="create or upgrade the schema, keeping every song")
-    seed = commands.add_parser("seed", help="add N sample songs, in one transaction")
+    seed = commands.add_parser("seed", help="add N sample songs, 10,000 a transaction")
     seed.add_argument("count", metavar="N", type=positive_count)
     load = commands.add_parser(
         "import", help="add the songs of a CSV file (the export's format), all or none"
@@ -1292,13 +1337,19 @@ def main(argv=None):
     )
     move.add_argument("file", help="the SQLite database file, as sqlite:///FILE named it")
     args = parser.parse_args(argv)
+    # SIGTERM ends a command as Ctrl-C would: its transaction rolls back, its files go.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         database = storage.open_database(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
-        database.init_schema()
-    except (ValueError, RuntimeError, storage.Unavailable) as error:
+    except (ValueError, RuntimeError) as error:
         parser.exit(2, f"service.py: {error}\n")
     try:
+        database.init_schema()
         message = COMMANDS[args.command](database, args)
+    except RuntimeError as error:  # init_schema's: this SQLite, or this file, cannot serve
+        parser.exit(2, f"service.py: {error}\n")
+    except storage.Unavailable as error:  # EX_TEMPFAIL: the same command may work later
+        parser.exit(EX_TEMPFAIL, f"service.py: {error}\n")
     finally:
         database.close()
     if message:
@@ -1310,7 +1361,11 @@ def init_db(database, args):
 
 
 def seed_songs(database, args):
-    """N made-up songs, one a second up to now, from a generator seeded with N: repeatable."""
+    """N made-up songs, one a second up to now, from a generator seeded with N: repeatable.
+
+    Added SEED_BATCH at a time, each batch its own transaction, so the service's writes
+    wait for one batch at most, not for the whole seed.
+    """
     rng = random.Random(args.count)
     start = datetime.now(timezone.utc) - timedelta(seconds=args.count)
     artists = [f"{first} {second}" for first in SEED_WORDS[0] for second in SEED_WORDS[1]]
@@ -1321,11 +1376,16 @@ def seed_songs(database, args):
             title = " ".join(rng.choice(words) for words in SEED_WORDS[1:])
             yield rng.choice(artists), title, rng.randint(1, 5), stamp, stamp
 
-    with database.write_transaction() as conn:
-        conn.insert_rows(
-            "songs", ("artist", "title", "rating", "created_at", "updated_at"), songs()
-        )
+    rows = songs()
+    while batch := list(itertools.islice(rows, SEED_BATCH)):  # the service's writes go between
+        with database.write_transaction() as conn:
+            conn.insert_rows(
+                "songs", ("artist", "title", "rating", "created_at", "updated_at"), batch
+            )
     return f"{database.name}: {args.count} songs added"
+
+
+SEED_BATCH = 10_000  # songs a transaction: about a second of holding the write lock
 
 
 SEED_WORDS = (
@@ -1338,8 +1398,12 @@ SEED_WORDS = (
 
 
 def import_songs(database, args):
-    """Every row through the API's validation: all are added, or none, and each error named."""
-    errors = []
+    """Every row through the API's validation; then all are added, or none, each error named.
+
+    The file is read and checked first, into a temporary table, holding no lock (however
+    slowly it comes); the service's writes wait only while the checked songs are added, in
+    one INSERT … SELECT. Past MAX_IMPORT_ERRORS errors, the rest are counted, not kept.
+    """
     try:
         stream = (
             open(args.file, encoding="utf-8-sig", newline="")
@@ -1348,41 +1412,80 @@ def import_songs(database, args):
         )
     except OSError as error:
         sys.exit(f"{args.file}: {error.strerror}")
-    with stream, database.write_transaction() as conn:  # leaving by sys.exit rolls back
-        reader = csv.reader(stream)
-        try:
-            header = next(reader, [])
-            if (
-                set(header) - set(SONG_FIELDS)
-                or len(set(header)) != len(header)
-                or set(WRITABLE_FIELDS) - set(header)
-            ):
-                sys.exit(
-                    f"{args.file}: line 1: the header must name artist, title and rating, and "
-                    f"may name id, created_at and updated_at, each once; it is {','.join(header)}"
-                )
-            end, added = reader.line_num, 0
-            for row in reader:
-                start, end = end + 1, reader.line_num  # a quoted line break spans lines
-                if not row:
-                    continue
-                if len(row) != len(header):
-                    errors.append(f"line {start}: {len(row)} fields, the header has {len(header)}")
-                    continue
-                try:
-                    fields = validate_song(list(zip(header, row, strict=True)), form=True)
-                    insert_song(conn, fields, utc_now())
-                    added += 1
-                except Problem as problem:
-                    errors += (
-                        f"line {start}: {error['field']} {error['message']}"
-                        for error in problem.members["errors"]
-                    )
-        except (csv.Error, UnicodeDecodeError) as error:
-            errors.append(f"line {reader.line_num + 1}: not UTF-8 CSV ({error}); reading stopped")
-        if errors:
-            sys.exit("\n".join([*errors, f"{args.file}: nothing imported, {len(errors)} errors"]))
+    errors = ImportErrors()
+    conn = database.connection()
+    conn.execute(
+        "CREATE TEMPORARY TABLE import_rows (line INTEGER, artist TEXT, title TEXT, rating INTEGER)"
+    )
+    with stream:
+        conn.execute("BEGIN")  # of the temporary table alone: no lock on the songs
+        rows = checked_rows(stream, args.file, errors)
+        conn.insert_rows("import_rows", ("line", *WRITABLE_FIELDS), rows)
+        conn.execute("COMMIT")
+    if errors.count:
+        sys.exit("\n".join([*errors.shown, f"{args.file}: nothing imported, {errors}"]))
+    now = utc_now()
+    with database.write_transaction() as conn:
+        added = conn.execute(
+            f"INSERT INTO songs ({', '.join(WRITABLE_FIELDS)}, created_at, updated_at)"
+            f" SELECT {', '.join(WRITABLE_FIELDS)}, ?, ? FROM import_rows ORDER BY line",
+            (now, now),
+        ).rowcount
     return f"{args.file}: {added} songs imported"
+
+
+MAX_IMPORT_ERRORS = 100
+
+
+class ImportErrors:
+    """An import's errors: the first MAX_IMPORT_ERRORS as lines to show, and how many in all."""
+
+    def __init__(self):
+        self.shown, self.count = [], 0
+
+    def add(self, line):
+        self.count += 1
+        if len(self.shown) < MAX_IMPORT_ERRORS:
+            self.shown.append(line)
+
+    def __str__(self):
+        hidden = self.count - len(self.shown)
+        return f"{self.count} errors" + (f" ({hidden} more not shown)" if hidden else "")
+
+
+def checked_rows(stream, name, errors):
+    """(line, artist, title, rating) for each row of a CSV file that validate_song accepts;
+    the problems of the others go to `errors`, with their line numbers."""
+    reader = csv.reader(stream)
+    try:
+        header = next(reader, [])
+        if (
+            set(header) - set(SONG_FIELDS)
+            or len(set(header)) != len(header)
+            or set(WRITABLE_FIELDS) - set(header)
+        ):
+            sys.exit(
+                f"{name}: line 1: the header must name artist, title and rating, and "
+                f"may name id, created_at and updated_at, each once; it is {','.join(header)}"
+            )
+        end = reader.line_num
+        for row in reader:
+            start, end = end + 1, reader.line_num  # a quoted line break spans lines
+            if not row:
+                continue
+            if len(row) != len(header):
+                errors.add(f"line {start}: {len(row)} fields, the header has {len(header)}")
+                continue
+            try:
+                song = validate_song(list(zip(header, row, strict=True)), form=True)
+            except Problem as problem:
+                for error in problem.members["errors"]:
+                    errors.add(f"line {start}: {error['field']} {error['message']}")
+                continue
+            if not errors.count:  # once one row is bad, none will be added
+                yield (start, *(song[field] for field in WRITABLE_FIELDS))
+    except (csv.Error, UnicodeDecodeError) as error:
+        errors.add(f"line {reader.line_num + 1}: not UTF-8 CSV ({error}); reading stopped")
 
 
 def export_to_csv(database, args):
@@ -1413,6 +1516,11 @@ def migrate_to_postgres(database, args):
     """Every song of a SQLite file, ids and timestamps kept, into DATABASE_URL's PostgreSQL."""
     if not isinstance(database, storage.PostgresDatabase):
         sys.exit("DATABASE_URL must name the PostgreSQL database to move into (postgresql://…)")
+    print(  # up front, as the service's writes wait meanwhile (reads go on)
+        f"{database.name}: copying the songs of {args.file}, in one transaction that holds "
+        "the service's writes until it ends (they get 503 after 5 s; reads go on)",
+        file=sys.stderr,
+    )
     try:
         total, added, next_id = storage.migrate_from_sqlite(args.file, database)
     except ValueError as error:

@@ -10,7 +10,7 @@ import functools
 import os
 import sqlite3
 import uuid
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 from webtest import TestApp
@@ -26,6 +26,7 @@ HOW_TO_ENABLE = (
     "or set SONGS_TEST_POSTGRES to a postgresql:// URL of a database the tests may use"
 )
 SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"])  # overrides the backend fixture
+POSTGRES_ONLY = pytest.mark.parametrize("backend", ["postgresql"])
 
 
 def pytest_addoption(parser):
@@ -83,6 +84,22 @@ def pytest_terminal_summary(terminalreporter, config):
             f"PostgreSQL runs skipped ({config.stash[LEFT_OUT]} tests): {postgres_missing()}. "
             f"To run them, {HOW_TO_ENABLE}."
         )
+
+
+@pytest.fixture
+def own_database():
+    """A database of its own, so a test can refuse every connection to it for a while."""
+    name = f"songs_outage_{uuid.uuid4().hex[:10]}"
+    with admin_connection() as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    parts = urlsplit(POSTGRES_URL)
+    yield name, urlunsplit(parts._replace(path=f"/{name}"))
+    with admin_connection() as admin:
+        admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+        )
+        admin.execute(f"DROP DATABASE {name}")
 
 
 def admin_connection():
@@ -171,6 +188,8 @@ def make_app(database_url):
     """Builds the service on the test's database with the settings given; closes them after."""
     apps = []
 
+    storage.open_database(database_url).init_schema()  # as init-db does before gunicorn starts
+
     def make(**settings):
         apps.append(service.create_app(database_url, **settings))
         return apps[-1]
@@ -228,7 +247,7 @@ def start_gunicorn(tmp_path, database_url):
     servers = []
     default_url = database_url
 
-    def start(database_url=None, workers=2, env=None, stderr_path=None):
+    def start(database_url=None, workers=2, env=None, stderr_path=None, ready=True):
         url = database_url or default_url
         server = Gunicorn(
             procfile_command(),
@@ -238,7 +257,8 @@ def start_gunicorn(tmp_path, database_url):
             stderr_path=stderr_path,
         )
         servers.append(server)
-        server.wait_ready()
+        if ready:
+            server.wait_ready()
         return server
 
     yield start

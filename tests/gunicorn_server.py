@@ -71,9 +71,9 @@ class Gunicorn:
     def url(self, path):
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def request(self, method, path, body=None, headers=None, **options):
+    def request(self, method, path, body=None, headers=None, timeout=30, **options):
         """(status, headers, body bytes) of one request on a new connection."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
             conn.request(method, path, body=body, headers=headers or {}, **options)
             resp = conn.getresponse()

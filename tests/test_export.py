@@ -232,3 +232,18 @@ def test_import_of_a_missing_file_says_so(tmp_path, database_url):
     assert result.returncode != 0
     assert f"{tmp_path / 'none.csv'}: No such file or directory" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_import_of_many_bad_rows_shows_the_first_hundred_and_counts_the_rest(
+    tmp_path, database_url, db
+):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("artist,title,rating\n" + "A,B,9\n" * 5000)
+
+    result = make("import", f"FILE={bad}", env={"DATABASE_URL": database_url})
+
+    lines = result.stderr.splitlines()
+    assert result.returncode != 0
+    assert len([line for line in lines if line.startswith("line ")]) == 100
+    assert f"{bad}: nothing imported, 5000 errors (4900 more not shown)" in lines
+    assert db.execute("SELECT count(*) FROM songs").fetchone() == (0,)

@@ -238,8 +238,10 @@ def test_open_writes_are_warned_of_once_and_tokens_never_reach_the_log(start_gun
     for authorization in (f"Bearer {token}", f"Bearer {token}-wrong", token):
         headers = {"Authorization": authorization, "Content-Type": "application/json"}
         guarded.request("POST", "/api/songs", json.dumps(SONG), headers)
+    for query in (f"access_token={token}", f"limit=5&api_key={token}", f"password={token}"):
+        guarded.request("GET", f"/api/songs?{query}")  # a token where none belongs: a 400
     deadline = time.monotonic() + 5
-    while guarded.log().count('"POST /api/songs') < 3 and time.monotonic() < deadline:
+    while guarded.log().count("/api/songs") < 6 and time.monotonic() < deadline:
         time.sleep(0.05)  # each worker writes its access-log line after answering
 
     warning = "API_TOKEN is not set: anyone who can reach this service can change its songs"
@@ -248,6 +250,7 @@ def test_open_writes_are_warned_of_once_and_tokens_never_reach_the_log(start_gun
     assert token not in guarded.log()
     statuses = re.findall(r'"POST /api/songs HTTP/1.1" (\d+)', guarded.log())
     assert sorted(statuses) == ["201", "401", "401"]  # workers log in their own time
+    assert '"GET /api/songs?access_token=[redacted] HTTP/1.1" 400' in guarded.log()
 
 
 def test_retries_with_one_idempotency_key_across_workers_and_a_restart_make_one_song(

@@ -11,9 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from test_resilience import mixed_writers_lose_nothing
@@ -21,10 +19,8 @@ from webtest import TestApp
 
 import service
 import storage
-from conftest import POSTGRES_URL, SONG, admin_connection, create
+from conftest import POSTGRES_ONLY, SONG, admin_connection, create
 from gunicorn_server import ROOT, procfile_command
-
-POSTGRES_ONLY = pytest.mark.parametrize("backend", ["postgresql"])
 
 
 def run(*args, env):
@@ -154,7 +150,7 @@ def test_an_older_schema_version_is_upgraded_in_place_keeping_every_song(client,
     db.execute("DROP INDEX songs_search_title")  # as a version without it would have it
     before = db.execute("SELECT * FROM songs ORDER BY id").fetchall()
 
-    service.create_app(client.app.config["songs.database"].url).config["songs.database"].close()
+    storage.open_database(client.app.config["songs.database"].url).init_schema()  # init-db
 
     assert db.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
     assert db.execute("SELECT to_regclass('songs_search_title') IS NOT NULL").fetchone() == (True,)
@@ -206,6 +202,7 @@ def rows_read(node):
 @POSTGRES_ONLY
 def test_building_the_app_leaves_no_connection_open_for_a_fork_to_share(database_url):
     application = database_url.split("application_name=")[1].split("&")[0]
+    storage.open_database(database_url).init_schema()  # init-db's connection, closed
 
     app = service.create_app(database_url)
     with admin_connection() as admin:
@@ -258,22 +255,6 @@ def test_a_connection_the_server_dropped_is_made_again_and_the_read_answered(cli
 
     assert len(client.get("/api/songs", status=200).json) == 1
     assert client.post_json("/api/songs", SONG, status=201).json["id"] == 2
-
-
-@pytest.fixture
-def own_database():
-    """A database of its own, so a test can refuse every connection to it for a while."""
-    name = f"songs_outage_{uuid.uuid4().hex[:10]}"
-    with admin_connection() as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    parts = urlsplit(POSTGRES_URL)
-    yield name, urlunsplit(parts._replace(path=f"/{name}"))
-    with admin_connection() as admin:
-        admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
-        )
-        admin.execute(f"DROP DATABASE {name}")
 
 
 @POSTGRES_ONLY
@@ -392,6 +373,7 @@ def test_racing_if_match_writers_on_two_instances_have_exactly_one_winner(start_
 def sqlite_songs(tmp_path):
     """A SQLite database with a history: deletes past the largest id, a patch, a key."""
     path = tmp_path / "old.db"
+    storage.open_database(f"sqlite:///{path}").init_schema()
     app = service.create_app(f"sqlite:///{path}")
     client = TestApp(app)
     for n in range(30):
@@ -500,7 +482,9 @@ def test_sqlite_never_imports_psycopg(tmp_path):
 
 @POSTGRES_ONLY
 def test_the_postgres_scheme_some_platforms_hand_out_works_too(database_url):
-    app = service.create_app(database_url.replace("postgresql://", "postgres://", 1))
+    url = database_url.replace("postgresql://", "postgres://", 1)
+    storage.open_database(url).init_schema()
+    app = service.create_app(url)
     client = TestApp(app)
 
     created = create(client)
@@ -523,3 +507,15 @@ def test_the_procfile_release_step_creates_the_schema_before_web_processes_start
     assert result.returncode == 0, result.stderr
     assert "schema ready, 1 songs" in result.stdout
     assert dump() == before
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://songs:s3cret-pw@[::1/songs", "postgresql://songs:s3cret%zz-pw@db/songs"]
+)
+def test_a_postgresql_url_libpq_cannot_read_is_refused_without_showing_its_password(url):
+    result = run(sys.executable, "service.py", "init-db", env=environment(DATABASE_URL=url))
+
+    assert result.returncode == 2
+    assert "DATABASE_URL is not a PostgreSQL URL that libpq can read" in result.stderr
+    assert "s3cret" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr

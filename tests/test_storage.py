@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 import unicodedata
+from pathlib import Path
 
 import pytest
 from webtest import TestApp
@@ -302,3 +303,34 @@ def test_a_database_made_by_an_earlier_schema_is_upgraded_keeping_every_song(tmp
     headers = {"Idempotency-Key": "after-upgrade"}
     assert client.post_json("/api/songs", SONG, headers=headers).json["id"] == 301
     app.config["songs.database"].close()
+
+
+@SQLITE_ONLY
+def test_a_file_that_appears_at_the_backups_target_during_the_copy_is_kept(client, database_url):
+    create(client)
+    database = client.app.config["songs.database"]
+    target = Path(storage.sqlite_path(database_url)).with_name("copy.db")
+
+    def someone_else_writes_the_target(status, remaining, total):
+        target.write_text("precious")
+
+    with pytest.raises(ValueError, match="appeared during the copy; it is kept as it was"):
+        database.backup(str(target), progress=someone_else_writes_the_target)
+
+    assert target.read_text() == "precious"
+    assert list(target.parent.glob("*.partial")) == list(target.parent.glob(".*.partial")) == []
+
+
+@SQLITE_ONLY
+def test_a_backup_removes_the_copies_that_killed_backups_left_and_no_other(client, tmp_path):
+    create(client)
+    abandoned = tmp_path / ".old.db.4194999.partial"  # no process has this id
+    running = tmp_path / f".other.db.{os.getpid()}.partial"  # a backup still running
+    abandoned.write_bytes(b"x" * 1000)
+    running.write_bytes(b"y")
+
+    count = client.app.config["songs.database"].backup(str(tmp_path / "copy.db"))
+
+    assert count == 1
+    assert not abandoned.exists() and running.read_bytes() == b"y"
+    assert sorted(p.name for p in tmp_path.glob(".*.partial")) == [running.name]

@@ -1,0 +1,152 @@
+"""gunicorn's gthread worker, with each request read whole before a thread takes it; and
+gunicorn's logger, with secrets in a URL's query left out of the access log.
+
+gthread hands a connection to a thread as soon as its first byte arrives, and the thread
+then blocks reading the rest: a client that sends its headers a byte at a time holds that
+thread for as long as it likes, and a few such clients hold every thread of the service.
+Here the worker's event loop, which waits on every connection at once, reads each request
+(its head, and a body up to BUFFERED_BODY_BYTES) as it arrives, and gives it to a thread
+only once it is all there; a request not all there within REQUEST_SECONDS is answered 408
+and closed. So a slow or silent client costs a socket, never a thread. Each answer's
+writes are bounded too: a client that stops reading releases the thread within
+SEND_TIMEOUT_SECONDS of the write it stalls, instead of holding it (and an export's
+database transaction) open. The thread then parses the request with gunicorn's own parser, from
+the bytes read here: what is accepted, and how, is gunicorn's.
+"""
+
+import os
+import re
+import selectors
+import time
+from functools import partial
+
+from gunicorn.glogging import Logger
+from gunicorn.workers.gthread import TConn, ThreadWorker
+
+
+def client_timeout():
+    """CLIENT_TIMEOUT: the seconds a client has to send a whole request, and to take each
+    write of an answer (10 unless set)."""
+    value = os.environ.get("CLIENT_TIMEOUT") or "10"
+    if not (value.isascii() and value.isdigit() and 0 < int(value) <= 3600):
+        raise SystemExit(
+            f"CLIENT_TIMEOUT must be a whole number of seconds, 1 to 3600; got {value!r}"
+        )
+    return int(value)
+
+
+REQUEST_SECONDS = SEND_TIMEOUT_SECONDS = client_timeout()
+BUFFERED_BODY_BYTES = 1024 * 1024  # beyond this the thread reads the rest (and refuses it)
+LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]{1,12})[ \t]*\r\n", re.IGNORECASE)
+CHUNKED = re.compile(rb"\r\ntransfer-encoding:[^\r\n]*chunked", re.IGNORECASE)
+SECRET_PARAMETER = re.compile(  # access_token=..., api_key=..., password=... in a query
+    r"((?:^|[?&;])[^=&;#\s]*(?:token|key|password|secret|auth)[^=&;#\s]*=)[^&;#\s]*",
+    re.IGNORECASE,
+)
+TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+
+
+class BufferedThreadWorker(ThreadWorker):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reading = {}  # connection: (bytes so far, deadline), in the order they came
+
+    def accept(self, listener):
+        try:
+            client, address = listener.accept()
+        except BlockingIOError:
+            return
+        except ConnectionAbortedError:
+            return
+        self.nr_conns += 1
+        self.read_request(TConn(self.cfg, client, address, listener.getsockname()))
+
+    def on_client_socket_readable(self, conn, client):
+        """A kept-alive connection has a next request coming: read it here too."""
+        self.poller.unregister(client)
+        self.keepalived_conns.remove(conn)
+        self.read_request(conn)
+
+    def read_request(self, conn):
+        conn.sock.setblocking(False)
+        self.reading[conn] = (b"", time.monotonic() + REQUEST_SECONDS)
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_readable, conn))
+
+    def on_readable(self, conn, sock):
+        try:
+            data = sock.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        received, deadline = self.reading[conn]
+        if not data and not received:  # the client went away without a word
+            self.forget(conn)
+            self.nr_conns -= 1
+            conn.close()
+            return
+        received += data
+        if data and not request_is_whole(received):
+            self.reading[conn] = (received, deadline)
+            return
+        # Whole, or all the client will send (it closed its side): gunicorn's parser and
+        # the service judge what came, a body cut short included.
+        self.forget(conn)
+        conn.init()  # gunicorn's parser on this socket, blocking again for the thread
+        conn.parser.unreader.unread(received)
+        conn.data_ready = True
+        self.enqueue_req(conn)
+
+    def handle_request(self, req, conn):
+        """gthread's, on a socket whose every send (and read) ends within the timeout."""
+        conn.sock.settimeout(SEND_TIMEOUT_SECONDS)
+        try:
+            return super().handle_request(req, conn)
+        except TimeoutError:
+            self.log.info("closed a connection whose client stopped reading its answer")
+            return False  # and the thread goes back to the pool
+
+    def forget(self, conn):
+        del self.reading[conn]
+        self.poller.unregister(conn.sock)
+
+    def murder_pending(self):
+        super().murder_pending()
+        now = time.monotonic()
+        for conn, (received, deadline) in list(self.reading.items()):
+            if deadline > now:
+                break  # the rest came later
+            self.forget(conn)
+            try:
+                if received:  # a connection that never sent a byte is closed without a word
+                    conn.sock.send(TIMED_OUT)
+            except OSError:
+                pass
+            self.nr_conns -= 1
+            conn.close()
+
+
+def request_is_whole(received):
+    """Whether `received` holds a whole request head and its body (or as much of the body as
+    is buffered here). gunicorn's parser judges the request itself, on the thread."""
+    head_end = received.find(b"\r\n\r\n")
+    if head_end < 0:
+        return len(received) > 65536  # far past gunicorn's limits: let it refuse the head
+    head, body = received[: head_end + 2], received[head_end + 4 :]
+    if CHUNKED.search(head):
+        return body.endswith(b"0\r\n\r\n") or len(body) > BUFFERED_BODY_BYTES
+    length = LENGTH.search(head)
+    wanted = int(length.group(1)) if length else 0
+    return len(body) >= min(wanted, BUFFERED_BODY_BYTES)
+
+
+class RedactingLogger(Logger):
+    """The access log with the value of every query parameter named like a secret replaced:
+    the service takes tokens only in Authorization, but clients put them in URLs anyway."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        for name in ("r", "q"):
+            if atoms.get(name):
+                atoms[name] = SECRET_PARAMETER.sub(r"\1[redacted]", atoms[name])
+        return atoms

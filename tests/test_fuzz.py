@@ -1,0 +1,155 @@
+"""Arbitrary bytes at every parser the service has, in-process: never a 5xx.
+
+Hypothesis makes up query strings, cursors, bodies of each accepted type (and of others),
+and the header values the service reads; whatever they are, the answer is a 2xx, 3xx or 4xx,
+and a 4xx is a problem document. The database is the test's own file (SQLite; the parsers
+run before any backend is involved, and the backends' own limits are in test_hostile.py).
+"""
+
+import base64
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import service
+from conftest import SONG, SQLITE_ONLY, create
+
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+PATHS = ["/api/songs", "/api/song/1", "/api/songs/1", "/healthz", "/api/openapi.json"]
+BODY_TYPES = [
+    "application/json",
+    "application/merge-patch+json",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=b",
+    "text/csv",
+    "",
+]
+HEADERS = [
+    "If-Match",
+    "If-None-Match",
+    "Prefer",
+    "Accept",
+    "Idempotency-Key",
+    "Authorization",
+    "X-Request-ID",
+    "Origin",
+    "Access-Control-Request-Method",
+]
+any_text = st.lists(  # any code points, lone surrogates too (st.text makes none)
+    st.integers(0, 0x10FFFF) | st.integers(0xD800, 0xDFFF), max_size=20
+).map(lambda points: "".join(map(chr, points)))
+latin1 = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=60)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def bytes_or_json(*shapes):
+    """Raw bytes, any JSON value, or JSON of one of `shapes`, as bytes."""
+    encoded = [shape.map(lambda value: json.dumps(value).encode()) for shape in shapes]
+    return st.one_of(st.binary(max_size=300), *encoded)
+
+
+@pytest.fixture
+def fuzzed(client):
+    """The client with one song in the database, so that paths to song 1 reach a song."""
+    create(client)
+    return client
+
+
+def assert_no_5xx(resp):
+    assert resp.status_int < 500, resp.body
+    if resp.status_int >= 400:
+        assert resp.content_type == "application/problem+json"
+
+
+@SQLITE_ONLY
+@FUZZ
+@given(raw=st.binary(max_size=200), path=st.sampled_from(PATHS))
+def test_any_query_string_is_never_a_5xx(fuzzed, raw, path):
+    resp = fuzzed.get(path, extra_environ={"QUERY_STRING": raw.decode("latin-1")}, status="*")
+
+    assert_no_5xx(resp)
+
+
+SORTS = ["id", "title", "-rating,created_at", "artist,-id"]
+
+
+def our_cursor(sort, after):
+    """A cursor as the service makes them for ?sort=`sort`, holding made-up sort values."""
+    fingerprint = service.query_fingerprint({}, service.read_sort(sort)[0])
+    return json.dumps({"after": after, "query": fingerprint}).encode()
+
+
+SORT_VALUES = {  # what a made-up cursor may hold for each field: near misses and far ones
+    "id": st.integers(-2, 2**64) | json_values,
+    "rating": st.integers(-1, 7) | json_values,
+    "artist": any_text | json_values,
+    "title": any_text | json_values,
+    "created_at": any_text,
+    "updated_at": any_text,
+}
+
+
+@SQLITE_ONLY
+@FUZZ
+@given(
+    sort=st.sampled_from(SORTS),
+    made_up=bytes_or_json(
+        json_values, st.fixed_dictionaries({"after": json_values, "query": st.text()})
+    ),
+    data=st.data(),
+)
+def test_any_cursor_is_never_a_5xx(fuzzed, sort, made_up, data):
+    fields = [field for field, _ in service.read_sort(sort)[0]]
+    after = [data.draw(SORT_VALUES[field]) for field in fields]
+    token = data.draw(st.sampled_from([made_up, our_cursor(sort, after)]))
+    cursor = base64.urlsafe_b64encode(token).rstrip(b"=").decode()
+
+    assert_no_5xx(fuzzed.get(f"/api/songs?sort={sort}&cursor={cursor}", status="*"))
+
+
+@SQLITE_ONLY
+@FUZZ
+@given(
+    body=st.one_of(
+        bytes_or_json(
+            json_values,
+            st.dictionaries(st.sampled_from(["artist", "title", "rating"]), json_values),
+        ),
+        st.builds(
+            lambda head, value: b"--b\r\n" + head + b"\r\n\r\n" + value + b"\r\n--b--\r\n",
+            st.binary(max_size=80),
+            st.binary(max_size=40),
+        ),
+    ),
+    content_type=st.one_of(
+        st.sampled_from(BODY_TYPES),
+        latin1,
+        latin1.map(lambda parameters: f"multipart/form-data; boundary=b; {parameters}"),
+    ),
+    method=st.sampled_from(["POST", "PUT", "PATCH"]),
+)
+def test_any_body_of_any_type_is_never_a_5xx(fuzzed, body, content_type, method):
+    path = "/api/songs" if method == "POST" else "/api/song/1"
+    headers = {"Content-Type": content_type} if content_type else {}
+
+    assert_no_5xx(fuzzed.request(path, method=method, body=body, headers=headers, status="*"))
+
+
+@SQLITE_ONLY
+@FUZZ
+@given(
+    values=st.dictionaries(st.sampled_from(HEADERS), latin1, min_size=1),
+    method=st.sampled_from(["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]),
+    path=st.sampled_from(PATHS),
+)
+def test_any_header_value_is_never_a_5xx(fuzzed, values, method, path):
+    body = json.dumps(SONG).encode() if method in ("POST", "PUT", "PATCH") else b""
+    headers = {**values, "Content-Type": "application/json"} if body else values
+
+    assert_no_5xx(fuzzed.request(path, method=method, body=body, headers=headers, status="*"))

@@ -1,0 +1,138 @@
+"""Slow and silent clients, under real gunicorn: more of them than the service has threads,
+and a normal request still answered within a second.
+
+gunicorn.conf.py's worker reads each request whole in its event loop before a thread
+takes it (buffered_worker.py), and gives every connection a send timeout; a worker
+streams one export at a time. The attacks here use 16 connections against 2 workers of
+2 threads each.
+"""
+
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from conftest import SONG, SQLITE_ONLY
+
+ATTACKERS = 16  # four times the threads of start_gunicorn(workers=2)
+
+
+def probe(server, count=10):
+    """(status, seconds) of `count` GETs of song 1, each on a new connection, in turn."""
+    answers = []
+    for _ in range(count):
+        started = time.monotonic()
+        try:
+            status = server.request("GET", "/api/song/1", timeout=5)[0]
+        except OSError:
+            status = None
+        answers.append((status, time.monotonic() - started))
+        time.sleep(0.1)
+    return answers
+
+
+def assert_prompt(answers):
+    slow = [f"{status} after {seconds:.2f} s" for status, seconds in answers if seconds >= 1]
+    assert not slow, slow
+    assert [status for status, _ in answers] == [200] * len(answers)
+
+
+def connect(server):
+    return socket.create_connection(("127.0.0.1", server.port), timeout=30)
+
+
+CLIENT_TIMEOUT = 3  # seconds; 10 unless set
+
+
+@pytest.fixture
+def served(start_gunicorn):
+    server = start_gunicorn(workers=2, env={"CLIENT_TIMEOUT": str(CLIENT_TIMEOUT)})
+    assert server.request_json("POST", "/api/songs", SONG)[0] == 201
+    return server
+
+
+@SQLITE_ONLY
+def test_slowloris_headers_a_byte_a_second_hold_no_thread(served):
+    stop = threading.Event()
+    sockets = [connect(served) for _ in range(ATTACKERS)]
+
+    def trickle(sock):
+        for byte in b"GET /api/song/1 HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + b"a" * 100:
+            if stop.wait(1):
+                return
+            sock.send(bytes([byte]))
+
+    with ThreadPoolExecutor(ATTACKERS) as pool:
+        for sock in sockets:
+            pool.submit(trickle, sock)
+        time.sleep(1.5)
+        answers = probe(served)
+        stop.set()
+    for sock in sockets:
+        sock.close()
+
+    assert_prompt(answers)
+
+
+@SQLITE_ONLY
+def test_silent_clients_and_bodies_that_never_come_whole_hold_no_thread_and_are_let_go(served):
+    silent = [connect(served) for _ in range(ATTACKERS // 2)]
+    partial = [connect(served) for _ in range(ATTACKERS // 2)]
+    for sock in partial:
+        sock.sendall(
+            b"POST /api/songs HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 100\r\n\r\n{"artist": '
+        )
+
+    answers = probe(served)
+    for sock in (silent[0], partial[0]):
+        sock.settimeout(CLIENT_TIMEOUT + 5)
+    started = time.monotonic()
+    answer_to_partial, answer_to_silent = partial[0].recv(100), silent[0].recv(100)
+    waited = time.monotonic() - started
+    for sock in silent + partial:
+        sock.close()
+
+    assert_prompt(answers)
+    assert answer_to_partial.startswith(b"HTTP/1.1 408 ")
+    assert answer_to_silent == b""  # closed without a word: it asked nothing
+    assert waited < CLIENT_TIMEOUT + 2
+
+
+def test_export_clients_that_stop_reading_hold_no_thread_nor_transaction_for_long(
+    served, db, backend
+):
+    title = "A title long enough to fill the socket buffers " * 4  # 3 MB of CSV in all
+    rows = [(f"Artist {n % 300}", f"{title}{n}", n % 5 + 1) for n in range(15_000)]
+    db.execute("BEGIN")
+    db.insert_rows("songs", ("artist", "title", "rating"), rows)
+    db.execute("COMMIT")
+    sockets = []
+    for _ in range(ATTACKERS):
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", served.port))
+        sock.sendall(b"GET /api/songs?format=csv HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        sockets.append(sock)  # and never read
+    time.sleep(1)
+
+    answers = probe(served)
+    time.sleep(CLIENT_TIMEOUT + 2)
+    open_transactions = (
+        db.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'"
+            " AND application_name = current_setting('application_name')"
+            " AND pid <> pg_backend_pid()"
+        ).fetchone()[0]
+        if backend == "postgresql"
+        else 0
+    )
+    after = probe(served, count=3)
+
+    assert_prompt(answers)
+    assert open_transactions == 0
+    assert_prompt(after)
+    for sock in sockets:
+        sock.close()
