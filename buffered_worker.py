@@ -68,34 +68,42 @@ class BufferedThreadWorker(ThreadWorker):
         self.read_request(conn)
 
     def read_request(self, conn):
+        """Read what has come of the request at once (for a kept-alive connection, usually
+        all of it), and wait on the poller only for the rest."""
         conn.sock.setblocking(False)
         self.reading[conn] = (b"", time.monotonic() + REQUEST_SECONDS)
-        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_readable, conn))
+        if not self.receive(conn, registered=False):
+            self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_readable, conn))
 
     def on_readable(self, conn, sock):
+        self.receive(conn, registered=True)
+
+    def receive(self, conn, registered):
+        """Read what the socket holds; True once the request is with a thread (or the
+        connection closed), False while more is to come."""
         try:
-            data = sock.recv(65536)
+            data = conn.sock.recv(65536)
         except BlockingIOError:
-            return
+            return False
         except OSError:
             data = b""
         received, deadline = self.reading[conn]
-        if not data and not received:  # the client went away without a word
-            self.forget(conn)
-            self.nr_conns -= 1
-            conn.close()
-            return
         received += data
         if data and not request_is_whole(received):
             self.reading[conn] = (received, deadline)
-            return
+            return False
+        self.forget(conn, registered)
+        if not received:  # the client went away without a word
+            self.nr_conns -= 1
+            conn.close()
+            return True
         # Whole, or all the client will send (it closed its side): gunicorn's parser and
         # the service judge what came, a body cut short included.
-        self.forget(conn)
         conn.init()  # gunicorn's parser on this socket, blocking again for the thread
         conn.parser.unreader.unread(received)
         conn.data_ready = True
         self.enqueue_req(conn)
+        return True
 
     def handle_request(self, req, conn):
         """gthread's, on a socket whose every send (and read) ends within the timeout."""
@@ -106,9 +114,10 @@ class BufferedThreadWorker(ThreadWorker):
             self.log.info("closed a connection whose client stopped reading its answer")
             return False  # and the thread goes back to the pool
 
-    def forget(self, conn):
+    def forget(self, conn, registered=True):
         del self.reading[conn]
-        self.poller.unregister(conn.sock)
+        if registered:
+            self.poller.unregister(conn.sock)
 
     def murder_pending(self):
         super().murder_pending()
