@@ -247,3 +247,15 @@ def test_an_import_of_many_bad_rows_shows_the_first_hundred_and_counts_the_rest(
     assert len([line for line in lines if line.startswith("line ")]) == 100
     assert f"{bad}: nothing imported, 5000 errors (4900 more not shown)" in lines
     assert db.execute("SELECT count(*) FROM songs").fetchone() == (0,)
+
+
+def test_an_import_reads_a_rating_with_more_leading_zeros_than_int_reads(
+    tmp_path, database_url, db
+):
+    songs = tmp_path / "zeros.csv"
+    songs.write_text("artist,title,rating\nA,B," + "0" * 5000 + "4\n")
+
+    result = make("import", f"FILE={songs}", env={"DATABASE_URL": database_url})
+
+    assert result.returncode == 0, result.stderr
+    assert db.execute("SELECT rating FROM songs").fetchall() == [(4,)]
