@@ -6,12 +6,13 @@ then blocks reading the rest: a client that sends its headers a byte at a time h
 thread for as long as it likes, and a few such clients hold every thread of the service.
 Here the worker's event loop, which waits on every connection at once, reads each request
 (its head, and a body up to BUFFERED_BODY_BYTES) as it arrives, and gives it to a thread
-only once it is all there; a request not all there within REQUEST_SECONDS is answered 408
-and closed. So a slow or silent client costs a socket, never a thread. Each answer's
-writes are bounded too: a client that stops reading releases the thread within
-SEND_TIMEOUT_SECONDS of the write it stalls, instead of holding it (and an export's
-database transaction) open. The thread then parses the request with gunicorn's own parser, from
-the bytes read here: what is accepted, and how, is gunicorn's.
+only once it is all there (at its head, for a client that waits for 100 Continue); a
+request not all there within REQUEST_SECONDS is answered 408 and closed. So a slow or
+silent client costs a socket, never a thread. Each answer's writes are bounded too: a
+client that stops reading releases the thread within SEND_TIMEOUT_SECONDS of the write it
+stalls, instead of holding it (and an export's database transaction) open. The thread
+parses the request with gunicorn's own parser, from the bytes read here: what is
+accepted, and how, is gunicorn's.
 """
 
 import os
@@ -38,6 +39,7 @@ def client_timeout():
 REQUEST_SECONDS = SEND_TIMEOUT_SECONDS = client_timeout()
 BUFFERED_BODY_BYTES = 1024 * 1024  # beyond this the thread reads the rest (and refuses it)
 LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]{1,12})[ \t]*\r\n", re.IGNORECASE)
+EXPECTS_CONTINUE = re.compile(rb"\r\nexpect:[ \t]*100-continue", re.IGNORECASE)
 CHUNKED = re.compile(rb"\r\ntransfer-encoding:[^\r\n]*chunked", re.IGNORECASE)
 SECRET_PARAMETER = re.compile(  # access_token=..., api_key=..., password=... in a query
     r"((?:^|[?&;])[^=&;#\s]*(?:token|key|password|secret|auth)[^=&;#\s]*=)[^&;#\s]*",
@@ -142,6 +144,8 @@ def request_is_whole(received):
     if head_end < 0:
         return len(received) > 65536  # far past gunicorn's limits: let it refuse the head
     head, body = received[: head_end + 2], received[head_end + 4 :]
+    if EXPECTS_CONTINUE.search(head):
+        return True  # the body comes once gunicorn, on the thread, answers 100 Continue
     if CHUNKED.search(head):
         return body.endswith(b"0\r\n\r\n") or len(body) > BUFFERED_BODY_BYTES
     length = LENGTH.search(head)

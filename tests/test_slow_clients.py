@@ -7,6 +7,7 @@ streams one export at a time. The attacks here use 16 connections against 2 work
 2 threads each.
 """
 
+import json
 import socket
 import threading
 import time
@@ -136,3 +137,22 @@ def test_export_clients_that_stop_reading_hold_no_thread_nor_transaction_for_lon
     assert_prompt(after)
     for sock in sockets:
         sock.close()
+
+
+@SQLITE_ONLY
+def test_a_client_that_waits_for_100_continue_gets_it_at_once(served):
+    body = json.dumps(SONG).encode()
+    with connect(served) as sock:
+        sock.sendall(
+            b"POST /api/songs HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            b"Expect: 100-continue\r\nConnection: close\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body)
+        )
+        sock.settimeout(1)  # curl, asked to wait, sends the body anyway after 1 s
+        interim = sock.recv(100)
+        sock.sendall(body)
+        sock.settimeout(10)
+        answer = sock.recv(100)
+
+    assert interim.startswith(b"HTTP/1.1 100 Continue")
+    assert answer.startswith(b"HTTP/1.1 201 ")
