@@ -37,7 +37,7 @@ def client_timeout():
 
 
 REQUEST_SECONDS = SEND_TIMEOUT_SECONDS = client_timeout()
-BUFFERED_BODY_BYTES = 1024 * 1024  # beyond this the thread reads the rest (and refuses it)
+BUFFERED_BODY_BYTES = 128 * 1024  # twice MAX_BODY_BYTES's default: past it, the thread reads on
 LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]{1,12})[ \t]*\r\n", re.IGNORECASE)
 EXPECTS_CONTINUE = re.compile(rb"\r\nexpect:[ \t]*100-continue", re.IGNORECASE)
 CHUNKED = re.compile(rb"\r\ntransfer-encoding:[^\r\n]*chunked", re.IGNORECASE)
