@@ -99,7 +99,7 @@ class SQLiteDatabase:
     def write_transaction(self):
         """BEGIN IMMEDIATE … COMMIT on this thread's connection, the service's writers in turn.
 
-        Writers queue on a file lock before SQLite's: a writer tries it every 0.1 to 2 ms,
+        Writers queue on a file lock before SQLite's: a writer tries it every 0.1 to 0.5 ms,
         where SQLite's busy handler sleeps 1, 2, 5 ms and more between tries while the lock
         may be free (bench/results.md). SQLite's lock still arbitrates with anything else
         that writes, and a process that dies releases its file lock with it. The two waits
@@ -309,7 +309,7 @@ def writable(path):
 
 def lock_until(lock, deadline):
     """flock(LOCK_EX) that gives up at `deadline` (False): flock itself cannot time out, so
-    it is tried without blocking, at pauses growing from 0.1 ms to 2 ms."""
+    it is tried without blocking, at pauses growing from 0.1 ms to 0.5 ms."""
     pause = 0.0001
     while True:
         try:
@@ -319,7 +319,7 @@ def lock_until(lock, deadline):
             if time.monotonic() >= deadline:
                 return False
             time.sleep(pause)
-            pause = min(pause * 2, 0.002)
+            pause = min(pause * 2, 0.0005)
 
 
 class SQLiteConnection(sqlite3.Connection):
