@@ -12,7 +12,8 @@ silent client costs a socket, never a thread. Each answer's writes are bounded t
 client that stops reading releases the thread within SEND_TIMEOUT_SECONDS of the write it
 stalls, instead of holding it (and an export's database transaction) open. The thread
 parses the request with gunicorn's own parser, from the bytes read here: what is
-accepted, and how, is gunicorn's.
+accepted, and how, is gunicorn's. With TLS in gunicorn itself (certfile), connections are
+served as plain gthread serves them: terminate TLS in front instead.
 """
 
 import os
@@ -54,6 +55,8 @@ class BufferedThreadWorker(ThreadWorker):
         self.reading = {}  # connection: (bytes so far, deadline), in the order they came
 
     def accept(self, listener):
+        if self.cfg.is_ssl:  # the bytes read here would be TLS records: gthread's way instead
+            return super().accept(listener)
         try:
             client, address = listener.accept()
         except BlockingIOError:
@@ -65,6 +68,8 @@ class BufferedThreadWorker(ThreadWorker):
 
     def on_client_socket_readable(self, conn, client):
         """A kept-alive connection has a next request coming: read it here too."""
+        if self.cfg.is_ssl:
+            return super().on_client_socket_readable(conn, client)
         self.poller.unregister(client)
         self.keepalived_conns.remove(conn)
         self.read_request(conn)
