@@ -55,16 +55,45 @@ class BufferedThreadWorker(ThreadWorker):
         self.reading = {}  # connection: (bytes so far, deadline), in the order they came
 
     def accept(self, listener):
-        if self.cfg.is_ssl:  # the bytes read here would be TLS records: gthread's way instead
-            return super().accept(listener)
         try:
             client, address = listener.accept()
-        except BlockingIOError:
+        except (BlockingIOError, ConnectionAbortedError):
             return
-        except ConnectionAbortedError:
-            return
+        self.take(client, address, listener)
+
+    def take(self, client, address, listener):
+        """A new connection: its request read here, or with TLS, gthread's way (the bytes
+        read here would be TLS records)."""
         self.nr_conns += 1
-        self.read_request(TConn(self.cfg, client, address, listener.getsockname()))
+        conn = TConn(self.cfg, client, address, listener.getsockname())
+        if self.cfg.is_ssl:
+            client.setblocking(True)
+            self.enqueue_req(conn)
+        else:
+            self.read_request(conn)
+
+    def set_accept_enabled(self, enabled):
+        super().set_accept_enabled(enabled)
+        if not enabled and not self.alive and self.cfg.reuse_port:
+            self.close_listeners()
+
+    def close_listeners(self):
+        """With reuse_port a worker has a listening socket of its own, and the kernel goes on
+        queueing a share of new connections on it until it is closed; gthread keeps it open
+        while it finishes its requests, and closing it then resets whatever queued meanwhile.
+        A stopping worker takes what is queued now and closes it at once, so that new
+        connections go to the other workers. (Linux's net.ipv4.tcp_migrate_req = 1 also
+        hands a closed socket's queue to them.)"""
+        for listener in self.sockets:
+            while True:
+                try:
+                    client, address = listener.accept()
+                except ConnectionAbortedError:
+                    continue
+                except BlockingIOError:
+                    break
+                self.take(client, address, listener)
+            listener.close()
 
     def on_client_socket_readable(self, conn, client):
         """A kept-alive connection has a next request coming: read it here too."""

@@ -4,8 +4,10 @@ The platform's PORT and WEB_CONCURRENCY, and GUNICORN_CMD_ARGS, still win over t
 """
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 # Chosen with make bench (bench/results.md): gthread keeps connections alive behind a
@@ -15,6 +17,13 @@ from pathlib import Path
 worker_class = "buffered_worker.BufferedThreadWorker"  # gthread, each request read whole first
 threads = 2
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1))
+
+# Each worker its own listening socket, which the kernel fills by a hash of each new
+# connection. On one shared socket, the worker already on a core accepts a whole burst of
+# keep-alive connections before the others wake, and keeps them: a client holding a few
+# long-lived connections (a router, a pool, wrk) then has one core of the machine's. A
+# second instance on the port is refused in on_starting, as a plain bind would refuse it.
+reuse_port = True
 
 timeout = 20
 graceful_timeout = 20  # under the 30 s a PaaS waits between SIGTERM and SIGKILL
@@ -42,7 +51,39 @@ def on_starting(server):
         server.log.warning(
             "API_TOKEN is not set: anyone who can reach this service can change its songs"
         )
+    refuse_a_taken_port(server)
     prepare_schema(server)
+
+
+def refuse_a_taken_port(server):
+    """Exit if something listens on an address to bind, as gunicorn's own bind does.
+
+    With reuse_port the workers bind for themselves, and a second instance's bind succeeds:
+    the kernel would share connections between two services. A plain bind here fails as
+    gunicorn's would, and is tried five times a second apart, as gunicorn tries.
+    """
+    if server.master_pid:  # a re-exec (USR2): the old master's workers hold it until it ends
+        return
+    for address in server.cfg.address:
+        if not isinstance(address, tuple):
+            continue  # a Unix socket: gunicorn's own bind refuses one in use
+        for attempt in range(5):
+            try:
+                with socket.socket(
+                    socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+                ) as probe:
+                    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    probe.bind(address)
+                break
+            except OSError as error:
+                server.log.error("Connection in use: %s (%s)", address, error.strerror)
+                if attempt < 4:
+                    server.log.error("Retrying in 1 second.")
+                    time.sleep(1)
+        else:
+            sys.exit(f"Can't connect to {address}")
+        # gunicorn's "Listening at:" line is empty when the workers bind for themselves.
+        server.log.info("Each worker listens at: http://%s:%s", *address)
 
 
 def prepare_schema(server):

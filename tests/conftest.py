@@ -3,7 +3,8 @@ runs twice, on a fresh SQLite file and on a fresh schema of a real PostgreSQL se
 
 Without a PostgreSQL server the PostgreSQL runs are left out (deselected), and one line at
 the end says how many and how to enable them; under CI (CI=true) that is an error instead,
-so they cannot silently stop running. SQLITE_ONLY marks the tests about SQLite itself.
+so they cannot silently stop running. SQLITE_ONLY marks the tests about SQLite itself, and
+those about gunicorn's sockets and processes, whatever the database.
 """
 
 import functools

@@ -4,6 +4,7 @@ A command runs from the project root, so with gunicorn.conf.py, on a free loopba
 its output going to a log file.
 """
 
+import contextlib
 import http.client
 import json
 import os
@@ -35,9 +36,9 @@ def procfile_command(process="web"):
 class Gunicorn:
     """A gunicorn command (the virtualenv's), started at once; call wait_ready before use."""
 
-    def __init__(self, command, log_path, env=None, gunicorn_args="", stderr_path=None):
+    def __init__(self, command, log_path, env=None, gunicorn_args="", stderr_path=None, port=None):
         """Output goes to log_path; stderr to stderr_path instead, when one is given."""
-        self.port = free_port()
+        self.port = port or free_port()
         command = [str(Path(sys.executable).with_name(command[0])), *command[1:]]
         environ = {k: v for k, v in os.environ.items() if k not in ("PORT", "WEB_CONCURRENCY")}
         environ.update(env or {})
@@ -89,6 +90,67 @@ class Gunicorn:
 
     def log(self):
         return self.log_path.read_text(errors="replace")
+
+    def workers(self):
+        """The pids of the master's children, its workers."""
+        master = self.process.pid
+        return Path(f"/proc/{master}/task/{master}/children").read_text().split()
+
+    def wait_listening(self, count, timeout=30):
+        """Wait until `count` workers each hold a socket listening on the port."""
+        deadline = time.monotonic() + timeout
+        while len(self.holders(listening=True)) < count:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"fewer than {count} workers listen:\n{self.log()}")
+            time.sleep(0.05)
+
+    def holders(self, listening=False):
+        """{client's port: worker pid} for each connection a worker holds (Linux's /proc);
+        with listening, {worker pid: inodes of its sockets listening on the port} instead."""
+        sockets = {}
+        for pid in self.workers():
+            for fd in Path(f"/proc/{pid}").joinpath("fd").glob("*"):
+                with contextlib.suppress(OSError):
+                    if (target := os.readlink(fd)).startswith("socket:["):
+                        sockets.setdefault(pid, set()).add(target[8:-1])
+        listeners, connections = set(), {}
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            local_port, remote_port = (int(f.rpartition(":")[2], 16) for f in fields[1:3])
+            if local_port == self.port and fields[3] == "0A":  # LISTEN
+                listeners.add(fields[9])
+            elif local_port == self.port:
+                connections[fields[9]] = remote_port
+        if listening:
+            return {pid: held & listeners for pid, held in sockets.items() if held & listeners}
+        return {
+            connections[i]: pid for pid, held in sockets.items() for i in held & connections.keys()
+        }
+
+    @contextlib.contextmanager
+    def keepalive_load(self, connections, path="/healthz"):
+        """tests/keepalive_load.py on this server while the block runs: yields its
+        connections' local ports, once each has had an answer."""
+        load = subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "tests" / "keepalive_load.py"),
+                str(self.port),
+                str(connections),
+                path,
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            ports = [int(port) for port in load.stdout.readline().split()]
+            if len(ports) != connections:
+                raise RuntimeError(f"the load's connections were not all answered:\n{self.log()}")
+            yield ports
+        finally:
+            load.kill()
+            load.wait()
+            load.stdout.close()
 
     def stop(self):
         if self.process.poll() is None:
