@@ -63,7 +63,7 @@ def connection():
         if POSTGRES:
             local.conn = storage.PostgresConnection(DATABASE_URL)
         else:
-            local.conn = storage.connect_sqlite(storage.sqlite_path(DATABASE_URL))
+            local.conn = storage.connect_sqlite(storage.sqlite_path(DATABASE_URL), mode="rw")
         return local.conn
 
 
