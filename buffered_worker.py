@@ -75,13 +75,12 @@ class BufferedThreadWorker(ThreadWorker):
         read here would be TLS records)."""
         self.nr_conns += 1
         conn = TConn(self.cfg, client, address, listener.getsockname())
-        if not self.cfg.is_ssl:  # the kernel bounds each blocking send and read of a thread
-            client.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, SEND_TIMEVAL)
-            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, RECEIVE_TIMEVAL)
         if self.cfg.is_ssl:
             client.setblocking(True)
             self.enqueue_req(conn)
-        else:
+        else:  # the kernel bounds each blocking send and read of a thread
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, SEND_TIMEVAL)
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, RECEIVE_TIMEVAL)
             self.read_request(conn)
 
     def set_accept_enabled(self, enabled):

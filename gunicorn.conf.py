@@ -62,28 +62,34 @@ def refuse_a_taken_port(server):
     the kernel would share connections between two services. A plain bind here fails as
     gunicorn's would, and is tried five times a second apart, as gunicorn tries.
     """
-    if server.master_pid:  # a re-exec (USR2): the old master's workers hold it until it ends
-        return
+    if not server.cfg.reuse_port or server.master_pid:  # master_pid: a re-exec (USR2), whose
+        return  # old master's workers hold the port until it ends
     for address in server.cfg.address:
         if not isinstance(address, tuple):
             continue  # a Unix socket: gunicorn's own bind refuses one in use
         for attempt in range(5):
-            try:
-                with socket.socket(
-                    socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-                ) as probe:
-                    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                    probe.bind(address)
+            if attempt:
+                server.log.error("Retrying in 1 second.")
+                time.sleep(1)
+            if not (error := bind_error(address)):
                 break
-            except OSError as error:
-                server.log.error("Connection in use: %s (%s)", address, error.strerror)
-                if attempt < 4:
-                    server.log.error("Retrying in 1 second.")
-                    time.sleep(1)
+            server.log.error("Connection in use: %s (%s)", address, error)
         else:
             sys.exit(f"Can't connect to {address}")
         # gunicorn's "Listening at:" line is empty when the workers bind for themselves.
         server.log.info("Each worker listens at: http://%s:%s", *address)
+
+
+def bind_error(address):
+    """Why a plain bind to (host, port) fails, or None if it succeeds (it is closed at once)."""
+    family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            return error.strerror
+    return None
 
 
 def prepare_schema(server):

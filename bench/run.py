@@ -178,8 +178,13 @@ class Bench:
             app,
         ]
         lean = Gunicorn(lean_command, tmp / f"lean-{name}.log", env, self.gunicorn_args)
-        for server in (floor, lean):
-            self.ready(server)
+        try:
+            for server in (floor, lean):
+                self.ready(server)
+        except BaseException:
+            floor.stop()
+            lean.stop()
+            raise
         return floor, lean
 
     def ready(self, server):
@@ -194,14 +199,12 @@ class Bench:
         rounds, each in a new random order, so that drift on a shared machine falls on all."""
         runs = {server: [] for server, _ in targets}
         for server, path in targets:
-            self.wrk(server.url(path), script, 1, env)
+            wrk(server.url(path), script, 1, self.connections, env)
         for _ in range(self.rounds):
             for server, path in random.sample(targets, len(targets)):
-                runs[server].append(self.wrk(server.url(path), script, self.duration, env))
+                result = wrk(server.url(path), script, self.duration, self.connections, env)
+                runs[server].append(result)
         return runs
-
-    def wrk(self, url, script, duration, env):
-        return wrk(url, script, duration, self.connections, env)
 
 
 def bench_size(bench, tmp, size, notes):
@@ -242,8 +245,12 @@ def bench_database(bench, url, tmp, size, notes):
     env = {"DATABASE_URL": url, "SONG_COUNT": str(size)}
 
     svc = Gunicorn(procfile_command(), tmp / f"service-{size}.log", env, bench.gunicorn_args)
-    notes[size] = {"startup": bench.ready(svc)}
-    floor, lean = bench.start(tmp, "bench.floors:database_floor", env, f"floor-{size}")
+    try:
+        notes[size] = {"startup": bench.ready(svc)}
+        floor, lean = bench.start(tmp, "bench.floors:database_floor", env, f"floor-{size}")
+    except BaseException:
+        svc.stop()
+        raise
     rows = []
     try:
         for name, service_path, floor_path, script in shapes(size, url):

@@ -99,20 +99,37 @@ class Gunicorn:
     def wait_listening(self, count, timeout=30):
         """Wait until `count` workers each hold a socket listening on the port."""
         deadline = time.monotonic() + timeout
-        while len(self.holders(listening=True)) < count:
+        while len(self.listening_workers()) < count:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"fewer than {count} workers listen:\n{self.log()}")
             time.sleep(0.05)
 
-    def holders(self, listening=False):
-        """{client's port: worker pid} for each connection a worker holds (Linux's /proc);
-        with listening, {worker pid: inodes of its sockets listening on the port} instead."""
+    def listening_workers(self):
+        """The pids of the workers that hold a socket listening on the port."""
+        listeners, _ = self.port_sockets()
+        return {pid for pid, held in self.worker_sockets().items() if held & listeners}
+
+    def holders(self):
+        """{client's port: worker pid} for each connection a worker holds."""
+        _, connections = self.port_sockets()
+        return {
+            connections[inode]: pid
+            for pid, held in self.worker_sockets().items()
+            for inode in held & connections.keys()
+        }
+
+    def worker_sockets(self):
+        """{worker pid: the inodes of its sockets}, from Linux's /proc."""
         sockets = {}
         for pid in self.workers():
             for fd in Path(f"/proc/{pid}").joinpath("fd").glob("*"):
                 with contextlib.suppress(OSError):
                     if (target := os.readlink(fd)).startswith("socket:["):
                         sockets.setdefault(pid, set()).add(target[8:-1])
+        return sockets
+
+    def port_sockets(self):
+        """The inodes of the TCP sockets on the port: (listening, {connected: client's port})."""
         listeners, connections = set(), {}
         for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
             fields = line.split()
@@ -121,11 +138,7 @@ class Gunicorn:
                 listeners.add(fields[9])
             elif local_port == self.port:
                 connections[fields[9]] = remote_port
-        if listening:
-            return {pid: held & listeners for pid, held in sockets.items() if held & listeners}
-        return {
-            connections[i]: pid for pid, held in sockets.items() for i in held & connections.keys()
-        }
+        return listeners, connections
 
     @contextlib.contextmanager
     def keepalive_load(self, connections, path="/healthz"):
