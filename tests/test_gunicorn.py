@@ -413,3 +413,34 @@ def test_a_second_instance_on_a_port_in_use_is_refused(start_gunicorn, tmp_path,
     assert "Connection in use: ('127.0.0.1'" in second.log(), second.log()
     assert "Booting worker" not in second.log()
     assert [first.request("GET", "/healthz")[0] for _ in range(20)] == [200] * 20
+
+
+@SQLITE_ONLY  # about gunicorn's logger, whatever the database
+def test_any_access_log_format_logs_what_gunicorns_own_logger_would(tmp_path, database_url):
+    """The service's access logger makes the common atoms itself and takes any other from
+    gunicorn's: the values, the "-" for what is missing and the escaped quotes are gunicorn's,
+    and a secret in the query stays out either way."""
+    log_format = '%(m)s %(U)s %(q)s "%(a)s" %({referer}i)s %({content-type}o)s %(s)s %(p)s %(Z)s'
+    server = Gunicorn(
+        procfile_command(),
+        tmp_path / "gunicorn.log",
+        {"DATABASE_URL": database_url},
+        gunicorn_args=f"--workers 1 --access-logformat '{log_format}'",
+    )
+    try:
+        server.wait_ready()
+        status, headers, _ = server.request(
+            "GET", "/api/songs?limit=1&api_key=s3cret", headers={"User-Agent": 'say "hi"'}
+        )
+        time.sleep(0.5)
+        lines = [line for line in server.log().splitlines() if line.startswith("GET /api/songs")]
+    finally:
+        server.stop()
+
+    worker = re.search(r"<(\d+)>", lines[0])[1]
+    assert (status, headers["Content-Type"]) == (400, "application/problem+json")  # api_key
+    assert lines == [
+        'GET /api/songs limit=1&api_key=[redacted] "say \\"hi\\"" - '
+        f"application/problem+json 400 <{worker}> -"
+    ]
+    assert "s3cret" not in server.log()
