@@ -14,7 +14,7 @@ from pathlib import Path
 # router and matches sync workers' throughput; two processes per core keep the cores busy;
 # a second thread serves reads while the first waits for SQLite's write lock, and more
 # threads only lengthened the writes' tail latency. Each thread has its own connection.
-worker_class = "buffered_worker.BufferedThreadWorker"  # gthread, each request read whole first
+worker_class = "songs.worker.BufferedThreadWorker"  # gthread, each request read whole first
 threads = 2
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1))
 
@@ -35,7 +35,7 @@ keepalive = 75  # longer than a platform router keeps idle connections to the ap
 limit_request_line = 8190
 
 accesslog = "-"
-logger_class = "buffered_worker.AccessLogger"  # lean, and no token put in a URL is logged
+logger_class = "songs.worker.AccessLogger"  # lean, and no token put in a URL is logged
 access_log_format = '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
 
 # The control socket (gunicorn 25.1+) is a management interface this service does not

@@ -14,17 +14,18 @@ import threading
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl
 
-import service
-import storage
+from songs import cursors, listing, storage
+from songs.storage.postgres import POSTGRES_SCHEMES, PostgresConnection
+from songs.storage.sqlite import connect_sqlite, sqlite_path
 
 ARTIST = "Bench Quartet"  # bench/run.py gives this artist 150 songs
 SEARCH_TERM = "zyzzyva"  # in a few songs only, which bench/run.py adds
 QUERIES = {  # each query string of bench/run.py's QUERY_SHAPES: (filters, sort)
-    "artist=Bench%20Quartet": ({"artist": ARTIST}, service.DEFAULT_SORT),
-    "min_rating=4": ({"min_rating": 4}, service.DEFAULT_SORT),
-    "sort=-rating": ({}, service.read_sort("-rating")[0]),
-    f"q={SEARCH_TERM}": ({"q": SEARCH_TERM}, service.DEFAULT_SORT),
-    "sort=-rating,title": ({}, service.read_sort("-rating,title")[0]),
+    "artist=Bench%20Quartet": ({"artist": ARTIST}, cursors.DEFAULT_SORT),
+    "min_rating=4": ({"min_rating": 4}, cursors.DEFAULT_SORT),
+    "sort=-rating": ({}, listing.read_sort("-rating")[0]),
+    f"q={SEARCH_TERM}": ({"q": SEARCH_TERM}, cursors.DEFAULT_SORT),
+    "sort=-rating,title": ({}, listing.read_sort("-rating,title")[0]),
 }
 
 FIELDS = ("id", "artist", "title", "rating", "created_at", "updated_at")
@@ -46,7 +47,7 @@ SONG = json.dumps(
 ).encode()
 JSON_HEADERS = [("Content-Type", "application/json")]
 DATABASE_URL = os.environ.get("DATABASE_URL", "sqlite:///songs.db")
-POSTGRES = DATABASE_URL.startswith(storage.POSTGRES_SCHEMES)
+POSTGRES = DATABASE_URL.startswith(POSTGRES_SCHEMES)
 BEGIN = "BEGIN" if POSTGRES else "BEGIN IMMEDIATE"
 local = threading.local()
 
@@ -61,9 +62,9 @@ def connection():
         return local.conn
     except AttributeError:
         if POSTGRES:
-            local.conn = storage.PostgresConnection(DATABASE_URL)
+            local.conn = PostgresConnection(DATABASE_URL)
         else:
-            local.conn = storage.connect_sqlite(storage.sqlite_path(DATABASE_URL), mode="rw")
+            local.conn = connect_sqlite(sqlite_path(DATABASE_URL), mode="rw")
         return local.conn
 
 
@@ -74,7 +75,7 @@ def database_floor(environ, start_response):
         params = dict(parse_qsl(query))
         filters, sort = QUERIES[params["shape"]]
         after = tuple(json.loads(params["after"])) if "after" in params else None
-        rows = service.select_page(conn, filters, sort, after, 101)
+        rows = storage.select_page(conn, filters, sort, after, 101)
         body = [dict(zip(FIELDS, row, strict=False)) for row in rows[:100]]
     elif path == "/api/songs" and method == "GET":  # ?before=<id> stands in for the cursor
         before = int(query[7:]) if query else 2**63 - 1

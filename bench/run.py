@@ -35,9 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 from floors import ARTIST, SEARCH_TERM  # noqa: E402
 
-import service  # noqa: E402  (the service's own schema and cursor format)
-import storage  # noqa: E402
 from gunicorn_server import Gunicorn, procfile_command  # noqa: E402  (as the tests run it)
+from songs import cursors, listing, storage  # noqa: E402
+from songs.storage.postgres import POSTGRES_SCHEMES  # noqa: E402
 
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results.md"
@@ -50,7 +50,7 @@ DEEP_PAGE = "GET /api/songs (deep cursor)"
 # Shown, with no target: its walk reads songs in title order, all over the table, and so
 # slows as the table outgrows the caches (bench/results.md).
 DEEP_SORTED = "GET /api/songs?sort=-rating,title (deep cursor)"
-QUERY_SHAPES = (  # the floor runs the same query through service.select_page (bench/floors.py)
+QUERY_SHAPES = (  # the floor runs the same query through storage.select_page (bench/floors.py)
     f"artist={quote(ARTIST)}",
     "min_rating=4",
     "sort=-rating",
@@ -58,7 +58,7 @@ QUERY_SHAPES = (  # the floor runs the same query through service.select_page (b
 )
 TARGET_QUERY_GROWTH, TARGET_EXPORT_ROWS, TARGET_EXPORT_RSS_MIB = 1.5, 100_000, 5
 TARGET_URL = os.environ.get("DATABASE_URL", "")
-POSTGRES = TARGET_URL.startswith(storage.POSTGRES_SCHEMES)
+POSTGRES = TARGET_URL.startswith(POSTGRES_SCHEMES)
 BACKEND = "PostgreSQL" if POSTGRES else "SQLite"
 
 
@@ -68,16 +68,16 @@ def shapes(size, url):
     database = storage.open_database(url)
     deep_song = storage.find_song(database.connection(), deep)
     database.close()
-    by_rating, _ = service.read_sort("-rating,title")
+    by_rating, _ = listing.read_sort("-rating,title")
     position = [deep_song[field] for field, _ in by_rating]
-    rated_cursor = service.encode_cursor(position, service.query_fingerprint({}, by_rating))
-    newest_first = service.query_fingerprint({}, service.DEFAULT_SORT)
+    rated_cursor = cursors.encode_cursor(position, cursors.query_fingerprint({}, by_rating))
+    newest_first = cursors.query_fingerprint({}, cursors.DEFAULT_SORT)
     return [
         (ONE_SONG, "/api/song/1", "/api/song/1", "get_song.lua"),
         (FIRST_PAGE, "/api/songs", "/api/songs", None),
         (
             DEEP_PAGE,
-            f"/api/songs?cursor={service.encode_cursor((deep,), newest_first)}",
+            f"/api/songs?cursor={cursors.encode_cursor((deep,), newest_first)}",
             f"/api/songs?before={deep}",
             None,
         ),

@@ -17,8 +17,9 @@ import pytest
 from webtest import TestApp
 
 import service
-import storage
 from gunicorn_server import Gunicorn, procfile_command
+from songs import storage
+from songs.storage.sqlite import sqlite_path
 
 SONG = {"artist": "Gregori Klosman", "title": "Jaws", "rating": 3}
 POSTGRES_URL = os.environ.get("SONGS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -153,7 +154,7 @@ class OutsideWriter:
     def __init__(self, database_url):
         self.sqlite = database_url.startswith("sqlite")
         if self.sqlite:
-            path = storage.sqlite_path(database_url)
+            path = sqlite_path(database_url)
             self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         else:
             import psycopg

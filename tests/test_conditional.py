@@ -5,8 +5,8 @@ import re
 import pytest
 from webtest import TestApp
 
-import service
 from conftest import SONG, create
+from songs import wire
 
 ETAG = re.compile(r'"[0-9a-f]{32}"')
 MERGE_PATCH = "application/merge-patch+json"
@@ -16,7 +16,7 @@ def patch(client, path, body, status, headers=None, content_type=MERGE_PATCH):
     return client.request(
         path,
         method="PATCH",
-        body=body if isinstance(body, bytes) else service.json_bytes(body),
+        body=body if isinstance(body, bytes) else wire.json_bytes(body),
         headers={"Content-Type": content_type, **(headers or {})},
         status=status,
     )
@@ -379,7 +379,7 @@ def test_prefer_return_minimal_answers_204_with_the_etag_and_no_body(client, met
     resp = client.request(
         path,
         method=method,
-        body=service.json_bytes({**SONG, "rating": 5}),
+        body=wire.json_bytes({**SONG, "rating": 5}),
         headers={"Content-Type": "application/json", "Prefer": "return=minimal"},
         status=status,
     )

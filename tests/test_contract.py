@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import service
 from gunicorn_server import ROOT
+from songs import bodies, headers, listing, validation
 
 DOCUMENT = json.loads((ROOT / "openapi.json").read_text())
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
@@ -64,16 +64,16 @@ def test_the_documented_limits_are_the_service_limits():
     parameters = DOCUMENT["components"]["parameters"]
     song = DOCUMENT["components"]["schemas"]["Song"]["properties"]
 
-    assert parameters["Limit"]["schema"]["maximum"] == service.MAX_PAGE_SIZE
-    assert parameters["Limit"]["schema"]["default"] == service.PAGE_SIZE
-    assert song["artist"]["maxLength"] == song["title"]["maxLength"] == service.MAX_TEXT_LENGTH
+    assert parameters["Limit"]["schema"]["maximum"] == listing.MAX_PAGE_SIZE
+    assert parameters["Limit"]["schema"]["default"] == listing.PAGE_SIZE
+    assert song["artist"]["maxLength"] == song["title"]["maxLength"] == validation.MAX_TEXT_LENGTH
     accept_patch = DOCUMENT["components"]["headers"]["Accept-Patch"]["schema"]["const"]
-    assert accept_patch == service.ACCEPTED_PATCH_TYPES
+    assert accept_patch == bodies.ACCEPTED_PATCH_TYPES
     request_id = DOCUMENT["components"]["headers"]["X-Request-ID"]["schema"]["pattern"]
-    assert request_id == f"^{service.REQUEST_ID_PATTERN.pattern}$"
-    assert parameters["Q"]["schema"]["minLength"] == service.MIN_SEARCH_LENGTH
-    assert parameters["Format"]["schema"]["enum"] == list(service.LIST_MEDIA_TYPES)
-    fields = "|".join(service.SORT_FIELDS)
+    assert request_id == f"^{headers.REQUEST_ID_PATTERN.pattern}$"
+    assert parameters["Q"]["schema"]["minLength"] == listing.MIN_SEARCH_LENGTH
+    assert parameters["Format"]["schema"]["enum"] == list(listing.LIST_MEDIA_TYPES)
+    fields = "|".join(listing.SORT_FIELDS)
     assert parameters["Sort"]["schema"]["pattern"] == f"^-?({fields})(,-?({fields}))*$"
 
 
@@ -86,7 +86,7 @@ def test_the_list_documents_exactly_the_parameters_it_reads():
         ]
         query = [parameter["name"] for parameter in names if parameter["in"] == "query"]
 
-        assert sorted(query) == sorted(service.LIST_PARAMETERS)
+        assert sorted(query) == sorted(listing.LIST_PARAMETERS)
 
 
 def test_schemathesis_finds_no_failure_against_real_gunicorn(start_gunicorn, tmp_path, request):

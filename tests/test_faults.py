@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
-import storage
 from conftest import POSTGRES_ONLY, SONG, SQLITE_ONLY, admin_connection
 from gunicorn_server import ROOT
+from songs import storage
+from songs.storage.common import BUSY_TIMEOUT_SECONDS
 
-BUSY_TIMEOUT = storage.BUSY_TIMEOUT_SECONDS
+BUSY_TIMEOUT = BUSY_TIMEOUT_SECONDS
 
 
 def timed(server, method, path, value=None):

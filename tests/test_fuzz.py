@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import service
 from conftest import SONG, SQLITE_ONLY, create
+from songs import cursors, listing
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 PATHS = ["/api/songs", "/api/song/1", "/api/songs/1", "/healthz", "/api/openapi.json"]
@@ -81,7 +81,7 @@ SORTS = ["id", "title", "-rating,created_at", "artist,-id"]
 
 def our_cursor(sort, after):
     """A cursor as the service makes them for ?sort=`sort`, holding made-up sort values."""
-    fingerprint = service.query_fingerprint({}, service.read_sort(sort)[0])
+    fingerprint = cursors.query_fingerprint({}, listing.read_sort(sort)[0])
     return json.dumps({"after": after, "query": fingerprint}).encode()
 
 
@@ -105,7 +105,7 @@ SORT_VALUES = {  # what a made-up cursor may hold for each field: near misses an
     data=st.data(),
 )
 def test_any_cursor_is_never_a_5xx(fuzzed, sort, made_up, data):
-    fields = [field for field, _ in service.read_sort(sort)[0]]
+    fields = [field for field, _ in listing.read_sort(sort)[0]]
     after = [data.draw(SORT_VALUES[field]) for field in fields]
     token = data.draw(st.sampled_from([made_up, our_cursor(sort, after)]))
     cursor = base64.urlsafe_b64encode(token).rstrip(b"=").decode()

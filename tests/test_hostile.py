@@ -13,8 +13,8 @@ from urllib.parse import quote
 
 import pytest
 
-import service
 from conftest import SONG
+from songs import cursors, listing
 
 SONG_JSON = json.dumps(SONG).encode()
 
@@ -45,7 +45,7 @@ def song_with(**fields):
 
 def forged_cursor(after, sort="title"):
     """A cursor made up by hand for ?sort=`sort`, its fingerprint right: only `after` is bad."""
-    fingerprint = service.query_fingerprint({}, service.read_sort(sort)[0])
+    fingerprint = cursors.query_fingerprint({}, listing.read_sort(sort)[0])
     token = json.dumps({"after": after, "query": fingerprint}).encode()  # ASCII, \\ud800 escaped
     return base64.urlsafe_b64encode(token).rstrip(b"=").decode()
 

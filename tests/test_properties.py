@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from webtest import TestApp
 
-import service
 from gunicorn_server import ROOT
+from songs import validation
 
 DOCUMENT = json.loads((ROOT / "openapi.json").read_text())
 SPACES = " \u00a0\u1680\u2000\u2005\u200a\u2028\u2029\u202f\u205f\u3000"
@@ -84,7 +84,7 @@ def trimmed(body):
     return {
         name: value.strip() if isinstance(value, str) else int(value)
         for name, value in body.items()
-        if name in service.WRITABLE_FIELDS
+        if name in validation.WRITABLE_FIELDS
     }
 
 
@@ -104,7 +104,7 @@ def test_a_song_is_created_exactly_when_the_document_says_it_is_valid(client, st
         if schema.is_valid(body):
             assert resp.status_int == 201, resp.text
             song = client.get(resp.headers["Location"]).json
-            assert {name: song[name] for name in service.WRITABLE_FIELDS} == trimmed(body)
+            assert {name: song[name] for name in validation.WRITABLE_FIELDS} == trimmed(body)
         else:
             assert resp.status_int == 422, resp.text
             assert stored() == before

@@ -6,15 +6,11 @@ import os
 import random
 import signal
 import socket
-import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import SONG, SQLITE_ONLY
-from gunicorn_server import ROOT
+from conftest import SONG
 
 FIELDS = ("id", "artist", "title", "rating", "created_at", "updated_at")
 
@@ -89,49 +85,6 @@ def test_sigterm_lets_in_flight_requests_finish_refuses_new_ones_and_exits(
     assert [status for status, _, _ in results] == [201] * 4
     assert time.monotonic() - started < 20  # gunicorn.conf.py's graceful_timeout
     assert db.execute("SELECT count(*) FROM songs").fetchone() == (4,)
-
-
-@SQLITE_ONLY  # PostgreSQL is backed up with its own tools (README)
-def test_make_backup_copies_a_consistent_database_while_the_service_takes_writes(
-    start_gunicorn, tmp_path
-):
-    database = tmp_path / "songs.db"
-    server = start_gunicorn(f"sqlite:///{database}", workers=2)
-    acknowledged, lock, stop = {}, threading.Lock(), threading.Event()
-    with ThreadPoolExecutor(4) as pool:
-        for client in range(4):
-            pool.submit(write_until, server, stop, acknowledged, lock, client)
-        time.sleep(0.5)
-        with lock:
-            before = set(acknowledged)
-        backup = tmp_path / "copy.db"
-        result = subprocess.run(
-            ["make", "--no-print-directory", "-C", str(ROOT), "backup", f"FILE={backup}"],
-            env={**os.environ, "DATABASE_URL": f"sqlite:///{database}"},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        time.sleep(0.3)
-        stop.set()
-
-    assert result.returncode == 0, result.stderr
-    conn = sqlite3.connect(backup)
-    try:
-        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        copied = {row[0] for row in conn.execute("SELECT id FROM songs")}
-    finally:
-        conn.close()
-    assert before <= copied  # everything acknowledged before the backup began
-    assert copied <= set(acknowledged)
-    assert len(acknowledged) > len(copied)  # the service kept writing during and after
-    again = subprocess.run(
-        [sys.executable, str(ROOT / "service.py"), "backup", str(backup)],
-        env={**os.environ, "DATABASE_URL": f"sqlite:///{database}"},
-        capture_output=True,
-        text=True,
-    )
-    assert again.returncode != 0 and "exists" in again.stderr  # never overwrites
 
 
 def test_mixed_writers_on_shared_songs_lose_nothing_and_the_table_is_what_they_were_told(

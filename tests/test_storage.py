@@ -1,37 +1,22 @@
 """schema.sql, init-db and the database settings."""
 
 import multiprocessing
-import os
-import shutil
 import sqlite3
-import subprocess
 import sys
 import threading
 import time
 import unicodedata
-from pathlib import Path
 
 import pytest
+from test_commands import init_db
 from webtest import TestApp
 
 import service
-import storage
 from conftest import SONG, SQLITE_ONLY, create
 from gunicorn_server import ROOT
+from songs import storage
 
 INSERT = "INSERT INTO songs (artist, title, rating) VALUES (?, ?, ?)"
-
-
-def init_db(database_url, cwd=ROOT):
-    """Run `python service.py init-db`, as `make init-db` does."""
-    return subprocess.run(
-        [sys.executable, str(ROOT / "service.py"), "init-db"],
-        cwd=cwd,
-        env={**os.environ, "DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 @pytest.fixture
@@ -137,58 +122,6 @@ def test_the_service_creates_the_schema_in_wal_mode_with_its_version(app, databa
         conn.close()
 
 
-def test_init_db_on_a_database_with_songs_keeps_every_one(client, database_url, dump):
-    for n in range(5):
-        create(client, title=f"Song {n}")
-    client.delete("/api/song/5", status=204)
-    before = dump()
-
-    first, second = init_db(database_url), init_db(database_url)
-
-    assert first.returncode == 0, first.stderr
-    assert second.returncode == 0, second.stderr
-    name = storage.open_database(database_url).name
-    assert second.stdout == f"{name}: schema ready, 4 songs\n"
-    assert dump() == before
-    assert create(client)["id"] == 6
-
-
-def test_a_relative_database_url_is_relative_to_the_working_directory(tmp_path):
-    result = init_db("sqlite:///relative.db", cwd=tmp_path)
-
-    assert result.returncode == 0, result.stderr
-    assert (tmp_path / "relative.db").exists()
-
-
-@pytest.mark.parametrize(
-    "url",
-    ["mysql://localhost/songs", "sqlite://", "sqlite:///", "sqlite:///:memory:", "songs.db"],
-)
-def test_a_database_url_that_names_no_database_is_refused_clearly(url):
-    with pytest.raises(ValueError, match="DATABASE_URL must name a SQLite file, .* or a Postgre"):
-        service.create_app(url)
-
-
-@pytest.mark.parametrize("value", ["0", "-1", "abc", "1.5"])
-def test_a_bad_max_body_bytes_is_refused_clearly(make_app, monkeypatch, value):
-    monkeypatch.setenv("MAX_BODY_BYTES", value)
-
-    with pytest.raises(ValueError, match="MAX_BODY_BYTES must be a positive whole number"):
-        make_app()
-
-
-def test_init_db_with_a_bad_database_url_fails_with_the_reason(tmp_path):
-    result = init_db("mysql://songs:secret-password@localhost/songs", cwd=tmp_path)
-
-    assert result.returncode == 2
-    assert result.stderr == (
-        "service.py: DATABASE_URL must name a SQLite file, as sqlite:///songs.db (relative) "
-        "or sqlite:////var/lib/songs.db (absolute), or a PostgreSQL database, as "
-        "postgresql://user:password@host:5432/songs; got 'a URL of another kind'\n"
-    )
-    assert "secret-password" not in result.stdout + result.stderr
-
-
 def init_schema_at_barrier(path, barrier):
     barrier.wait()
     try:
@@ -261,21 +194,6 @@ def test_each_thread_reuses_one_connection_with_the_service_pragmas(app):
     assert mine.isolation_level is None  # transactions are explicit: BEGIN IMMEDIATE
 
 
-def test_make_clean_removes_the_environment_and_caches_but_never_a_database(tmp_path):
-    shutil.copy(ROOT / "Makefile", tmp_path)
-    for folder in (".venv/bin", ".pytest_cache", "__pycache__"):
-        (tmp_path / folder).mkdir(parents=True)
-    databases = ["songs.db", "songs.db-wal", "songs.db-shm", "songs.db-writelock", "other.db"]
-    for name in databases:
-        (tmp_path / name).write_bytes(b"keep")
-
-    result = subprocess.run(["make", "clean"], cwd=tmp_path, capture_output=True, text=True)
-
-    assert result.returncode == 0, result.stderr
-    assert not (tmp_path / ".venv").exists() and not (tmp_path / ".pytest_cache").exists()
-    assert [(tmp_path / name).read_bytes() for name in databases] == [b"keep"] * len(databases)
-
-
 @pytest.mark.parametrize("version", [1, 2])
 def test_a_database_made_by_an_earlier_schema_is_upgraded_keeping_every_song(tmp_path, version):
     """tests/schemas/schema-v<N>.sql is schema.sql as committed at version N (v1 the first)."""
@@ -303,34 +221,3 @@ def test_a_database_made_by_an_earlier_schema_is_upgraded_keeping_every_song(tmp
     headers = {"Idempotency-Key": "after-upgrade"}
     assert client.post_json("/api/songs", SONG, headers=headers).json["id"] == 301
     app.config["songs.database"].close()
-
-
-@SQLITE_ONLY
-def test_a_file_that_appears_at_the_backups_target_during_the_copy_is_kept(client, database_url):
-    create(client)
-    database = client.app.config["songs.database"]
-    target = Path(storage.sqlite_path(database_url)).with_name("copy.db")
-
-    def someone_else_writes_the_target(status, remaining, total):
-        target.write_text("precious")
-
-    with pytest.raises(ValueError, match="appeared during the copy; it is kept as it was"):
-        database.backup(str(target), progress=someone_else_writes_the_target)
-
-    assert target.read_text() == "precious"
-    assert list(target.parent.glob("*.partial")) == list(target.parent.glob(".*.partial")) == []
-
-
-@SQLITE_ONLY
-def test_a_backup_removes_the_copies_that_killed_backups_left_and_no_other(client, tmp_path):
-    create(client)
-    abandoned = tmp_path / ".old.db.4194999.partial"  # no process has this id
-    running = tmp_path / f".other.db.{os.getpid()}.partial"  # a backup still running
-    abandoned.write_bytes(b"x" * 1000)
-    running.write_bytes(b"y")
-
-    count = client.app.config["songs.database"].backup(str(tmp_path / "copy.db"))
-
-    assert count == 1
-    assert not abandoned.exists() and running.read_bytes() == b"y"
-    assert sorted(p.name for p in tmp_path.glob(".*.partial")) == [running.name]

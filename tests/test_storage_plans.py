@@ -18,6 +18,7 @@ import pytest
 from webtest import TestApp
 
 import service
+from songs import listing
 
 ROOT = Path(__file__).resolve().parent.parent
 FIELDS = ("id", "rating", "artist", "title", "created_at", "updated_at")
@@ -176,7 +177,7 @@ def deep_cursor(app, first_page_url, next_url):
     sort = parse_qs(urlsplit(first_page_url).query).get("sort", ["-id"])[0]
     for song_id in range(count // 10, count // 10 + 20):
         song = client.get(f"/api/song/{song_id}").json
-        cursor["after"] = [song[field] for field, _ in service.read_sort(sort)[0]]
+        cursor["after"] = [song[field] for field, _ in listing.read_sort(sort)[0]]
         token = base64.urlsafe_b64encode(json.dumps(cursor).encode()).rstrip(b"=").decode()
         if len(client.get(f"{base}cursor={token}").json) == 3:
             break

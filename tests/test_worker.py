@@ -2,7 +2,7 @@
 and a normal request still answered within a second.
 
 gunicorn.conf.py's worker reads each request whole in its event loop before a thread
-takes it (buffered_worker.py), and gives every connection a send timeout; a worker
+takes it (songs/worker.py), and gives every connection a send timeout; a worker
 streams one export at a time. The attacks here use 16 connections against 2 workers of
 2 threads each.
 """

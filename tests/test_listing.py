@@ -5,7 +5,7 @@ import random
 from urllib.parse import quote
 
 import pytest
-from test_pagination import links, next_url
+from test_cursors import links, next_url
 
 from conftest import create
 

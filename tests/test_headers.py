@@ -1,4 +1,7 @@
-"""CORS: off by default; CORS_ORIGINS turns it on for some origins or all, errors included."""
+"""Headers every response carries: X-Request-ID, and CORS, which is off by default and which
+CORS_ORIGINS turns on for some origins or all, errors included."""
+
+import re
 
 import pytest
 from webtest import TestApp
@@ -171,3 +174,33 @@ def test_cors_origins_is_read_from_the_environment(make_app, monkeypatch):
 def test_a_cors_origin_that_is_not_an_origin_stops_the_app_from_starting(make_app, value):
     with pytest.raises(ValueError, match="CORS_ORIGINS must be"):
         make_app(cors_origins=value)
+
+
+def test_a_request_id_is_made_for_every_response(client):
+    ok = client.get("/api/songs", status=200).headers["X-Request-ID"]
+    missing = client.get("/api/song/1", status=404)
+
+    assert re.fullmatch(r"[0-9a-f]{32}", ok)
+    assert re.fullmatch(r"[0-9a-f]{32}", missing.headers["X-Request-ID"])
+    assert missing.headers["X-Request-ID"] != ok
+    assert missing.json["request_id"] == missing.headers["X-Request-ID"]
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
+def test_a_sane_client_request_id_is_echoed_on_success_and_error(client, method):
+    rid = "req-2026.11.24:abc/DEF+1="
+
+    resp = client.request(
+        "/api/songs", method=method, headers={"X-Request-ID": rid}, expect_errors=True
+    )
+
+    assert resp.headers["X-Request-ID"] == rid
+    if resp.status_int >= 400:
+        assert resp.json["request_id"] == rid
+
+
+@pytest.mark.parametrize("given", ["x" * 129, "has space", "semi;colon", 'quote"', ""])
+def test_an_insane_client_request_id_is_replaced(client, given):
+    resp = client.get("/api/songs", headers={"X-Request-ID": given}, status=200)
+
+    assert re.fullmatch(r"[0-9a-f]{32}", resp.headers["X-Request-ID"])

@@ -5,10 +5,10 @@ import re
 
 import pytest
 
-import service
 from conftest import create
+from songs import listing
 
-PARAMETERS = ", ".join(service.LIST_PARAMETERS)
+PARAMETERS = ", ".join(listing.LIST_PARAMETERS)
 
 LINK = re.compile(r'<(?P<url>[^>]+)>; rel="(?P<rel>[a-z]+)"(, |$)')
 

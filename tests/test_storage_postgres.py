@@ -18,9 +18,10 @@ from test_resilience import mixed_writers_lose_nothing
 from webtest import TestApp
 
 import service
-import storage
 from conftest import POSTGRES_ONLY, SONG, admin_connection, create
 from gunicorn_server import ROOT, procfile_command
+from songs import cursors, storage
+from songs.storage.queries import song_queries
 
 
 def run(*args, env):
@@ -183,7 +184,7 @@ def test_a_page_reads_its_own_index_when_the_statistics_mislead(make_app, db, qu
     db.execute("ANALYZE songs")
     db.insert_rows("songs", ("artist", "title", "rating"), [("Gregori Klosman", "Jaws", 3)] * 6000)
 
-    (sql, params), *_ = storage.song_queries(db, filters, service.DEFAULT_SORT, None)
+    (sql, params), *_ = song_queries(db, filters, cursors.DEFAULT_SORT, None)
     plan = db.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql} LIMIT 101", params).fetchone()[0]
 
     assert rows_read(plan[0]["Plan"]) <= 1000, json.dumps(plan, indent=1)

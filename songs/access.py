@@ -1,0 +1,72 @@
+"""Before every request: its id, a path that decodes, and the bearer token (API_TOKEN)."""
+
+import hmac
+
+from bottle import request
+
+from songs.headers import take_request_id
+from songs.problems import Problem
+
+
+def before_each_request():
+    take_request_id()
+    check_path()
+    check_token()
+
+
+def check_path():
+    """400 for a path that is not UTF-8 once percent-decoded (before every request).
+
+    Bottle drops the bytes it cannot decode, so /api/so%FFng/1 would be song 1 here and
+    another path to a proxy's rules.
+    """
+    try:
+        request.environ["bottle.raw_path"].encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        raise Problem(400, "The path is not valid UTF-8 once percent-decoded.") from None
+
+
+def check_token():
+    """With API_TOKEN set, writes (and reads, with API_TOKEN_READS=1) need one of its tokens.
+
+    As a bearer token (RFC 6750), compared in constant time with every configured token.
+    /healthz and OPTIONS (CORS preflights carry no credentials) stay open.
+    """
+    config = request.app.config
+    method = request.environ["REQUEST_METHOD"]
+    if not config["songs.api_tokens"] or method == "OPTIONS":
+        return
+    if request.environ.get("PATH_INFO") == "/healthz":
+        return
+    if method in ("GET", "HEAD") and not config["songs.api_token_reads"]:
+        return
+    if holds_token():
+        return
+    scheme = request.environ.get("HTTP_AUTHORIZATION", "").partition(" ")[0]
+    if not scheme:
+        raise Problem(
+            401,
+            f"{method} needs an Authorization: Bearer header with an API token.",
+            headers={"WWW-Authenticate": 'Bearer realm="songs"'},
+        )
+    raise Problem(
+        401,
+        "The Authorization header does not hold a valid bearer token.",
+        headers={"WWW-Authenticate": 'Bearer realm="songs", error="invalid_token"'},
+    )
+
+
+def holds_token():
+    """Whether the request's Authorization is a bearer token of API_TOKEN's."""
+    scheme, _, given = request.environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+    given = given.strip().encode()
+    matched = False
+    for token in request.app.config["songs.api_tokens"]:  # all compared: timing tells nothing
+        matched |= hmac.compare_digest(given, token)
+    return scheme.lower() == "bearer" and matched
+
+
+def may_read():
+    """Whether this request may read songs: reads are open, or it holds a token."""
+    config = request.app.config
+    return not (config["songs.api_tokens"] and config["songs.api_token_reads"]) or holds_token()

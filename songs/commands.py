@@ -1,0 +1,253 @@
+"""The command line, `python service.py COMMAND`: init-db, seed, import, export, backup and
+migrate-to-postgres, each on DATABASE_URL's database."""
+
+import argparse
+import csv
+import io
+import itertools
+import os
+import random
+import signal
+import sys
+from datetime import datetime, timedelta, timezone
+
+from songs import storage
+from songs.exports import csv_chunks
+from songs.problems import Problem
+from songs.settings import database_url
+from songs.storage import SONG_FIELDS, count_songs, song_batches
+from songs.validation import WRITABLE_FIELDS, validate_song
+from songs.wire import timestamp, utc_now
+
+DESCRIPTION = "songs: a JSON API over one table of songs (artist, title, rating)."
+EX_TEMPFAIL = 75  # sysexits.h: the database is busy or out of reach; try again later
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="service.py", description=DESCRIPTION)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("init-db", help="create or upgrade the schema, keeping every song")
+    seed = commands.add_parser("seed", help="add N sample songs, 10,000 a transaction")
+    seed.add_argument("count", metavar="N", type=positive_count)
+    load = commands.add_parser(
+        "import", help="add the songs of a CSV file (the export's format), all or none"
+    )
+    load.add_argument("file", help="a CSV file with a header row; - reads standard input")
+    dump = commands.add_parser("export", help="write every song as CSV, oldest first")
+    dump.add_argument("file", nargs="?", default="-", help="a new file; - (the default) is stdout")
+    copy = commands.add_parser("backup", help="write a consistent copy, while the service runs")
+    copy.add_argument("file", help="a new file")
+    move = commands.add_parser(
+        "migrate-to-postgres",
+        help="copy every song of a SQLite file into DATABASE_URL's PostgreSQL, ids kept",
+    )
+    move.add_argument("file", help="the SQLite database file, as sqlite:///FILE named it")
+    args = parser.parse_args(argv)
+    # SIGTERM ends a command as Ctrl-C would: its transaction rolls back, its files go.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    try:
+        database = storage.open_database(database_url())
+    except (ValueError, RuntimeError) as error:
+        parser.exit(2, f"service.py: {error}\n")
+    try:
+        database.init_schema()
+        message = COMMANDS[args.command](database, args)
+    except RuntimeError as error:  # init_schema's: this SQLite, or this file, cannot serve
+        parser.exit(2, f"service.py: {error}\n")
+    except storage.Unavailable as error:  # EX_TEMPFAIL: the same command may work later
+        parser.exit(EX_TEMPFAIL, f"service.py: {error}\n")
+    finally:
+        database.close()
+    if message:
+        print(message, file=sys.stderr if args.command == "export" else sys.stdout)
+
+
+def init_db(database, args):
+    return f"{database.name}: schema ready, {count_songs(database.connection(), {})} songs"
+
+
+def seed_songs(database, args):
+    """N made-up songs, one a second up to now, from a generator seeded with N: repeatable.
+
+    Added SEED_BATCH at a time, each batch its own transaction, so the service's writes
+    wait for one batch at most, not for the whole seed.
+    """
+    rng = random.Random(args.count)
+    start = datetime.now(timezone.utc) - timedelta(seconds=args.count)
+    artists = [f"{first} {second}" for first in SEED_WORDS[0] for second in SEED_WORDS[1]]
+
+    def songs():
+        for n in range(args.count):
+            stamp = timestamp(start + timedelta(seconds=n))
+            title = " ".join(rng.choice(words) for words in SEED_WORDS[1:])
+            yield rng.choice(artists), title, rng.randint(1, 5), stamp, stamp
+
+    rows = songs()
+    while batch := list(itertools.islice(rows, SEED_BATCH)):  # the service's writes go between
+        with database.write_transaction() as conn:
+            conn.insert_rows(
+                "songs", ("artist", "title", "rating", "created_at", "updated_at"), batch
+            )
+    return f"{database.name}: {args.count} songs added"
+
+
+SEED_BATCH = 10_000  # songs a transaction: about a second of holding the write lock
+
+
+SEED_WORDS = (
+    "Amber Arctic Blue Broken Crimson Electric Golden Hollow Iron Lunar Midnight Neon "
+    "Paper Quiet Silver Velvet Wild Young".split(),
+    "Anchors Atlas Birds Cities Echoes Foxes Harbour Horses Lanterns Machines Mirrors "
+    "Owls Pilots Rivers Saints Strangers Tigers Wolves".split(),
+    "After All Before Dancing Falling Lost Only Running Slow Still Summer Under".split(),
+)
+
+
+def import_songs(database, args):
+    """Every row through the API's validation; then all are added, or none, each error named.
+
+    The file is read and checked first, into a temporary table, holding no lock (however
+    slowly it comes); the service's writes wait only while the checked songs are added, in
+    one INSERT … SELECT. Past MAX_IMPORT_ERRORS errors, the rest are counted, not kept.
+    """
+    try:
+        stream = (
+            open(args.file, encoding="utf-8-sig", newline="")
+            if args.file != "-"
+            else io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
+        )
+    except OSError as error:
+        sys.exit(f"{args.file}: {error.strerror}")
+    errors = ImportErrors()
+    conn = database.connection()
+    conn.execute(
+        "CREATE TEMPORARY TABLE import_rows (line INTEGER, artist TEXT, title TEXT, rating INTEGER)"
+    )
+    with stream:
+        conn.execute("BEGIN")  # of the temporary table alone: no lock on the songs
+        rows = checked_rows(stream, args.file, errors)
+        conn.insert_rows("import_rows", ("line", *WRITABLE_FIELDS), rows)
+        conn.execute("COMMIT")
+    if errors.count:
+        sys.exit("\n".join([*errors.shown, f"{args.file}: nothing imported, {errors}"]))
+    now = utc_now()
+    with database.write_transaction() as conn:
+        added = conn.execute(
+            f"INSERT INTO songs ({', '.join(WRITABLE_FIELDS)}, created_at, updated_at)"
+            f" SELECT {', '.join(WRITABLE_FIELDS)}, ?, ? FROM import_rows ORDER BY line",
+            (now, now),
+        ).rowcount
+    return f"{args.file}: {added} songs imported"
+
+
+MAX_IMPORT_ERRORS = 100
+
+
+class ImportErrors:
+    """An import's errors: the first MAX_IMPORT_ERRORS as lines to show, and how many in all."""
+
+    def __init__(self):
+        self.shown, self.count = [], 0
+
+    def add(self, line):
+        self.count += 1
+        if len(self.shown) < MAX_IMPORT_ERRORS:
+            self.shown.append(line)
+
+    def __str__(self):
+        hidden = self.count - len(self.shown)
+        return f"{self.count} errors" + (f" ({hidden} more not shown)" if hidden else "")
+
+
+def checked_rows(stream, name, errors):
+    """(line, artist, title, rating) for each row of a CSV file that validate_song accepts;
+    the problems of the others go to `errors`, with their line numbers."""
+    reader = csv.reader(stream)
+    try:
+        header = next(reader, [])
+        if (
+            set(header) - set(SONG_FIELDS)
+            or len(set(header)) != len(header)
+            or set(WRITABLE_FIELDS) - set(header)
+        ):
+            sys.exit(
+                f"{name}: line 1: the header must name artist, title and rating, and "
+                f"may name id, created_at and updated_at, each once; it is {','.join(header)}"
+            )
+        end = reader.line_num
+        for row in reader:
+            start, end = end + 1, reader.line_num  # a quoted line break spans lines
+            if not row:
+                continue
+            if len(row) != len(header):
+                errors.add(f"line {start}: {len(row)} fields, the header has {len(header)}")
+                continue
+            try:
+                song = validate_song(list(zip(header, row, strict=True)), form=True)
+            except Problem as problem:
+                for error in problem.members["errors"]:
+                    errors.add(f"line {start}: {error['field']} {error['message']}")
+                continue
+            if not errors.count:  # once one row is bad, none will be added
+                yield (start, *(song[field] for field in WRITABLE_FIELDS))
+    except (csv.Error, UnicodeDecodeError) as error:
+        errors.add(f"line {reader.line_num + 1}: not UTF-8 CSV ({error}); reading stopped")
+
+
+def export_to_csv(database, args):
+    """Oldest first, so that importing the file adds the songs in their original order."""
+    if args.file != "-" and os.path.exists(args.file):
+        sys.exit(f"{args.file} exists; export writes a new file, and overwrites nothing")
+    batches = song_batches(database.connection(), {}, (("id", False),))
+    with open(args.file, "xb") if args.file != "-" else sys.stdout.buffer as out:
+        for chunk in csv_chunks(batches):
+            out.write(chunk)
+    return f"{args.file}: exported" if args.file != "-" else ""
+
+
+def backup(database, args):
+    """A consistent copy of a SQLite database, taken while the service writes (storage.py)."""
+    if not isinstance(database, storage.SQLiteDatabase):
+        sys.exit("backup copies a SQLite file; back PostgreSQL up with pg_dump (README)")
+    if os.path.exists(args.file):
+        sys.exit(f"{args.file} exists; backup writes a new file, and overwrites nothing")
+    try:
+        count = database.backup(args.file)
+    except ValueError as error:
+        sys.exit(str(error))
+    return f"{args.file}: {count} songs, integrity ok"
+
+
+def migrate_to_postgres(database, args):
+    """Every song of a SQLite file, ids and timestamps kept, into DATABASE_URL's PostgreSQL."""
+    if not isinstance(database, storage.PostgresDatabase):
+        sys.exit("DATABASE_URL must name the PostgreSQL database to move into (postgresql://…)")
+    print(  # up front, as the service's writes wait meanwhile (reads go on)
+        f"{database.name}: copying the songs of {args.file}, in one transaction that holds "
+        "the service's writes until it ends (they get 503 after 5 s; reads go on)",
+        file=sys.stderr,
+    )
+    try:
+        total, added, next_id = storage.migrate_from_sqlite(args.file, database)
+    except ValueError as error:
+        sys.exit(str(error))
+    return (
+        f"{database.name}: {added} songs copied from {args.file}, {total - added} there already;"
+        f" all {total} checked equal; the next song's id is {next_id}"
+    )
+
+
+def positive_count(value):
+    if not (value.isascii() and value.isdigit() and int(value) > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, not {value!r}")
+    return int(value)
+
+
+COMMANDS = {
+    "init-db": init_db,
+    "seed": seed_songs,
+    "import": import_songs,
+    "export": export_to_csv,
+    "backup": backup,
+    "migrate-to-postgres": migrate_to_postgres,
+}

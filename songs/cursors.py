@@ -1,0 +1,89 @@
+"""Keyset cursors: where a page of the list ends, as the sort values of its last song and a
+fingerprint of the filters and sort it belongs to, in URL-safe base64 JSON."""
+
+import base64
+import binascii
+import functools
+import hashlib
+import json
+import re
+
+from songs.storage import RATINGS
+from songs.validation import WRITABLE_FIELDS, check_text
+
+DEFAULT_SORT = (("id", True),)  # the list's order without sort=: newest first
+MAX_SONG_ID = 2**63 - 1  # SQLite's largest INTEGER
+
+
+def encode_cursor(position, fingerprint):
+    token = json.dumps(
+        {"after": list(position), "query": fingerprint},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode()
+    return base64.urlsafe_b64encode(token).rstrip(b"=").decode()
+
+
+def read_cursor(token):
+    """(the decoded cursor, None), or (None, the problem) when it is not one of encode_cursor's.
+
+    Cursors are not signed: one holds only a position in a list anyone may read, so a forged
+    one can reach no song its maker could not page to; its values are checked as strictly
+    as the parameters they stand for (cursor_position). A signature would need a key shared
+    by every instance, and would break the cursors clients hold whenever it changed.
+    """
+    not_ours = None, "is not a cursor from this list's Link header"
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,8000}", token):
+        return not_ours
+    try:
+        value = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (binascii.Error, ValueError, RecursionError):  # RecursionError: nested too deep
+        return not_ours
+    if isinstance(value, dict) and value.keys() == {"id"}:  # a cursor from before sorting
+        value = {"after": [value["id"]], "query": query_fingerprint({}, DEFAULT_SORT)}
+    if (
+        not isinstance(value, dict)
+        or value.keys() != {"after", "query"}
+        or not isinstance(value["after"], list)
+        or not value["after"]
+    ):
+        return not_ours
+    return value, None
+
+
+def cursor_position(cursor, fingerprint, sort):
+    """The sort values a cursor continues after; None when it belongs to another query."""
+    after = cursor["after"]
+    if (
+        cursor["query"] != fingerprint
+        or len(after) != len(sort)
+        or not all(sort_value_is_valid(field, v) for (field, _), v in zip(sort, after, strict=True))
+    ):
+        return None
+    return tuple(after)
+
+
+def sort_value_is_valid(field, value):
+    """Whether `value` could be a stored song's `field`: anyone can make up a cursor, so its
+    values are checked as strictly as the schema checks a song's."""
+    if field == "id":
+        return type(value) is int and 1 <= value <= MAX_SONG_ID
+    if field == "rating":
+        return value in RATINGS and type(value) is int
+    if field in WRITABLE_FIELDS:
+        return check_text(value) == (value, None)
+    return type(value) is str and STORED_TIME.fullmatch(value) is not None
+
+
+STORED_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
+
+
+def query_fingerprint(filters, sort):
+    """What a cursor belongs to: a digest of the filters and the sort, clean values only."""
+    return fingerprint_of(tuple(sorted(filters.items())), sort)
+
+
+@functools.lru_cache(maxsize=1024)  # most lists are asked for again and again
+def fingerprint_of(filters, sort):
+    canonical = json.dumps([filters, sort], ensure_ascii=False)
+    return hashlib.blake2b(canonical.encode(), digest_size=8).hexdigest()

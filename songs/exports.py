@@ -1,0 +1,91 @@
+"""Exports: every matching song, streamed as CSV (RFC 4180) or NDJSON a batch at a time."""
+
+import csv
+import io
+import itertools
+import json
+
+from bottle import request, response
+
+from songs.problems import Problem
+from songs.storage import SONG_FIELDS, song_batches
+
+EXPORTS_PER_WORKER = 1  # of gunicorn.conf.py's 2 threads: the other serves everything else
+EXPORT_CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8; header=present",  # RFC 4180, 3
+    "ndjson": "application/x-ndjson",
+}
+
+
+def export_songs(conn, query):
+    """The whole list as CSV or NDJSON, streamed a batch at a time: memory stays flat.
+
+    A worker streams EXPORTS_PER_WORKER exports at once, so that clients slow to read them
+    cannot take every thread; one more is a 503 to retry.
+    """
+    slots = request.app.config["songs.export_slots"]
+    if not slots.acquire(blocking=False):
+        raise Problem(
+            503,
+            "This worker is streaming as many exports as it serves at once; try again soon.",
+            headers={"Retry-After": "5"},
+        )
+    try:
+        response.content_type = EXPORT_CONTENT_TYPES[query.format]
+        response.set_header("Content-Disposition", f'attachment; filename="songs.{query.format}"')
+        encode = csv_chunks if query.format == "csv" else ndjson_chunks
+        batches = song_batches(conn, query.filters, query.sort)
+        first = next(batches, None)  # here: a database in trouble is a 503, not a cut stream
+        chunks = encode(itertools.chain([first] if first else [], batches))
+    except BaseException:
+        slots.release()
+        raise
+    return Releasing(chunks, slots)
+
+
+class Releasing:
+    """An answer's chunks that release `slot` when the server closes them (PEP 3333), read
+    to the end or not: a generator never started would not run its finally."""
+
+    def __init__(self, chunks, slot):
+        self.chunks, self.slot = chunks, slot
+
+    def __iter__(self):
+        return iter(self.chunks)
+
+    def close(self):
+        self.chunks.close()
+        if self.slot is not None:
+            self.slot, slot = None, self.slot
+            slot.release()
+
+
+def csv_chunks(batches):
+    """RFC 4180: a header row, CRLF line ends, fields with a comma, quote or line break quoted.
+
+    Values are written as stored: a text such as =SUM(A1) stays text for the import, so a
+    spreadsheet that runs formulas should open the file as text.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(SONG_FIELDS)
+    for rows in batches:
+        writer.writerows(rows)
+        yield drain(buffer)
+    if buffer.tell():
+        yield drain(buffer)  # nothing matched: the header alone
+
+
+def ndjson_chunks(batches):
+    for rows in batches:
+        yield "".join(
+            json.dumps(dict(zip(SONG_FIELDS, row, strict=False)), ensure_ascii=False) + "\n"
+            for row in rows
+        ).encode()
+
+
+def drain(buffer):
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text.encode()

@@ -1,0 +1,270 @@
+"""The list's query string: filters, q, sort, limit, cursor, count and format (or Accept),
+each checked, every bad one named at once; and the Link header that pages it (RFC 8288)."""
+
+import re
+from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
+from urllib.parse import parse_qsl, urlencode
+
+from bottle import request
+
+from songs.cursors import (
+    DEFAULT_SORT,
+    cursor_position,
+    encode_cursor,
+    query_fingerprint,
+    read_cursor,
+)
+from songs.problems import Problem, problem_naming_each
+from songs.validation import CONTROL_OR_SURROGATE, FORM_RATINGS, MAX_TEXT_LENGTH, check_text
+from songs.wire import timestamp
+
+PAGE_SIZE, MAX_PAGE_SIZE = 100, 1000
+SORT_FIELDS = ("id", "artist", "title", "rating", "created_at", "updated_at")
+MIN_SEARCH_LENGTH = 3  # the shortest substring the trigram index can find
+LIST_MEDIA_TYPES = {"json": "application/json", "csv": "text/csv", "ndjson": "application/x-ndjson"}
+
+
+class ListQuery(NamedTuple):
+    filters: dict  # parameter name: clean value, as FILTERS reads it
+    sort: tuple  # ((field, descending), ...), always ending with id: the order is total
+    limit: int
+    after: tuple | None  # the sort values of the song the page starts after
+    count: bool
+    format: str  # a key of LIST_MEDIA_TYPES
+    given: list  # the (name, value) pairs as sent, but the cursor: what Link repeats
+    fingerprint: str  # query_fingerprint(filters, sort), which the cursor carries
+
+
+def read_list_query():
+    """The list's query; a 400 Problem names every bad parameter at once."""
+    try:
+        pairs = parse_qsl(request.query_string, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise Problem(400, "The query string is not valid UTF-8 once percent-decoded.") from None
+    values, errors = {}, {}
+    for name, value in pairs:
+        read = LIST_PARAMETERS.get(name)
+        if name in values or name in errors:
+            errors.setdefault(name, "is given more than once")
+        elif read is None:
+            errors[name] = f"is not a parameter of this list ({', '.join(LIST_PARAMETERS)})"
+        else:
+            clean, problem = read(value)
+            if problem:
+                errors[name] = problem
+            else:
+                values[name] = clean
+    export = values.get("format") or negotiated_format()
+    if export != "json":
+        for name in ("limit", "cursor"):
+            if name in values:
+                errors[name] = f"does not apply to an export ({export}): it holds every song"
+    filters = {name: values[name] for name in FILTERS if name in values}
+    sort = values.get("sort", DEFAULT_SORT)
+    fingerprint = query_fingerprint(filters, sort)
+    after = None
+    if "cursor" in values:
+        after = cursor_position(values["cursor"], fingerprint, sort)
+        if after is None:
+            errors["cursor"] = (
+                "was made for other filters or another sort; follow the Link header, "
+                "or drop the cursor to start again"
+            )
+    if errors:
+        raise problem_naming_each(400, "parameter", errors)
+    return ListQuery(
+        filters,
+        sort,
+        values.get("limit", PAGE_SIZE),
+        after,
+        values.get("count", False),
+        export,
+        [(name, value) for name, value in pairs if name != "cursor"],
+        fingerprint,
+    )
+
+
+def read_limit(value):
+    if value.isascii() and value.isdigit() and len(value) <= 9 and 1 <= int(value) <= MAX_PAGE_SIZE:
+        return int(value), None
+    return None, f"must be a whole number from 1 to {MAX_PAGE_SIZE}"
+
+
+def read_sort(value):
+    """((field, descending), ...) ending with id, which breaks ties in the last key's direction.
+
+    So sort=-x lists exactly the reverse of sort=x, and one index per field serves both.
+    """
+    keys, seen = [], set()
+    for part in value.split(","):
+        field = part.removeprefix("-")
+        if field not in SORT_FIELDS:
+            fields = ", ".join(SORT_FIELDS)
+            return None, f'has "{part}", not one of {fields}, each with - for descending'
+        if field in seen:
+            return None, f"names {field} twice"
+        if "id" in seen:
+            return None, "must end at id: ids are unique, so no field after it could break a tie"
+        seen.add(field)
+        keys.append((field, part.startswith("-")))
+    if "id" not in seen:
+        keys.append(("id", keys[-1][1]))
+    return tuple(keys), None
+
+
+def read_flag(value):
+    if value in ("true", "false"):
+        return value == "true", None
+    return None, "must be true or false"
+
+
+def read_format(value):
+    if value in LIST_MEDIA_TYPES:
+        return value, None
+    return None, f"must be one of {', '.join(LIST_MEDIA_TYPES)}"
+
+
+def read_search(value):
+    """A substring to find in artist or title; the trigram index needs three characters."""
+    bad = CONTROL_OR_SURROGATE.search(value)
+    if bad:
+        return None, f"must not contain a control character (U+{ord(bad.group()):04X})"
+    if not MIN_SEARCH_LENGTH <= len(value) <= MAX_TEXT_LENGTH:
+        return None, f"must be {MIN_SEARCH_LENGTH} to {MAX_TEXT_LENGTH} characters long"
+    return value, None
+
+
+def read_ratings(value):
+    ratings = value.split(",")
+    if all(rating in FORM_RATINGS for rating in ratings):
+        return tuple(sorted({int(rating) for rating in ratings})), None
+    return None, "must be a rating from 1 to 5, or several separated by commas (4,5)"
+
+
+def read_rating(value):
+    if value in FORM_RATINGS:
+        return int(value), None
+    return None, "must be a whole number from 1 to 5"
+
+
+RFC3339 = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def read_time(value, round_up):
+    """An RFC 3339 date-time as the stored timestamps write it, in UTC to the millisecond.
+
+    Stored times are whole milliseconds, so a bound with a finer fraction is rounded down
+    for a strict "after" and up for a strict "before" (`round_up`): the same songs match.
+    A leap second (:60) is the last instant of its minute.
+    """
+    match = RFC3339.fullmatch(value)
+    problem = (
+        "must be an RFC 3339 date-time such as 2026-11-24T10:00:00Z "
+        "(in a URL, write + in an offset as %2B)"
+    )
+    if match is None:
+        return None, problem
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    fraction = fraction or ""
+    millisecond, finer = int(fraction[:3].ljust(3, "0")), fraction[3:].strip("0") != ""
+    if second == "60":
+        second, millisecond, finer = "59", 999, True
+    try:
+        zone = timezone.utc
+        if offset not in ("Z", "z"):
+            hours, minutes = int(offset[1:3]), int(offset[4:])
+            if minutes > 59:
+                raise ValueError(offset)
+            zone = timezone(
+                (-1 if offset[0] == "-" else 1) * timedelta(hours=hours, minutes=minutes)
+            )
+        moment = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            millisecond * 1000,
+            tzinfo=zone,
+        ) + timedelta(milliseconds=int(finer and round_up))
+        moment = moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        return None, f"{problem}, a real one between the years 0001 and 9999"
+    return timestamp(moment), None
+
+
+def negotiated_format():
+    """The list format Accept prefers (RFC 9110, 12.5.1); JSON when it prefers none of them.
+
+    Each format takes the q of the most specific range that matches it.
+    """
+    accept = request.environ.get("HTTP_ACCEPT")
+    if not accept or accept in ("*/*", "application/json"):
+        return "json"
+    scores = {}
+    for item in accept.split(","):
+        media_range, *params = (part.strip() for part in item.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        media_range = media_range.lower()
+        for format_name, media_type in LIST_MEDIA_TYPES.items():
+            kind = media_type.split("/")[0]
+            specificity = {media_type: 3, f"{kind}/*": 2, "*/*": 1}.get(media_range)
+            if specificity and specificity > scores.get(format_name, (0, 0))[0]:
+                scores[format_name] = (specificity, quality)
+    best = max(LIST_MEDIA_TYPES, key=lambda name: scores.get(name, (0, 0))[1])
+    return best if scores.get(best, (0, 0))[1] > 0 else "json"
+
+
+FILTERS = (
+    "q",
+    "artist",
+    "title",
+    "rating",
+    "min_rating",
+    "max_rating",
+    "created_after",
+    "created_before",
+    "updated_after",
+    "updated_before",
+)
+LIST_PARAMETERS = {
+    "limit": read_limit,
+    "cursor": read_cursor,  # and once the filters and sort are known, cursor_position
+    "sort": read_sort,
+    "count": read_flag,
+    "format": read_format,
+    "q": read_search,
+    "artist": lambda value: check_text(value),  # defined with the body's validation, below
+    "title": lambda value: check_text(value),
+    "rating": read_ratings,
+    "min_rating": read_rating,
+    "max_rating": read_rating,
+    "created_after": lambda value: read_time(value, round_up=False),
+    "created_before": lambda value: read_time(value, round_up=True),
+    "updated_after": lambda value: read_time(value, round_up=False),
+    "updated_before": lambda value: read_time(value, round_up=True),
+}
+
+
+def list_links(query, last_song):
+    """RFC 8288 Link: first, and next when there is more, both keeping the filters and sort."""
+    base = urlencode(
+        [*(pair for pair in query.given if pair[0] != "limit"), ("limit", query.limit)]
+    )
+    first = f'</api/songs?{base}>; rel="first"'
+    if last_song is None:
+        return first
+    cursor = encode_cursor([last_song[field] for field, _ in query.sort], query.fingerprint)
+    return f'</api/songs?{base}&cursor={cursor}>; rel="next", {first}'  # a cursor is URL-safe

@@ -1,0 +1,84 @@
+"""The settings, read from the environment: each is checked once, when the app is built."""
+
+import os
+import re
+
+DEFAULT_DATABASE_URL = "sqlite:///songs.db"
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+
+
+ORIGIN_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?")
+
+
+def origins_setting(value):
+    """CORS_ORIGINS: empty (CORS off), *, or a comma-separated list of origins."""
+    origins = frozenset(origin.strip() for origin in value.split(",") if origin.strip())
+    for origin in origins - {"*"}:
+        scheme, _, host = origin.partition("://")
+        if scheme not in ("http", "https") or not ORIGIN_HOST.fullmatch(host):
+            raise ValueError(
+                "CORS_ORIGINS must be * or origins such as https://example.com, separated "
+                f"by commas; got {origin!r}"
+            )
+    return origins
+
+
+def tokens_setting(value):
+    """API_TOKEN: tokens separated by commas (several, to rotate them); empty for none."""
+    tokens = [token.strip() for token in value.split(",") if token.strip()]
+    for token in tokens:
+        if not re.fullmatch(r"[A-Za-z0-9._~+/=-]{16,}", token):
+            raise ValueError(
+                "API_TOKEN must be tokens of at least 16 letters, digits or ._~+/=- "
+                "separated by commas (the value is not shown)"
+            )
+    return tuple(token.encode() for token in tokens)
+
+
+def flag_setting(name, value):
+    value = value.strip().lower()
+    if value not in ("", "0", "1", "false", "true", "no", "yes", "off", "on"):
+        raise ValueError(f"{name} must be 1 or 0 (or true or false); got {value!r}")
+    return value in ("1", "true", "yes", "on")
+
+
+def int_setting(name, default):
+    value = os.environ.get(name) or str(default)
+    if not (value.isascii() and value.isdigit() and int(value) > 0):
+        raise ValueError(f"{name} must be a positive whole number; got {value!r}")
+    return int(value)
+
+
+def database_url(given=None):
+    """DATABASE_URL, unless given: a SQLite file (songs.db by default) or PostgreSQL."""
+    return given or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def read_settings(
+    max_body_bytes=None,
+    cors_origins=None,
+    require_if_match=None,
+    api_token=None,
+    api_token_reads=None,
+):
+    """The app's settings as its config holds them; each given as None is read from the
+    environment variable of the same name. A bad value is a ValueError that names it."""
+    env = os.environ.get
+    return {
+        "songs.max_body_bytes": max_body_bytes
+        or int_setting("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+        "songs.cors_origins": origins_setting(
+            env("CORS_ORIGINS", "") if cors_origins is None else cors_origins
+        ),
+        "songs.require_if_match": flag_setting(
+            "REQUIRE_IF_MATCH",
+            env("REQUIRE_IF_MATCH", "") if require_if_match is None else require_if_match,
+        ),
+        "songs.api_tokens": tokens_setting(
+            env("API_TOKEN", "") if api_token is None else api_token
+        ),
+        "songs.api_token_reads": flag_setting(
+            "API_TOKEN_READS",
+            env("API_TOKEN_READS", "") if api_token_reads is None else api_token_reads,
+        ),
+    }

@@ -1,0 +1,65 @@
+"""Where the songs are kept: a SQLite file (the default) or PostgreSQL, as DATABASE_URL says.
+
+open_database(url) gives a Database: a connection per thread, opened on first use (so after
+gunicorn forks) and kept; write_transaction() for the writes; init_schema() to create or
+upgrade the schema from schema.sql or schema-postgres.sql. The two backends' connections
+speak one interface: execute(sql, parameters) with ? placeholders, and the few fragments of
+SQL in which the dialects differ (compare, sort_expression, search_term, ...). Every value
+reaches SQL as a bound parameter; only those fragments are formatted into statements.
+
+Passing trouble (a busy SQLite file, a PostgreSQL server restarting or out of reach) is
+raised as Unavailable, which the service answers with 503 and Retry-After.
+
+The parts: common.py (what they share), sqlite.py and postgres.py (the backends),
+queries.py (the SQL of the service) and migration.py (from a SQLite file to PostgreSQL).
+"""
+
+from songs.storage.common import (
+    RATINGS,
+    SCHEMA_VERSION,
+    SONG_FIELDS,
+    BrokenConstraint,
+    Unavailable,
+)
+from songs.storage.migration import migrate_from_sqlite
+from songs.storage.postgres import POSTGRES_SCHEMES, PostgresDatabase
+from songs.storage.queries import (
+    count_songs,
+    find_key,
+    find_song,
+    insert_song,
+    remember_key,
+    remove_song,
+    select_page,
+    song_batches,
+    update_song,
+)
+from songs.storage.sqlite import SQLiteDatabase, sqlite_path
+
+__all__ = [
+    "RATINGS",
+    "SCHEMA_VERSION",
+    "SONG_FIELDS",
+    "BrokenConstraint",
+    "PostgresDatabase",
+    "SQLiteDatabase",
+    "Unavailable",
+    "count_songs",
+    "find_key",
+    "find_song",
+    "insert_song",
+    "migrate_from_sqlite",
+    "open_database",
+    "remember_key",
+    "remove_song",
+    "select_page",
+    "song_batches",
+    "update_song",
+]
+
+
+def open_database(url):
+    """The Database DATABASE_URL names: sqlite:///FILE, or postgresql:// (or postgres://)."""
+    if url.startswith(POSTGRES_SCHEMES):
+        return PostgresDatabase(url)
+    return SQLiteDatabase(sqlite_path(url))

@@ -1,0 +1,26 @@
+"""What both backends and the queries share: the schema's version and files, a song's
+columns, the lock wait, and the two errors the service answers."""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]  # where schema.sql is, beside service.py
+SQLITE_SCHEMA = ROOT / "schema.sql"
+POSTGRES_SCHEMA = ROOT / "schema-postgres.sql"
+SCHEMA_VERSION = 3  # schema.sql's user_version, and schema-postgres.sql's schema_version
+
+
+BUSY_TIMEOUT_SECONDS = 5.0
+SONG_FIELDS = ("id", "artist", "title", "rating", "created_at", "updated_at")
+SELECT_COLUMNS = ", ".join(SONG_FIELDS)
+RATINGS = (1, 2, 3, 4, 5)
+TEXT_FIELDS = ("artist", "title")  # compared and sorted case-insensitively (ASCII letters)
+INDEXED_COLUMNS = {"artist", "title", "rating", "created_at", "updated_at"}  # songs_by_<column>
+EXPORT_BATCH = 1000  # songs per query, per fetch and per chunk of an export
+
+
+class Unavailable(Exception):
+    """The database cannot answer now (busy, restarting, unreachable); a retry may succeed."""
+
+
+class BrokenConstraint(Exception):
+    """A write broke a constraint of the schema: the service's validation let a bad song by."""

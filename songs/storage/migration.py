@@ -1,0 +1,89 @@
+"""Moving house: a SQLite file's songs, ids, timestamps and idempotency keys into PostgreSQL."""
+
+import sqlite3
+
+from songs.storage.common import SELECT_COLUMNS, SONG_FIELDS
+
+
+def migrate_from_sqlite(path, database):
+    """Copy every song of the SQLite file at `path` into PostgreSQL `database`, with its id and
+    timestamps, and its idempotency keys; move the id sequence past every id the file used.
+
+    In one transaction, with writers to songs held off: songs already copied are left as they
+    are, so it can run again; a song whose id holds a different song stops it (ValueError)
+    before anything is kept. Returns (songs in the file, songs added, the next id).
+    """
+    try:
+        source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        source.execute("BEGIN")  # one snapshot of the file
+        total = source.execute("SELECT count(*) FROM songs").fetchone()[0]
+    except sqlite3.Error as error:
+        raise ValueError(f"{path}: not a songs database that can be read ({error})") from None
+    try:
+        with database.write_transaction() as conn:
+            conn.execute("LOCK TABLE songs IN EXCLUSIVE MODE")  # reads go on, writes wait
+            conn.execute("CREATE TEMPORARY TABLE incoming (LIKE songs) ON COMMIT DROP")
+            conn.insert_rows(
+                "incoming", SONG_FIELDS, source.execute(f"SELECT {SELECT_COLUMNS} FROM songs")
+            )
+            added = conn.execute(
+                f"INSERT INTO songs ({SELECT_COLUMNS}) SELECT {SELECT_COLUMNS} FROM incoming"
+                " ON CONFLICT (id) DO NOTHING"
+            ).rowcount
+            different = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT incoming.id FROM incoming LEFT JOIN songs USING (id)"
+                    " WHERE (songs.artist, songs.title, songs.rating, songs.created_at,"
+                    " songs.updated_at) IS DISTINCT FROM (incoming.artist, incoming.title,"
+                    " incoming.rating, incoming.created_at, incoming.updated_at)"
+                    " ORDER BY incoming.id LIMIT 10"
+                )
+            ]
+            if different:
+                raise ValueError(
+                    f"the songs with ids {', '.join(map(str, different))} differ between "
+                    f"{path} and {database.name}; nothing was copied"
+                )
+            matched = conn.execute(
+                "SELECT count(*) FROM incoming JOIN songs USING (id, artist, title, rating,"
+                " created_at, updated_at)"
+            ).fetchone()[0]
+            if matched != total:
+                raise ValueError(f"{matched} of {total} songs matched; nothing was copied")
+            copy_idempotency_keys(source, conn)
+            next_id = move_id_sequence(source, conn)
+    finally:
+        source.close()
+    return total, added, next_id
+
+
+def copy_idempotency_keys(source, conn):
+    """The file's remembered Idempotency-Keys, so that a retry across the move is still safe."""
+    try:
+        keys = source.execute("SELECT key, request, song, created_at FROM idempotency_keys")
+    except sqlite3.OperationalError:
+        return  # a file from before schema version 3 has none
+    columns = ("key", "request", "song", "created_at")
+    conn.execute("CREATE TEMPORARY TABLE incoming_keys (LIKE idempotency_keys) ON COMMIT DROP")
+    conn.insert_rows("incoming_keys", columns, keys)
+    conn.execute(
+        "INSERT INTO idempotency_keys SELECT * FROM incoming_keys ON CONFLICT (key) DO NOTHING"
+    )
+
+
+def move_id_sequence(source, conn):
+    """Past the largest id the file ever gave (AUTOINCREMENT's record, deleted songs too)."""
+    try:
+        row = source.execute("SELECT seq FROM sqlite_sequence WHERE name = 'songs'").fetchone()
+    except sqlite3.OperationalError:
+        row = None
+    sequence = conn.execute("SELECT pg_get_serial_sequence('songs', 'id')").fetchone()[0]
+    last, largest = conn.execute(
+        "SELECT coalesce(pg_sequence_last_value(?::regclass), 0), coalesce(max(id), 0) FROM songs",
+        (sequence,),
+    ).fetchone()
+    target = max(row[0] if row else 0, largest, last)
+    if target > last:
+        conn.execute("SELECT setval(?::regclass, ?)", (sequence, target))
+    return target + 1

@@ -1,0 +1,261 @@
+"""The PostgreSQL backend (postgresql:// or postgres://), through psycopg 3: a connection per
+thread, made again when the server drops it, behind the interface of SQLiteConnection."""
+
+import functools
+import threading
+from contextlib import contextmanager
+
+from songs.storage.common import (
+    BUSY_TIMEOUT_SECONDS,
+    POSTGRES_SCHEMA,
+    SCHEMA_VERSION,
+    TEXT_FIELDS,
+    BrokenConstraint,
+    Unavailable,
+)
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")  # some platforms hand out the short one
+
+
+CONNECT_TIMEOUT_SECONDS = 5
+
+
+SCHEMA_LOCK = 7_115_600_421_093  # the advisory lock that lets one process at a time apply it
+
+
+def import_psycopg():
+    try:
+        import psycopg
+    except ImportError:
+        raise RuntimeError(
+            "DATABASE_URL names a PostgreSQL database, which needs psycopg: "
+            "pip install -r requirements-postgres.txt"
+        ) from None
+    return psycopg
+
+
+class PostgresDatabase:
+    """One PostgreSQL database: a connection per thread, made again whenever one has died."""
+
+    def __init__(self, url):
+        psycopg = import_psycopg()
+        try:
+            params = psycopg.conninfo.conninfo_to_dict(url)
+        except psycopg.ProgrammingError:  # libpq's message quotes the URL, password and all
+            raise ValueError(
+                "DATABASE_URL is not a PostgreSQL URL that libpq can read, such as "
+                "postgresql://user:password@host:5432/songs (the value is not shown: it may "
+                "hold a password; a password with @, : or / needs them percent-encoded)"
+            ) from None
+        self.url = url
+        self.name = (  # no user and no password: this is shown and logged
+            f"PostgreSQL database {params.get('dbname', '')} on "
+            f"{params.get('host', 'localhost')}:{params.get('port', 5432)}"
+        )
+        self.local = threading.local()
+
+    def connection(self):
+        local = self.local
+        if getattr(local, "conn", None) is None:
+            local.conn = PostgresConnection(self.url)
+        return local.conn
+
+    @contextmanager
+    def write_transaction(self):
+        """BEGIN … COMMIT; rows a writer reads to change are locked FOR UPDATE (lock_row)."""
+        psycopg = import_psycopg()
+        conn = self.connection()
+        conn.begin()
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except psycopg.IntegrityError as error:
+            raise BrokenConstraint(str(error)) from error
+        finally:
+            conn.end_transaction()
+
+    def init_schema(self):
+        """Apply schema-postgres.sql unless the database has this version of it already.
+
+        One process at a time (an advisory lock), in one transaction: a deploy's release
+        step and web processes starting at once cannot trip over each other.
+        """
+        conn = PostgresConnection(self.url)
+        try:
+            conn.execute("BEGIN")
+            conn.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))
+            if conn.schema_version() < SCHEMA_VERSION:
+                conn.raw.execute(POSTGRES_SCHEMA.read_text())  # no parameters: a script
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    def ping(self):
+        """Unavailable unless the database answers a read of songs (for /healthz)."""
+        self.connection().ping()
+
+    def close(self):
+        local = self.local
+        if getattr(local, "conn", None) is not None:
+            local.conn.close()
+            local.conn = None
+
+
+@functools.lru_cache(maxsize=4096)
+def postgres_sql(sql):
+    """The service's SQL with psycopg's placeholders: ? becomes %s, and a % is doubled."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class PostgresConnection:
+    """psycopg 3 behind the interface of SQLiteConnection, in autocommit mode.
+
+    A connection the server dropped (a restart, a failover, an idle timeout) is made again
+    by the next statement; one that found it dead outside a transaction had changed nothing,
+    so it runs once more on the new connection. Else the trouble is raised as Unavailable.
+    """
+
+    streams = True  # exports read one server-side cursor (stream)
+    lock_row = " FOR UPDATE"  # a writer's read locks the row until it commits
+    shapes_plans = True  # see song_queries
+
+    def __init__(self, url):
+        self.psycopg = import_psycopg()
+        self.url = url
+        self.raw = None
+        self.begin_pending = False
+
+    def connect(self):
+        options = {"autocommit": True}
+        if "connect_timeout" not in self.url:
+            options["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+        try:
+            self.raw = self.psycopg.connect(self.url, **options)
+            # lock_timeout as SQLite's busy timeout: a write kept from its lock this long is a
+            # 503 to retry. Custom plans: psycopg prepares a statement run often, and a generic
+            # plan cannot see how few songs a q pattern or a rating picks, so it would walk the
+            # whole table by id rather than read the matches from their index.
+            self.raw.execute(
+                f"SET lock_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)};"
+                " SET plan_cache_mode = force_custom_plan"
+            )
+        except self.psycopg.OperationalError as error:
+            raise Unavailable(f"The database cannot be reached; try again. ({error})") from error
+
+    def execute(self, sql, params=()):
+        sql = postgres_sql(sql)
+        fresh = self.raw is None or self.raw.closed
+        if fresh:
+            self.connect()
+        idle = self.raw.info.transaction_status == self.psycopg.pq.TransactionStatus.IDLE
+        try:
+            return self.send(sql, params)
+        except self.psycopg.OperationalError as error:
+            if fresh or not idle or not self.raw.closed:
+                raise self.unavailable(error) from error
+        self.connect()
+        try:
+            return self.send(sql, params)
+        except self.psycopg.OperationalError as error:
+            raise self.unavailable(error) from error
+
+    def begin(self):
+        """Start a transaction with its first statement, sent together: a round trip fewer."""
+        self.begin_pending = True
+
+    def send(self, sql, params):
+        if not self.begin_pending:
+            return self.raw.execute(sql, params)
+        with self.raw.pipeline():
+            self.raw.execute("BEGIN")
+            cursor = self.raw.execute(sql, params)
+        self.begin_pending = False
+        return cursor
+
+    def unavailable(self, error):
+        if isinstance(error, self.psycopg.errors.LockNotAvailable):
+            return Unavailable(f"The database is busy; try again. ({error})")
+        return Unavailable(f"The database failed; try again. ({error})")
+
+    def end_transaction(self):
+        """Roll back whatever is still open, as after a failure; a dead connection is let go."""
+        self.begin_pending = False
+        if self.raw is None or self.raw.closed:
+            return
+        if self.raw.info.transaction_status != self.psycopg.pq.TransactionStatus.IDLE:
+            try:
+                self.raw.execute("ROLLBACK")
+            except self.psycopg.OperationalError:
+                self.raw.close()
+
+    def close(self):
+        if self.raw is not None:
+            self.raw.close()
+            self.raw = None
+
+    def schema_version(self):
+        """The version schema-postgres.sql recorded in the current schema, 0 when none."""
+        table = self.execute(
+            "SELECT to_regclass(format('%I.schema_version', current_schema()))"
+        ).fetchone()[0]
+        if table is None:
+            return 0
+        return self.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
+
+    @staticmethod
+    def compare(field, operator, indexed):
+        """`field operator ?`; text folds ASCII letters only and compares bytes, as NOCASE."""
+        if field in TEXT_FIELDS:
+            return f'songs_nocase({field}) COLLATE "C" {operator} songs_nocase(?)'
+        return f"{field} {operator} ?"
+
+    @staticmethod
+    def operand(column, indexed):
+        return column  # PostgreSQL's planner weighs the indexes with its statistics
+
+    @staticmethod
+    def sort_expression(field):
+        return f'songs_nocase({field}) COLLATE "C"' if field in TEXT_FIELDS else field
+
+    @staticmethod
+    def search_term(value):
+        """The songs whose artist or title holds `value`, from the pg_trgm GIN index."""
+        pattern = "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return "(artist ILIKE ? OR title ILIKE ?)", [pattern, pattern]
+
+    @staticmethod
+    def index_hint(driver):
+        return ""
+
+    def lock_key(self, key):
+        """Retries of one Idempotency-Key take turns: the second waits, then finds the first's."""
+        self.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (key,))
+
+    def insert_rows(self, table, columns, rows):
+        if self.raw is None or self.raw.closed:
+            self.connect()
+        with self.raw.cursor() as cursor:
+            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+
+    def ping(self):
+        try:  # a server out of reach is already Unavailable (execute)
+            self.execute("SELECT 1 FROM songs LIMIT 1").fetchall()
+        except self.psycopg.Error as error:
+            raise Unavailable(f"The database cannot be read: {error}") from error
+
+    def stream(self, sql, params, size):
+        """The rows of one SELECT, `size` at a time, from a server-side cursor in a read-only
+        transaction: one snapshot, and the service holds one batch at a time."""
+        self.execute("BEGIN READ ONLY")
+        try:
+            with self.raw.cursor(name="songs_export") as cursor:
+                cursor.execute(postgres_sql(sql), params)
+                while rows := cursor.fetchmany(size):
+                    yield rows
+            self.execute("COMMIT")
+        except self.psycopg.OperationalError as error:
+            raise self.unavailable(error) from error
+        finally:
+            self.end_transaction()

@@ -1,0 +1,279 @@
+"""The SQL of the service, the same for both backends: songs by id, idempotency keys, and
+the list (filters, sort and keyset pagination, each page from one index) and its exports."""
+
+from songs.storage.common import (
+    EXPORT_BATCH,
+    RATINGS,
+    SELECT_COLUMNS,
+    SONG_FIELDS,
+    TEXT_FIELDS,
+)
+
+# Songs
+
+
+def find_song(conn, song_id, for_update=False):
+    """The song with this id as a dict, or None; `for_update` locks it until the commit."""
+    rows = conn.execute(
+        f"SELECT {SELECT_COLUMNS} FROM songs WHERE id = ?{conn.lock_row if for_update else ''}",
+        (song_id,),
+    ).fetchall()
+    return song_from_row(rows[0]) if rows else None
+
+
+def song_from_row(row):
+    return dict(zip(SONG_FIELDS, row, strict=False))  # strict costs, and the SELECTs are ours
+
+
+def insert_song(conn, fields, now):
+    rows = conn.execute(
+        "INSERT INTO songs (artist, title, rating, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
+        f" RETURNING {SELECT_COLUMNS}",
+        (fields["artist"], fields["title"], fields["rating"], now, now),
+    ).fetchall()
+    return song_from_row(rows[0])
+
+
+def update_song(conn, song_id, fields, now):
+    """The replaced song, or None when there is no song with that id."""
+    rows = conn.execute(
+        "UPDATE songs SET artist = ?, title = ?, rating = ?, updated_at = ? WHERE id = ?"
+        f" RETURNING {SELECT_COLUMNS}",
+        (fields["artist"], fields["title"], fields["rating"], now, song_id),
+    ).fetchall()
+    return song_from_row(rows[0]) if rows else None
+
+
+def remove_song(conn, song_id):
+    """True when a song was deleted."""
+    return conn.execute("DELETE FROM songs WHERE id = ?", (song_id,)).rowcount > 0
+
+
+# Idempotency keys
+
+
+def find_key(conn, key, expired):
+    """(request digest, song JSON) remembered for `key`, after forgetting keys from before
+    `expired`; None when there is none. Inside the write transaction, retries take turns."""
+    conn.lock_key(key)
+    conn.execute("DELETE FROM idempotency_keys WHERE created_at < ?", (expired,))
+    rows = conn.execute(
+        "SELECT request, song FROM idempotency_keys WHERE key = ?", (key,)
+    ).fetchall()
+    return tuple(rows[0]) if rows else None
+
+
+def remember_key(conn, key, digest, song_json, created_at):
+    conn.execute(
+        "INSERT INTO idempotency_keys (key, request, song, created_at) VALUES (?, ?, ?, ?)",
+        (key, digest, song_json, created_at),
+    )
+
+
+# The list: filters, sort and keyset pagination, each page from one index
+
+FILTER_COLUMNS = {  # each filter of the list, and the column it reads
+    "q": "songs_search",
+    "artist": "artist",
+    "title": "title",
+    "rating": "rating",
+    "min_rating": "rating",
+    "max_rating": "rating",
+    "created_after": "created_at",
+    "created_before": "created_at",
+    "updated_after": "updated_at",
+    "updated_before": "updated_at",
+}
+FILTER_OPERATORS = {
+    "artist": "=",
+    "title": "=",
+    "min_rating": ">=",
+    "max_rating": "<=",
+    "created_after": ">",
+    "created_before": "<",
+    "updated_after": ">",
+    "updated_before": "<",
+}
+SELECTIVE_FILTERS = {"q", "artist", "title"}
+
+
+def select_page(conn, filters, sort, after, limit):
+    """Up to `limit` rows matching `filters`, in `sort`'s order, after the position `after`.
+
+    A sort that starts with rating walks each rating in turn: five values make groups of a
+    fifth of the table each, which no index ordered by rating alone could order further,
+    while the next key's index orders each group as it walks (schema.sql).
+    """
+    if sort[0][0] != "rating" or SELECTIVE_FILTERS & filters.keys():
+        return select_songs(conn, filters, sort, after, limit)
+    (_, descending), rest = sort[0], sort[1:]
+    others = {name: value for name, value in filters.items() if FILTER_COLUMNS[name] != "rating"}
+    rows = []
+    for rating in sorted(allowed_ratings(filters), reverse=descending):
+        if after is not None and (rating > after[0] if descending else rating < after[0]):
+            continue  # the cursor is past this rating
+        resume = after[1:] if after is not None and rating == after[0] else None
+        rows += select_songs(conn, {**others, "rating": (rating,)}, rest, resume, limit - len(rows))
+        if len(rows) == limit:
+            break
+    return rows
+
+
+def select_songs(conn, filters, sort, after, limit):
+    """Rows for select_page from one index's walk (driving_column), in the seeks of resumes."""
+    rows = []
+    for sql, params in song_queries(conn, filters, sort, after):
+        rows += conn.execute(f"{sql} LIMIT ?", (*params, limit - len(rows))).fetchall()
+        if len(rows) == limit:
+            break
+    return rows
+
+
+def song_queries(conn, filters, sort, after):
+    """(SELECT, parameters) of each seek in order; only our own fragments are formatted in.
+
+    SQLite is told which index to walk (index_hint). PostgreSQL cannot be, and its planner,
+    estimating from statistics, may walk the id index and filter, reading past every other
+    song when the recent ones all have another rating or artist, or no match for q. So on
+    PostgreSQL the query is shaped to leave one good plan: q's matches are read first (a
+    materialized CTE, as SQLite's q does), and a rating, artist or title that allows one
+    value is written as a range from it to itself (which the planner does not take for one
+    value) and leads the order (which so changes nothing): that column's index is then the
+    one walk that gives the order without a sort.
+    """
+    driver = driving_column(filters, sort)
+    indexed = {driver, "id"}
+    source, head, head_params = "songs", "", []
+    if conn.shapes_plans and "q" in filters:
+        term, head_params = conn.search_term(filters["q"])
+        head = f"WITH found AS MATERIALIZED (SELECT {SELECT_COLUMNS} FROM songs WHERE {term}) "
+        source, filters = "found", {n: v for n, v in filters.items() if n != "q"}
+    pinned = conn.shapes_plans and pinned_filter(filters, driver, sort)
+    terms, params = filter_terms(conn, filters, indexed, pinned)
+    keys = ((driver, sort[0][1]), *sort) if pinned else sort
+    order = ", ".join(
+        f"{conn.sort_expression(field)} {'DESC' if desc else 'ASC'}" for field, desc in keys
+    )
+    index = conn.index_hint(driver)
+    for seek_terms, seek_params in resumes(conn, sort, after, indexed):
+        where = " AND ".join([*terms, *seek_terms])
+        yield (
+            f"{head}SELECT {SELECT_COLUMNS} FROM {source}{index}"
+            f"{' WHERE ' if where else ''}{where} ORDER BY {order}",
+            (*head_params, *params, *seek_params),
+        )
+
+
+def pinned_filter(filters, driver, sort):
+    """The filter that allows one value of `driver` only, when the sort does not name it."""
+    if driver in (field for field, _ in sort):
+        return None
+    if driver == "rating" and len(filters.get("rating", ())) == 1:
+        return "rating"
+    return driver if driver in TEXT_FIELDS and driver in filters else None
+
+
+def count_songs(conn, filters):
+    terms, params = filter_terms(conn, filters, indexed=set(FILTER_COLUMNS.values()))
+    where = f" WHERE {' AND '.join(terms)}" if terms else ""
+    return conn.execute(f"SELECT count(*) FROM songs{where}", params).fetchone()[0]
+
+
+def driving_column(filters, sort):
+    """The column whose index a page walks: a filter that picks few songs, else the sort's.
+
+    q, artist and title pick few songs, so their matches are read and sorted; otherwise the
+    walk follows the sort and checks the other filters song by song, and stops at the page's
+    end. One rating with the id order has an index that serves both.
+    """
+    for name in ("q", "artist", "title"):
+        if name in filters:
+            return FILTER_COLUMNS[name]
+    if sort[0][0] == "id" and len(filters.get("rating", ())) == 1:
+        return "rating"
+    return sort[0][0]
+
+
+def filter_terms(conn, filters, indexed, pinned=None):
+    """WHERE terms and their parameters; only columns in `indexed` may use an index. The
+    `pinned` filter's one value is written as a range, between it and itself (song_queries)."""
+    terms, params = [], []
+    for name, value in filters.items():
+        column = FILTER_COLUMNS[name]
+        if name == pinned:
+            one = value[0] if name == "rating" else value
+            terms.append(
+                f"{conn.compare(column, '>=', indexed)} AND {conn.compare(column, '<=', indexed)}"
+            )
+            params += [one, one]
+        elif name == "q":
+            term, term_params = conn.search_term(value)
+            terms.append(term)
+            params += term_params
+        elif name == "rating":
+            terms.append(f"{conn.operand(column, indexed)} IN ({', '.join('?' * len(value))})")
+            params += value
+        elif column in TEXT_FIELDS:
+            terms.append(conn.compare(column, FILTER_OPERATORS[name], indexed))
+            params.append(value)
+        else:
+            terms.append(f"{conn.operand(column, indexed)} {FILTER_OPERATORS[name]} ?")
+            params.append(value)
+    return terms, params
+
+
+def resumes(conn, sort, after, indexed):
+    """(terms, parameters) of each seek that continues a walk after the position `after`.
+
+    Keyset pagination in two seeks, in the order the songs come: the songs tied with
+    `after` on every key but id, past its id; then the songs past it on those keys. A
+    single comparison of every key at once (a row value) makes SQLite seek on the first
+    key only and read all its ties before the cursor: most of a rating, say.
+    """
+    if after is None:
+        return [([], [])]
+    *keys, (_, id_descending) = sort  # a sort always ends with id
+    ties = [conn.compare(field, "=", indexed) for field, _ in keys]
+    seeks = [([*ties, f"id {'<' if id_descending else '>'} ?"], list(after))]
+    if keys:
+        seeks.append(past(conn, keys, after[:-1], indexed))
+    return seeks
+
+
+def past(conn, keys, values, indexed):
+    """The term for songs strictly past `values` on `keys`, led by a bound an index seeks to."""
+    (field, descending), rest = keys[0], keys[1:]
+    beyond = "<" if descending else ">"
+    if not rest:
+        return [conn.compare(field, beyond, indexed)], [values[0]]
+    (inner,), params = past(conn, rest, values[1:], indexed)
+    term = (
+        f"{conn.compare(field, beyond + '=', indexed)} AND ({conn.compare(field, beyond, indexed)}"
+        f" OR ({conn.compare(field, '=', indexed)} AND {inner}))"
+    )
+    return [f"({term})"], [values[0], values[0], values[0], *params]
+
+
+def allowed_ratings(filters):
+    low, high = filters.get("min_rating", 1), filters.get("max_rating", 5)
+    return [rating for rating in filters.get("rating", RATINGS) if low <= rating <= high]
+
+
+def song_batches(conn, filters, sort):
+    """Every song matching `filters` in `sort`'s order, as lists of rows: memory stays flat.
+
+    PostgreSQL reads one server-side cursor; SQLite walks the list by keyset, a page at a
+    time, as select_page does (a long read would keep its WAL from being checkpointed).
+    """
+    if conn.streams:
+        ((sql, params),) = song_queries(conn, filters, sort, None)
+        yield from conn.stream(sql, params, EXPORT_BATCH)
+        return
+    after = None
+    while True:
+        rows = select_page(conn, filters, sort, after, EXPORT_BATCH)
+        if rows:
+            yield rows
+        if len(rows) < EXPORT_BATCH:
+            return
+        after = tuple(rows[-1][SONG_FIELDS.index(field)] for field, _ in sort)

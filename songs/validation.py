@@ -1,0 +1,103 @@
+"""What a song is: its fields, and the one function that checks a body's, naming every
+problem at once (schema.sql repeats the same rules as CHECK constraints)."""
+
+import re
+
+from songs.problems import Problem, problem_naming_each
+
+WRITABLE_FIELDS = ("artist", "title", "rating")
+READ_ONLY_FIELDS = frozenset({"id", "created_at", "updated_at"})
+MAX_TEXT_LENGTH = 500
+
+
+CONTROL_OR_SURROGATE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+FORM_RATINGS = {"1", "2", "3", "4", "5"}
+
+
+class JSONObject(list):
+    """A JSON object's (name, value) pairs, duplicates kept, so validation can name them."""
+
+
+def validate_song(pairs, form, patch=False):
+    """The clean artist, title and rating, or a 422 Problem naming every bad field at once.
+
+    A patch needs none of the fields, and may not remove one (set it to null).
+    """
+    if not form and type(pairs) is not JSONObject:
+        message = f"must be a JSON object, not {json_type(pairs)}"
+        raise Problem(422, f"The body {message}.", errors=[{"field": None, "message": message}])
+    song, errors, seen = {}, {}, set()
+    for name, value in pairs:
+        if name in seen:
+            errors.setdefault(name, "is given more than once")
+            continue
+        seen.add(name)
+        if name in READ_ONLY_FIELDS:
+            continue
+        if patch and value is None and name in WRITABLE_FIELDS:
+            clean, problem = None, "cannot be removed: every song has an artist, title and rating"
+        elif name == "rating":
+            clean, problem = check_rating(value, form)
+        elif name in WRITABLE_FIELDS:
+            clean, problem = check_text(value)
+        else:
+            clean, problem = None, "is not a field of a song (artist, title, rating)"
+        if problem:
+            errors[name] = problem
+        else:
+            song[name] = clean
+    for name in WRITABLE_FIELDS:
+        if name not in seen and not patch:
+            errors[name] = "is required"
+    if errors:
+        raise problem_naming_each(422, "field", errors)
+    return song
+
+
+def check_text(value):
+    """(the trimmed text, None), or (None, what is wrong with it)."""
+    if not isinstance(value, str):
+        return None, f"must be a string, not {json_type(value)}"
+    bad = CONTROL_OR_SURROGATE.search(value)
+    if bad:
+        kind = "an unpaired surrogate" if bad.group() >= "\ud800" else "a control character"
+        return None, f"must not contain {kind} (U+{ord(bad.group()):04X} at index {bad.start()})"
+    text = value.strip()
+    if not text:
+        return None, "must not be empty or only white space"
+    if len(text) > MAX_TEXT_LENGTH:
+        return None, f"must be at most {MAX_TEXT_LENGTH} characters, not {len(text)}"
+    return text, None
+
+
+def check_rating(value, form):
+    """(the rating, None), or (None, what is wrong with it); forms give it as decimal digits."""
+    if form:
+        digits = value.lstrip("0") if isinstance(value, str) else None
+        if digits in FORM_RATINGS:
+            return int(digits), None
+        return None, "must be a whole number from 1 to 5, in decimal digits"
+    if type(value) is float and value.is_integer():
+        value = int(value)  # 3.0 is the integer 3, in JSON Schema as in JSON (RFC 8259, 6)
+    if type(value) is int and 1 <= value <= 5:
+        return value, None
+    kind = "" if type(value) is int else f", not {json_type(value)}"
+    return None, f"must be an integer from 1 to 5{kind}"
+
+
+JSON_TYPE_NAMES = (  # in order: a bool is an int, and a JSONObject a list
+    (type(None), "null"),
+    (bool, "a boolean"),
+    (int, "an integer"),
+    (float, "a number with a fraction"),
+    (str, "a string"),
+    (JSONObject, "an object"),
+    (list, "an array"),
+)
+
+
+def json_type(value):
+    """What a value is, in JSON's words, for error messages (a form's file is "a file upload")."""
+    return next(
+        (name for kind, name in JSON_TYPE_NAMES if isinstance(value, kind)), "a file upload"
+    )
