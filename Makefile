@@ -1,4 +1,5 @@
-# songs: `make run` serves the API on http://127.0.0.1:8000, `make test` runs the suite.
+# songs: `make run` serves the API on http://127.0.0.1:8000, `make test` runs the suite;
+# a bare `make` lists every target.
 # Both build the virtual environment in .venv from the pinned requirements first.
 
 PYTHON ?= python3
@@ -9,9 +10,13 @@ APP := 'service:create_app()'
 # With DATABASE_URL naming PostgreSQL, the environment gets psycopg too (requirements-postgres.txt).
 RUNTIME := $(VENV)/$(if $(filter postgres%,$(DATABASE_URL)),.postgres,.run)
 
-.PHONY: run dev test fuzz lint format init-db seed import export backup migrate-to-postgres bench clean
+.PHONY: help run dev test fuzz lint format init-db seed import export backup migrate-to-postgres bench clean
+.DEFAULT_GOAL := help
 
-run: $(RUNTIME)  ## serve with gunicorn on 127.0.0.1:$(PORT) (its master runs init-db first)
+help:  ## list these targets (what a bare `make` does)
+	@sed -n 's/^\([a-z-]*\):.*## \(.*\)/\1\t\2/p' $(MAKEFILE_LIST) | expand -t 22
+
+run: $(RUNTIME)  ## serve on 127.0.0.1:8000 (PORT= for another), after init-db
 	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) $(APP)
 
 dev: $(RUNTIME)  ## serve with one worker that reloads when the code changes
@@ -20,8 +25,12 @@ dev: $(RUNTIME)  ## serve with one worker that reloads when the code changes
 test: $(VENV)/.dev  ## run the test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-fuzz: $(VENV)/.dev  ## fuzz the API with schemathesis, longer and with a new seed each time
-	$(BIN)/pytest tests/test_contract.py -k schemathesis --fuzz-examples $(or $(EXAMPLES),300)
+fuzz: $(VENV)/.dev  ## fuzz with schemathesis, longer, with a new seed it prints (SEED=N replays)
+	@seed=$(or $(SEED),$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')); \
+	echo "schemathesis seed $$seed: make fuzz SEED=$$seed replays this run"; \
+	$(BIN)/pytest tests/test_contract.py -k schemathesis --fuzz-examples $(or $(EXAMPLES),300) \
+		--fuzz-seed $$seed; status=$$?; \
+	echo "schemathesis seed $$seed: make fuzz SEED=$$seed replays this run"; exit $$status
 
 lint: $(VENV)/.dev  ## check style and formatting with ruff
 	$(BIN)/ruff check .
@@ -31,7 +40,7 @@ format: $(VENV)/.dev  ## fix what ruff can fix, and format
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(RUNTIME)  ## measure the service against its floors with wrk (QUICK=1: under a minute)
+bench: $(RUNTIME)  ## measure against floors with wrk, into bench/results.md (QUICK=1: not kept)
 	$(BIN)/python bench/run.py $(if $(QUICK),--quick)
 
 init-db: $(RUNTIME)  ## create or upgrade DATABASE_URL's schema, keeping every song
@@ -50,11 +59,12 @@ export: $(RUNTIME)  ## write every song to FILE (songs.csv unless given) as CSV,
 backup: $(RUNTIME)  ## copy DATABASE_URL's database to FILE (songs-<UTC time>.db unless given), live
 	$(BIN)/python service.py backup "$(or $(FILE),songs-$(shell date -u +%Y%m%dT%H%M%SZ).db)"
 
-migrate-to-postgres: $(RUNTIME)  ## copy every song of FILE (songs.db unless given) into DATABASE_URL's PostgreSQL
+migrate-to-postgres: $(RUNTIME)  ## copy FILE's songs (songs.db unless given) into DATABASE_URL's PostgreSQL
 	$(BIN)/python service.py migrate-to-postgres "$(or $(FILE),songs.db)"
 
 clean:  ## remove the virtual environment and caches; databases are never touched
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis __pycache__ tests/__pycache__
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis __pycache__ tests/__pycache__ \
+		songs/__pycache__ songs/storage/__pycache__ bench/__pycache__
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' \

@@ -147,7 +147,10 @@ def main():
     summary = check_targets(rows, notes, sizes)
     print(table)
     print(summary)
-    write_results(table, summary, duration, rounds, args.connections)
+    if args.quick:  # too few sizes and rounds for the record
+        print(f"\nquick: {RESULTS.relative_to(ROOT)} is left as it was")
+    else:
+        write_results(table, summary, duration, rounds, args.connections)
     if failed_requests(rows):
         sys.exit("Some requests failed (see non-2xx and errors above).")
 

@@ -35,8 +35,12 @@ def pytest_addoption(parser):
     parser.addoption(
         "--fuzz-examples",
         type=int,
-        help="schemathesis examples per operation, with a new seed (make fuzz); "
-        "without it, a fixed budget and seed",
+        help="schemathesis examples per operation (make fuzz); without it, a fixed budget",
+    )
+    parser.addoption(
+        "--fuzz-seed",
+        type=int,
+        help="schemathesis's seed with --fuzz-examples (make fuzz picks and prints one)",
     )
 
 

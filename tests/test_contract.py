@@ -90,12 +90,9 @@ def test_the_list_documents_exactly_the_parameters_it_reads():
 
 
 def test_schemathesis_finds_no_failure_against_real_gunicorn(start_gunicorn, tmp_path, request):
-    examples = request.config.getoption("fuzz_examples")
-    budget = (
-        ["--max-examples", str(examples)]
-        if examples
-        else ["--max-examples", str(FUZZ_EXAMPLES), "--seed", str(FUZZ_SEED)]
-    )
+    examples = request.config.getoption("fuzz_examples") or FUZZ_EXAMPLES
+    seed = request.config.getoption("fuzz_seed") or FUZZ_SEED
+    budget = ["--max-examples", str(examples), "--seed", str(seed)]
     server = start_gunicorn(env={"API_TOKEN": FUZZ_TOKEN})
     command = [
         str(SCHEMATHESIS),
