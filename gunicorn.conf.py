@@ -16,7 +16,17 @@ from pathlib import Path
 # threads only lengthened the writes' tail latency. Each thread has its own connection.
 worker_class = "songs.worker.BufferedThreadWorker"  # gthread, each request read whole first
 threads = 2
-workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1))
+
+
+def worker_count():
+    """WEB_CONCURRENCY, or two per CPU; a value that is not a count stops the start, in a line."""
+    value = os.environ.get("WEB_CONCURRENCY", "").strip() or str(2 * (os.cpu_count() or 1))
+    if not (value.isascii() and value.isdigit() and int(value) > 0):
+        sys.exit(f"WEB_CONCURRENCY must be a positive whole number of workers; got {value!r}")
+    return int(value)
+
+
+workers = worker_count()
 
 # Each worker its own listening socket, which the kernel fills by a hash of each new
 # connection. On one shared socket, the worker already on a core accepts a whole burst of

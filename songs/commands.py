@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from songs import storage
 from songs.exports import csv_chunks
 from songs.problems import Problem
-from songs.settings import database_url
+from songs.settings import database_url, read_settings
 from songs.storage import SONG_FIELDS, count_songs, song_batches
 from songs.validation import WRITABLE_FIELDS, validate_song
 from songs.wire import timestamp, utc_now
@@ -26,7 +26,9 @@ EX_TEMPFAIL = 75  # sysexits.h: the database is busy or out of reach; try again 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="service.py", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("init-db", help="create or upgrade the schema, keeping every song")
+    commands.add_parser(
+        "init-db", help="check every setting, then create or upgrade the schema, keeping every song"
+    )
     seed = commands.add_parser("seed", help="add N sample songs, 10,000 a transaction")
     seed.add_argument("count", metavar="N", type=positive_count)
     load = commands.add_parser(
@@ -47,12 +49,14 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         database = storage.open_database(database_url())
+        if args.command == "init-db":  # as gunicorn's master runs it: before any worker
+            read_settings()
     except (ValueError, RuntimeError) as error:
         parser.exit(2, f"service.py: {error}\n")
     try:
         database.init_schema()
         message = COMMANDS[args.command](database, args)
-    except RuntimeError as error:  # init_schema's: this SQLite, or this file, cannot serve
+    except (RuntimeError, storage.Refused) as error:  # this database cannot serve as it is
         parser.exit(2, f"service.py: {error}\n")
     except storage.Unavailable as error:  # EX_TEMPFAIL: the same command may work later
         parser.exit(EX_TEMPFAIL, f"service.py: {error}\n")

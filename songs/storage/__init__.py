@@ -19,6 +19,7 @@ from songs.storage.common import (
     SCHEMA_VERSION,
     SONG_FIELDS,
     BrokenConstraint,
+    Refused,
     Unavailable,
 )
 from songs.storage.migration import migrate_from_sqlite
@@ -42,6 +43,7 @@ __all__ = [
     "SONG_FIELDS",
     "BrokenConstraint",
     "PostgresDatabase",
+    "Refused",
     "SQLiteDatabase",
     "Unavailable",
     "count_songs",

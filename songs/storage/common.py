@@ -22,5 +22,10 @@ class Unavailable(Exception):
     """The database cannot answer now (busy, restarting, unreachable); a retry may succeed."""
 
 
+class Refused(Unavailable):
+    """The database refuses this service for good (no such database or role, a wrong
+    password): requests are still 503s, but `init-db` stops, as no retry can succeed."""
+
+
 class BrokenConstraint(Exception):
     """A write broke a constraint of the schema: the service's validation let a bad song by."""

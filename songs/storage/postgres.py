@@ -2,6 +2,7 @@
 thread, made again when the server drops it, behind the interface of SQLiteConnection."""
 
 import functools
+import re
 import threading
 from contextlib import contextmanager
 
@@ -11,6 +12,7 @@ from songs.storage.common import (
     SCHEMA_VERSION,
     TEXT_FIELDS,
     BrokenConstraint,
+    Refused,
     Unavailable,
 )
 
@@ -20,6 +22,11 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://")  # some platforms hand out t
 CONNECT_TIMEOUT_SECONDS = 5
 
 
+# libpq's words for a connection the server refuses for good: it names no password.
+REFUSALS = re.compile(
+    r'(database|role) "[^"]*" does not exist|password authentication failed for user "[^"]*"'
+    r'|no pg_hba\.conf entry for host "[^"]*", user "[^"]*", database "[^"]*"[^\n]*'
+)
 SCHEMA_LOCK = 7_115_600_421_093  # the advisory lock that lets one process at a time apply it
 
 
@@ -140,6 +147,12 @@ class PostgresConnection:
                 " SET plan_cache_mode = force_custom_plan"
             )
         except self.psycopg.OperationalError as error:
+            refusal = REFUSALS.search(str(error))
+            if refusal:
+                raise Refused(
+                    "The database refuses this service; no retry can help until DATABASE_URL"
+                    f" or the server changes ({refusal.group()})"
+                ) from error
             raise Unavailable(f"The database cannot be reached; try again. ({error})") from error
 
     def execute(self, sql, params=()):
