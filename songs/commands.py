@@ -202,11 +202,19 @@ def export_to_csv(database, args):
     """Oldest first, so that importing the file adds the songs in their original order."""
     if args.file != "-" and os.path.exists(args.file):
         sys.exit(f"{args.file} exists; export writes a new file, and overwrites nothing")
+    written = 0
+
+    def counted(batches):
+        nonlocal written
+        for rows in batches:
+            written += len(rows)
+            yield rows
+
     batches = song_batches(database.connection(), {}, (("id", False),))
     with open(args.file, "xb") if args.file != "-" else sys.stdout.buffer as out:
-        for chunk in csv_chunks(batches):
+        for chunk in csv_chunks(counted(batches)):
             out.write(chunk)
-    return f"{args.file}: exported" if args.file != "-" else ""
+    return f"{args.file if args.file != '-' else 'standard output'}: {written} songs exported"
 
 
 def backup(database, args):

@@ -63,6 +63,7 @@ def render_problem(error):
     }
     response.set_header("Cache-Control", "no-store")
     add_common_headers()  # again: Bottle drops them when a handler fails with a 500
+    response.status = f"{status} {status_title(status)}"  # Bottle's own line says "Entity"
     response.content_type = "application/problem+json"
     return json.dumps(problem).encode()  # ASCII: a field name may hold a lone surrogate
 

@@ -295,3 +295,14 @@ def test_make_backup_copies_a_consistent_database_while_the_service_takes_writes
         text=True,
     )
     assert again.returncode != 0 and "exists" in again.stderr  # never overwrites
+
+
+def test_export_says_how_many_songs_it_wrote(client, database_url, tmp_path):
+    for n in range(3):
+        create(client, title=f"Song {n}")
+
+    result = make("export", f"FILE={tmp_path / 'out.csv'}", env={"DATABASE_URL": database_url})
+
+    assert result.returncode == 0, result.stderr
+    assert f"{tmp_path / 'out.csv'}: 3 songs exported" in result.stderr
+    assert len(rows_of((tmp_path / "out.csv").read_text())) == 1 + 3

@@ -241,3 +241,20 @@ def test_an_unexpected_error_is_500_without_the_traceback_which_goes_to_the_log(
     )
     assert "Traceback" not in resp.text and "songs" not in json.dumps(problem)
     assert "Traceback" in resp.errors and "songs" in resp.errors.split("Traceback")[1]
+
+
+@pytest.mark.parametrize(
+    ("method", "body", "line"),
+    [
+        ("post", b"{}", "422 Unprocessable Content"),
+        ("post", b"[" * 70_000, "413 Content Too Large"),
+        ("delete", b"", "405 Method Not Allowed"),
+    ],
+)
+def test_the_status_line_says_what_the_problems_title_says(client, method, body, line):
+    resp = getattr(client, method)(
+        "/api/songs", body, headers={"Content-Type": "application/json"}, expect_errors=True
+    )
+
+    assert resp.status == line
+    assert resp.json["title"] == line.split(" ", 1)[1]

@@ -432,7 +432,25 @@ def test_migrate_to_postgres_stops_and_keeps_nothing_when_an_id_holds_another_so
     result = migrate(path, client.app.config["songs.database"].url)
 
     assert result.returncode != 0
-    assert "the songs with ids 1 differ" in result.stderr and "nothing was copied" in result.stderr
+    assert "1 song differs between" in result.stderr and "with ids 1;" in result.stderr
+    assert "nothing was copied" in result.stderr
+    assert dump() == before
+
+
+@POSTGRES_ONLY
+def test_migrate_to_postgres_counts_every_song_that_differs_and_names_the_first_ten(
+    client, sqlite_songs, dump
+):
+    path, songs, _ = sqlite_songs
+    for n in range(12):  # ids 1 to 12 in PostgreSQL, other songs than the file's (no 7)
+        create(client, title=f"Already here {n}")
+    before = dump()
+
+    result = migrate(path, client.app.config["songs.database"].url)
+
+    assert result.returncode != 0
+    assert "11 songs differ between" in result.stderr
+    assert "with ids 1, 2, 3, 4, 5, 6, 8, 9, 10, 11 and more;" in result.stderr
     assert dump() == before
 
 

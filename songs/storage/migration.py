@@ -31,9 +31,9 @@ def migrate_from_sqlite(path, database):
                 " ON CONFLICT (id) DO NOTHING"
             ).rowcount
             different = [
-                row[0]
+                tuple(row)
                 for row in conn.execute(
-                    "SELECT incoming.id FROM incoming LEFT JOIN songs USING (id)"
+                    "SELECT incoming.id, count(*) OVER () FROM incoming LEFT JOIN songs USING (id)"
                     " WHERE (songs.artist, songs.title, songs.rating, songs.created_at,"
                     " songs.updated_at) IS DISTINCT FROM (incoming.artist, incoming.title,"
                     " incoming.rating, incoming.created_at, incoming.updated_at)"
@@ -41,9 +41,12 @@ def migrate_from_sqlite(path, database):
                 )
             ]
             if different:
+                count = different[0][1]
+                ids = ", ".join(str(song_id) for song_id, _ in different)
                 raise ValueError(
-                    f"the songs with ids {', '.join(map(str, different))} differ between "
-                    f"{path} and {database.name}; nothing was copied"
+                    f"{count} {'song differs' if count == 1 else 'songs differ'} between {path}"
+                    f" and {database.name}, with ids {ids}{' and more' if count > 10 else ''};"
+                    " nothing was copied"
                 )
             matched = conn.execute(
                 "SELECT count(*) FROM incoming JOIN songs USING (id, artist, title, rating,"
