@@ -60,6 +60,13 @@ def test_every_operation_documents_its_responses_and_an_id(app):
     assert len(ids) == len(set(ids)) == len(documented_operations())
 
 
+def test_the_description_names_every_header_cors_exposes():
+    description = DOCUMENT["info"]["description"]
+    exposed = description.split(" and expose ", 1)[1].split(".", 1)[0].replace(" and ", ", ")
+
+    assert exposed.split(", ") == headers.CORS_EXPOSED_HEADERS.split(", ")
+
+
 def test_the_documented_limits_are_the_service_limits():
     parameters = DOCUMENT["components"]["parameters"]
     song = DOCUMENT["components"]["schemas"]["Song"]["properties"]
