@@ -55,14 +55,15 @@ def validate_song(pairs, form, patch=False):
 
 
 def check_text(value):
-    """(the trimmed text, None), or (None, what is wrong with it)."""
+    """(the text trimmed of white space, None), or (None, what is wrong with what remains)."""
     if not isinstance(value, str):
         return None, f"must be a string, not {json_type(value)}"
-    bad = CONTROL_OR_SURROGATE.search(value)
+    text = value.strip()  # first: a pasted tab or line break around the text is not an error
+    bad = CONTROL_OR_SURROGATE.search(text)
     if bad:
         kind = "an unpaired surrogate" if bad.group() >= "\ud800" else "a control character"
-        return None, f"must not contain {kind} (U+{ord(bad.group()):04X} at index {bad.start()})"
-    text = value.strip()
+        at = bad.start() + len(value) - len(value.lstrip())  # in the value as it was sent
+        return None, f"must not contain {kind} (U+{ord(bad.group()):04X} at index {at})"
     if not text:
         return None, "must not be empty or only white space"
     if len(text) > MAX_TEXT_LENGTH:

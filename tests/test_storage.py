@@ -40,7 +40,8 @@ def refused(conn, sql, params):
 
 
 def stripped_by_python():
-    """Every character validation trims from the ends of a text (white space, not Cc)."""
+    """Every character but the controls that validation trims from the ends of a text (the
+    schema refuses a control character anywhere)."""
     return [
         c
         for c in map(chr, range(sys.maxunicode + 1))

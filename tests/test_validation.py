@@ -80,8 +80,8 @@ TEXT_CASES = [
     ("", "must not be empty or only white space"),
     ("   \u3000\u00a0 ", "must not be empty or only white space"),
     ("x" * 501, "must be at most 500 characters, not 501"),
-    ("Jaws\n", "must not contain a control character (U+000A at index 4)"),
-    ("\tJaws", "must not contain a control character (U+0009 at index 0)"),
+    ("Ja\nws", "must not contain a control character (U+000A at index 2)"),
+    ("\tJa\tws", "must not contain a control character (U+0009 at index 3)"),
     ("Ja\x00ws", "must not contain a control character (U+0000 at index 2)"),
     ("Ja\x7fws", "must not contain a control character (U+007F at index 2)"),
     ("Ja\x85ws", "must not contain a control character (U+0085 at index 2)"),
@@ -98,6 +98,15 @@ def test_bad_text_is_422_naming_the_field(client, encoding, field, value, messag
     resp = send(client, "POST", "/api/songs", encoding, fields.items(), 422)
 
     assert errors_of(resp) == {field: message}
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_tabs_and_line_breaks_around_a_text_are_trimmed_before_it_is_checked(client, encoding):
+    fields = {**SONG, "artist": "\tA New Error ", "title": "\r\nJaws\n"}
+
+    resp = send(client, "POST", "/api/songs", encoding, fields.items(), 201)
+
+    assert (resp.json["artist"], resp.json["title"]) == ("A New Error", "Jaws")
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
