@@ -26,9 +26,10 @@ CORS_ORIGINS, REQUIRE_IF_MATCH, API_TOKEN, API_TOKEN_READS.
 This file holds the routes and their handlers; each other concern is a module of songs/:
 settings.py, access.py (request checks and tokens), headers.py (request ids and CORS),
 listing.py and cursors.py (the list's query and its pages), exports.py, bodies.py and
-validation.py, conditional.py (ETags and preconditions), idempotency.py, problems.py (every
-error), commands.py (the command line), worker.py (gunicorn's worker and access log), and
-storage/ (the SQL, for SQLite and PostgreSQL).
+validation.py, conditional.py (ETags and preconditions), idempotency.py, openapi.py (the
+document as this configuration serves it), problems.py (every error), commands.py (the
+command line), worker.py (gunicorn's worker and access log), and storage/ (the SQL, for
+SQLite and PostgreSQL).
 """
 
 import json
@@ -51,6 +52,7 @@ from songs.exports import EXPORTS_PER_WORKER, export_songs
 from songs.headers import add_common_headers, add_vary
 from songs.idempotency import idempotency_key, replayed_song, request_digest
 from songs.listing import list_links, read_list_query
+from songs.openapi import served_document
 from songs.problems import (
     RETRY_SOON,
     Problem,
@@ -101,7 +103,12 @@ def create_app(
     app.config.update(
         {
             "songs.database": database,
-            "songs.openapi": OPENAPI_PATH.read_bytes(),
+            "songs.openapi": served_document(
+                OPENAPI_PATH.read_bytes(),
+                app.config["songs.api_tokens"],
+                app.config["songs.api_token_reads"],
+                app.config["songs.cors_origins"],
+            ),
             "songs.export_slots": threading.BoundedSemaphore(EXPORTS_PER_WORKER),
         }
     )

@@ -7,6 +7,8 @@ from bottle import request
 from songs.headers import take_request_id
 from songs.problems import Problem
 
+OPEN_PATHS = ("/healthz", "/api/openapi.json")  # for the platform's checks, and for generators
+
 
 def before_each_request():
     take_request_id()
@@ -30,13 +32,14 @@ def check_token():
     """With API_TOKEN set, writes (and reads, with API_TOKEN_READS=1) need one of its tokens.
 
     As a bearer token (RFC 6750), compared in constant time with every configured token.
-    /healthz and OPTIONS (CORS preflights carry no credentials) stay open.
+    /healthz, the OpenAPI document (it holds no data) and OPTIONS (CORS preflights carry no
+    credentials) stay open.
     """
     config = request.app.config
     method = request.environ["REQUEST_METHOD"]
     if not config["songs.api_tokens"] or method == "OPTIONS":
         return
-    if request.environ.get("PATH_INFO") == "/healthz":
+    if request.environ.get("PATH_INFO") in OPEN_PATHS:
         return
     if method in ("GET", "HEAD") and not config["songs.api_token_reads"]:
         return

@@ -6,6 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from webtest import TestApp
+
 from gunicorn_server import ROOT
 from songs import bodies, headers, listing, validation
 
@@ -40,9 +43,105 @@ def test_the_document_is_served_as_json_with_an_etag(client):
     resp = client.get("/api/openapi.json", status=200)
 
     assert resp.content_type == "application/json"
-    assert resp.json == DOCUMENT
+    assert resp.json["paths"] == {
+        path: {
+            method: {key: value for key, value in operation.items() if key != "security"}
+            if method != "parameters"
+            else operation
+            for method, operation in item.items()
+        }
+        for path, item in strip_401(DOCUMENT)["paths"].items()
+    }  # without a token configured: openapi.json less its security and its 401s
     assert resp.json["openapi"] == "3.1.0"
     assert client.head("/api/openapi.json").headers["ETag"] == resp.headers["ETag"]
+
+
+def strip_401(document):
+    document = json.loads(json.dumps(document))
+    for item in document["paths"].values():
+        for method, operation in item.items():
+            if method != "parameters":
+                operation["responses"].pop("401", None)
+    return document
+
+
+def operations(document):
+    return {
+        (method.upper(), path)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method != "parameters"
+    }
+
+
+def guarded(document):
+    """The operations the document says need a bearer token, each with its 401 declared."""
+    needs = set()
+    for method, path in operations(document):
+        operation = document["paths"][path][method.lower()]
+        assert ("security" in operation) == ("401" in operation["responses"]), (method, path)
+        if "security" in operation:
+            needs.add((method, path))
+    return needs
+
+
+SONG_PATHS = ("/api/song/{song_id}", "/api/songs/{song_id}")
+BODY = b'{"artist": "A", "title": "B", "rating": 2}'
+WRITES = {("POST", "/api/songs")} | {(m, p) for m in ("PUT", "PATCH", "DELETE") for p in SONG_PATHS}
+READS = {(m, p) for m in ("GET", "HEAD") for p in ("/api/songs", *SONG_PATHS)}
+CONFIGURATIONS = {
+    "no token": ({}, set()),
+    "API_TOKEN": ({"api_token": FUZZ_TOKEN}, WRITES),
+    "API_TOKEN and API_TOKEN_READS": (
+        {"api_token": FUZZ_TOKEN, "api_token_reads": "1"},
+        WRITES | READS,
+    ),
+}
+
+
+@pytest.mark.parametrize("configuration", CONFIGURATIONS)
+def test_the_served_document_asks_for_a_token_exactly_where_the_service_does(
+    make_app, configuration
+):
+    settings, expected = CONFIGURATIONS[configuration]
+    client = TestApp(make_app(**settings))
+    client.post_json(
+        "/api/songs",
+        {"artist": "A", "title": "B", "rating": 1},
+        headers={"Authorization": f"Bearer {FUZZ_TOKEN}"},
+    )
+
+    document = client.get("/api/openapi.json").json
+    answered_401 = set()
+    for method, path in operations(document):
+        resp = client.request(
+            path.replace("{song_id}", "1"),
+            method=method,
+            body=b'{"artist": "A", "title": "B", "rating": 2}'
+            if method in ("POST", "PUT", "PATCH")
+            else b"",
+            headers={"Content-Type": "application/json"},
+            expect_errors=True,
+        )
+        if resp.status_int == 401:
+            answered_401.add((method, path))
+
+    assert guarded(document) == expected == answered_401
+    assert ("securitySchemes" in document["components"]) == bool(expected)
+    assert ("Bearer" in document["info"]["description"]) == bool(expected)
+
+
+@pytest.mark.parametrize("origins", ["", "https://songs.example"])
+def test_the_served_document_tells_of_cors_headers_only_when_cors_is_on(make_app, origins):
+    document = TestApp(make_app(cors_origins=origins)).get("/api/openapi.json").json
+
+    assert ("Access-Control-Allow-Origin" in document["info"]["description"]) == bool(origins)
+
+
+def test_with_a_token_and_cors_on_the_served_document_is_openapi_json_as_it_is(make_app):
+    client = TestApp(make_app(api_token=FUZZ_TOKEN, cors_origins="*"))
+
+    assert client.get("/api/openapi.json").body == (ROOT / "openapi.json").read_bytes()
 
 
 def test_every_route_served_is_documented_and_every_documented_one_served(app):

@@ -1,0 +1,48 @@
+"""The OpenAPI document as this configuration serves it: openapi.json describes the service
+with API_TOKEN set and CORS on; a token left unset, reads protected or CORS off change what
+the served document says, so that a client or a fuzzer reading it is told the truth."""
+
+import json
+import re
+
+GUARDED_PATHS = ("/api/songs", "/api/song/{song_id}", "/api/songs/{song_id}")  # not /healthz
+READS = ("get", "head")
+TOKEN_SENTENCE = "With API_TOKEN set, writes need `Authorization: Bearer <token>` (401 otherwise)."
+READS_SENTENCE = (
+    "Reads and writes of songs need `Authorization: Bearer <token>` (401 otherwise); "
+    "/healthz and this document do not."
+)
+CORS_SENTENCE = re.compile(r" With CORS_ORIGINS set,[^.]*\.")  # the one on CORS headers
+
+
+def served_document(template, api_tokens, api_token_reads, cors_origins):
+    """The document's bytes for this configuration, from openapi.json's."""
+    document = json.loads(template)
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            guarded = (
+                bool(api_tokens)
+                and path in GUARDED_PATHS
+                and method != "options"
+                and (method not in READS or api_token_reads)
+            )
+            if guarded:
+                operation["security"] = [{"bearer": []}]
+                operation["responses"].setdefault(
+                    "401", {"$ref": "#/components/responses/Unauthorized"}
+                )
+            else:
+                operation.pop("security", None)
+                operation["responses"].pop("401", None)
+    info = document["info"]
+    if not api_tokens:
+        info["description"] = info["description"].replace(f" {TOKEN_SENTENCE}", "")
+        del document["components"]["securitySchemes"]
+        del document["components"]["responses"]["Unauthorized"]
+    elif api_token_reads:
+        info["description"] = info["description"].replace(TOKEN_SENTENCE, READS_SENTENCE)
+    if not cors_origins:
+        info["description"] = CORS_SENTENCE.sub("", info["description"])
+    return (json.dumps(document, indent=2) + "\n").encode()
