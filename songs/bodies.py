@@ -3,16 +3,12 @@ multipart forms, JSON Merge Patch), then validated as a song."""
 
 import io
 import json
-import logging
 from urllib.parse import parse_qsl
 
 from bottle import MultipartError, request
 
-from songs.problems import Problem
+from songs.problems import Problem, log
 from songs.validation import JSONObject, validate_song
-
-log = logging.getLogger("songs")
-
 
 ACCEPTED_BODY_TYPES = "application/json, application/x-www-form-urlencoded, multipart/form-data"
 ACCEPTED_PATCH_TYPES = "application/merge-patch+json, application/json"

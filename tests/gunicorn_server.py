@@ -36,13 +36,20 @@ def procfile_command(process="web"):
 class Gunicorn:
     """A gunicorn command (the virtualenv's), started at once; call wait_ready before use."""
 
-    def __init__(self, command, log_path, env=None, gunicorn_args="", stderr_path=None, port=None):
-        """Output goes to log_path; stderr to stderr_path instead, when one is given."""
+    def __init__(
+        self, command, log_path, env=None, gunicorn_args="", stderr_path=None, port=None, bind=True
+    ):
+        """Output goes to log_path; stderr to stderr_path instead, when one is given.
+
+        bind=False leaves the address to gunicorn itself (PORT), with no GUNICORN_CMD_ARGS.
+        """
         self.port = port or free_port()
         command = [str(Path(sys.executable).with_name(command[0])), *command[1:]]
-        environ = {k: v for k, v in os.environ.items() if k not in ("PORT", "WEB_CONCURRENCY")}
+        ours = ("PORT", "WEB_CONCURRENCY", "GUNICORN_CMD_ARGS")
+        environ = {k: v for k, v in os.environ.items() if k not in ours}
         environ.update(env or {})
-        environ["GUNICORN_CMD_ARGS"] = f"--bind 127.0.0.1:{self.port} {gunicorn_args}"
+        if bind:
+            environ["GUNICORN_CMD_ARGS"] = f"--bind 127.0.0.1:{self.port} {gunicorn_args}"
         self.log_path = log_path
         self.started = time.perf_counter()
         with open(log_path, "ab") as log, open(stderr_path or os.devnull, "ab") as errors:

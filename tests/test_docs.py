@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # when run as a script
 sys.path.insert(0, str(ROOT / "tests"))
 
+from test_contract import served_operations  # noqa: E402
+
 import service  # noqa: E402
 from gunicorn_server import Gunicorn, procfile_command  # noqa: E402
 
@@ -145,11 +147,8 @@ def route_rows():
 def test_every_route_and_method_the_app_serves_is_in_the_api_reference(tmp_path):
     app = service.create_app(f"sqlite:///{tmp_path / 'songs.db'}")
     served = {}
-    for route in app.routes:
-        path = route.rule.replace("<song_id:song_id>", "<id>")
-        served.setdefault(path, {"HEAD"} if route.method == "GET" else set()).add(route.method)
-        if route.method == "GET":
-            served[path].add("HEAD")
+    for path, method in served_operations(app):
+        served.setdefault(path.replace("{song_id}", "<id>"), set()).add(method.upper())
 
     assert route_rows() == served
 

@@ -1,11 +1,7 @@
 """The settings: each read from the environment, and a bad one refused clearly."""
 
 import json
-import os
-import signal
 import subprocess
-import sys
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -15,7 +11,7 @@ from webtest import TestApp
 
 import service
 from conftest import POSTGRES_ONLY, POSTGRES_URL, SONG, SQLITE_ONLY
-from gunicorn_server import ROOT, Gunicorn, procfile_command
+from gunicorn_server import Gunicorn, procfile_command
 
 
 def test_a_relative_database_url_is_relative_to_the_working_directory(tmp_path):
@@ -64,25 +60,11 @@ def test_max_body_bytes_is_read_from_the_environment(make_app, monkeypatch):
 def refused_start(tmp_path, env, bind=True):
     """Start gunicorn as the Procfile does with `env`; its exit status and all it printed."""
     log = tmp_path / "gunicorn.log"
-    if bind:
-        server = Gunicorn(procfile_command(), log, env=env)
-        process = server.process
-    else:  # gunicorn's own bind, from PORT
-        environ = {k: v for k, v in os.environ.items() if k != "GUNICORN_CMD_ARGS"}
-        command = procfile_command()
-        with open(log, "wb") as out:
-            process = subprocess.Popen(
-                [str(Path(sys.executable).with_name(command[0])), *command[1:]],
-                cwd=ROOT,
-                env={**environ, **env},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+    server = Gunicorn(procfile_command(), log, env=env, bind=bind)
     try:
-        status = process.wait(timeout=30)
+        status = server.process.wait(timeout=30)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+        server.stop()
         raise AssertionError(f"gunicorn started with {env}:\n{log.read_text()}") from None
     return status, log.read_text()
 
