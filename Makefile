@@ -28,7 +28,7 @@ test: $(VENV)/.dev  ## run the test suite
 fuzz: $(VENV)/.dev  ## fuzz with schemathesis, longer, with a new seed it prints (SEED=N replays)
 	@seed=$(or $(SEED),$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')); \
 	echo "schemathesis seed $$seed: make fuzz SEED=$$seed replays this run"; \
-	$(BIN)/pytest tests/test_contract.py -k schemathesis --fuzz-examples $(or $(EXAMPLES),300) \
+	$(BIN)/pytest tests/test_schemathesis.py --fuzz-examples $(or $(EXAMPLES),300) \
 		--fuzz-seed $$seed; status=$$?; \
 	echo "schemathesis seed $$seed: make fuzz SEED=$$seed replays this run"; exit $$status
 

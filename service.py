@@ -3,7 +3,9 @@
     GET     /healthz           200  {"status": "ok"} after a round trip to the database
     GET     /api/openapi.json  200  this API's OpenAPI 3.1 document
     GET     /api/songs         200  songs found by filters, sort and q, a page at a time
-                                    (limit, cursor, Link), or all as CSV or NDJSON (format)
+                                    (limit, cursor, Link)
+    GET     /api/songs.csv     200  every song found by the same filters and sort, as CSV
+    GET     /api/songs.ndjson  200  the same as NDJSON, one song a line
     POST    /api/songs         201  the new song, with Location: /api/song/<id>
     GET     /api/song/<id>     200  the song
     PUT     /api/song/<id>     200  the song, with artist, title and rating replaced
@@ -49,9 +51,9 @@ from songs.conditional import (
     written,
 )
 from songs.exports import EXPORTS_PER_WORKER, export_songs
-from songs.headers import add_common_headers, add_vary
+from songs.headers import add_common_headers
 from songs.idempotency import idempotency_key, replayed_song, request_digest
-from songs.listing import list_links, read_list_query
+from songs.listing import EXPORT_PATHS, list_links, read_list_query
 from songs.openapi import served_document
 from songs.problems import (
     RETRY_SOON,
@@ -123,11 +125,17 @@ def create_app(
     app.route("/api/openapi.json", "GET", get_openapi)
     app.route("/api/songs", "GET", list_songs)
     app.route("/api/songs", "POST", create_song)
+    app.route("/api/songs.csv", "GET", lambda: export("csv"))
+    app.route("/api/songs.ndjson", "GET", lambda: export("ndjson"))
     app.route(SONG_PATHS, "GET", get_song)
     app.route(SONG_PATHS, "PUT", replace_song)
     app.route(SONG_PATHS, "PATCH", patch_song)
     app.route(SONG_PATHS, "DELETE", delete_song)
-    app.route(["/healthz", "/api/openapi.json", "/api/songs", *SONG_PATHS], "OPTIONS", describe)
+    app.route(
+        ["/healthz", "/api/openapi.json", "/api/songs", *EXPORT_PATHS, *SONG_PATHS],
+        "OPTIONS",
+        describe,
+    )
     return app
 
 
@@ -152,20 +160,30 @@ def get_openapi():
 def list_songs():
     query = read_list_query()
     conn = connection()
-    add_vary("Accept")  # the format may come from Accept
-    total = ""
-    if query.count:
-        total = str(count_songs(conn, query.filters))
-        response.set_header("X-Total-Count", total)
-    if query.format != "json":
-        if evaluate_preconditions(None):
-            response.status = 304
-            return b""
-        return export_songs(conn, query)
+    total = counted(conn, query)
     rows = select_page(conn, query.filters, query.sort, query.after, query.limit + 1)
     songs = [dict(zip(SONG_FIELDS, row, strict=False)) for row in rows[: query.limit]]
     response.set_header("Link", list_links(query, songs[-1] if len(rows) > query.limit else None))
     return representation(json_body(songs), validated_with=response.get_header("Link") + total)
+
+
+def export(export_format):
+    query = read_list_query(export=True)
+    conn = connection()
+    counted(conn, query)
+    if evaluate_preconditions(None):
+        response.status = 304
+        return b""
+    return export_songs(conn, query, export_format)
+
+
+def counted(conn, query):
+    """X-Total-Count when count=true asks for it: its value, else an empty string."""
+    if not query.count:
+        return ""
+    total = str(count_songs(conn, query.filters))
+    response.set_header("X-Total-Count", total)
+    return total
 
 
 def create_song():

@@ -17,7 +17,7 @@ EXPORT_CONTENT_TYPES = {
 }
 
 
-def export_songs(conn, query):
+def export_songs(conn, query, export_format):
     """The whole list as CSV or NDJSON, streamed a batch at a time: memory stays flat.
 
     A worker streams EXPORTS_PER_WORKER exports at once, so that clients slow to read them
@@ -31,12 +31,15 @@ def export_songs(conn, query):
             headers={"Retry-After": "5"},
         )
     try:
-        response.content_type = EXPORT_CONTENT_TYPES[query.format]
-        response.set_header("Content-Disposition", f'attachment; filename="songs.{query.format}"')
-        encode = csv_chunks if query.format == "csv" else ndjson_chunks
+        response.content_type = EXPORT_CONTENT_TYPES[export_format]
+        response.set_header("Content-Disposition", f'attachment; filename="songs.{export_format}"')
+        encode = csv_chunks if export_format == "csv" else ndjson_chunks
         batches = song_batches(conn, query.filters, query.sort)
         first = next(batches, None)  # here: a database in trouble is a 503, not a cut stream
-        chunks = encode(itertools.chain([first] if first else [], batches))
+        if first is None:  # Bottle never closes an answer of no chunks: nothing to stream
+            slots.release()
+            return b"".join(encode([]))
+        chunks = encode(itertools.chain([first], batches))
     except BaseException:
         slots.release()
         raise

@@ -1,5 +1,6 @@
-"""The list's query string: filters, q, sort, limit, cursor, count and format (or Accept),
-each checked, every bad one named at once; and the Link header that pages it (RFC 8288)."""
+"""The list's query string: filters, q, sort, limit, cursor and count, each checked, every
+bad one named at once; an export's, which has no pages; and the Link header that pages the
+list (RFC 8288)."""
 
 import re
 from datetime import datetime, timedelta, timezone
@@ -22,7 +23,7 @@ from songs.wire import timestamp
 PAGE_SIZE, MAX_PAGE_SIZE = 100, 1000
 SORT_FIELDS = ("id", "artist", "title", "rating", "created_at", "updated_at")
 MIN_SEARCH_LENGTH = 3  # the shortest substring the trigram index can find
-LIST_MEDIA_TYPES = {"json": "application/json", "csv": "text/csv", "ndjson": "application/x-ndjson"}
+EXPORT_PATHS = ("/api/songs.csv", "/api/songs.ndjson")
 
 
 class ListQuery(NamedTuple):
@@ -31,35 +32,31 @@ class ListQuery(NamedTuple):
     limit: int
     after: tuple | None  # the sort values of the song the page starts after
     count: bool
-    format: str  # a key of LIST_MEDIA_TYPES
     given: list  # the (name, value) pairs as sent, but the cursor: what Link repeats
     fingerprint: str  # query_fingerprint(filters, sort), which the cursor carries
 
 
-def read_list_query():
-    """The list's query; a 400 Problem names every bad parameter at once."""
+def read_list_query(export=False):
+    """The list's query, or with `export` an export's; a 400 Problem names every bad
+    parameter at once."""
+    parameters = EXPORT_PARAMETERS if export else LIST_PARAMETERS
     try:
         pairs = parse_qsl(request.query_string, keep_blank_values=True, errors="strict")
     except UnicodeDecodeError:
         raise Problem(400, "The query string is not valid UTF-8 once percent-decoded.") from None
     values, errors = {}, {}
     for name, value in pairs:
-        read = LIST_PARAMETERS.get(name)
+        read = parameters.get(name)
         if name in values or name in errors:
             errors.setdefault(name, "is given more than once")
         elif read is None:
-            errors[name] = f"is not a parameter of this list ({', '.join(LIST_PARAMETERS)})"
+            errors[name] = not_a_parameter(name, export)
         else:
             clean, problem = read(value)
             if problem:
                 errors[name] = problem
             else:
                 values[name] = clean
-    export = values.get("format") or negotiated_format()
-    if export != "json":
-        for name in ("limit", "cursor"):
-            if name in values:
-                errors[name] = f"does not apply to an export ({export}): it holds every song"
     filters = {name: values[name] for name in FILTERS if name in values}
     sort = values.get("sort", DEFAULT_SORT)
     fingerprint = query_fingerprint(filters, sort)
@@ -79,10 +76,18 @@ def read_list_query():
         values.get("limit", PAGE_SIZE),
         after,
         values.get("count", False),
-        export,
         [(name, value) for name, value in pairs if name != "cursor"],
         fingerprint,
     )
+
+
+def not_a_parameter(name, export):
+    if export and name in ("limit", "cursor"):
+        return "does not apply to an export: it holds every matching song, in one answer"
+    if not export and name == "format":
+        return f"is not a parameter of this list: exports are at {' and '.join(EXPORT_PATHS)}"
+    names = ", ".join(EXPORT_PARAMETERS if export else LIST_PARAMETERS)
+    return f"is not a parameter of this {'export' if export else 'list'} ({names})"
 
 
 def read_limit(value):
@@ -117,12 +122,6 @@ def read_flag(value):
     if value in ("true", "false"):
         return value == "true", None
     return None, "must be true or false"
-
-
-def read_format(value):
-    if value in LIST_MEDIA_TYPES:
-        return value, None
-    return None, f"must be one of {', '.join(LIST_MEDIA_TYPES)}"
 
 
 def read_search(value):
@@ -198,35 +197,6 @@ def read_time(value, round_up):
     return timestamp(moment), None
 
 
-def negotiated_format():
-    """The list format Accept prefers (RFC 9110, 12.5.1); JSON when it prefers none of them.
-
-    Each format takes the q of the most specific range that matches it.
-    """
-    accept = request.environ.get("HTTP_ACCEPT")
-    if not accept or accept in ("*/*", "application/json"):
-        return "json"
-    scores = {}
-    for item in accept.split(","):
-        media_range, *params = (part.strip() for part in item.split(";"))
-        quality = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        media_range = media_range.lower()
-        for format_name, media_type in LIST_MEDIA_TYPES.items():
-            kind = media_type.split("/")[0]
-            specificity = {media_type: 3, f"{kind}/*": 2, "*/*": 1}.get(media_range)
-            if specificity and specificity > scores.get(format_name, (0, 0))[0]:
-                scores[format_name] = (specificity, quality)
-    best = max(LIST_MEDIA_TYPES, key=lambda name: scores.get(name, (0, 0))[1])
-    return best if scores.get(best, (0, 0))[1] > 0 else "json"
-
-
 FILTERS = (
     "q",
     "artist",
@@ -244,7 +214,6 @@ LIST_PARAMETERS = {
     "cursor": read_cursor,  # and once the filters and sort are known, cursor_position
     "sort": read_sort,
     "count": read_flag,
-    "format": read_format,
     "q": read_search,
     "artist": lambda value: check_text(value),  # defined with the body's validation, below
     "title": lambda value: check_text(value),
@@ -255,6 +224,9 @@ LIST_PARAMETERS = {
     "created_before": lambda value: read_time(value, round_up=True),
     "updated_after": lambda value: read_time(value, round_up=False),
     "updated_before": lambda value: read_time(value, round_up=True),
+}
+EXPORT_PARAMETERS = {
+    name: read for name, read in LIST_PARAMETERS.items() if name not in ("limit", "cursor")
 }
 
 

@@ -47,7 +47,7 @@ def test_hostile_values_round_trip_through_make_import_and_make_export(client, t
     for artist, title, rating in HOSTILE:
         create(client, artist=artist, title=title, rating=rating)
     exported = tmp_path / "songs.csv"
-    exported.write_bytes(client.get("/api/songs?format=csv&sort=id").body)
+    exported.write_bytes(client.get("/api/songs.csv?sort=id").body)
     copy = f"sqlite:///{tmp_path / 'copy.db'}"
 
     imported = make("import", f"FILE={exported}", env={"DATABASE_URL": copy})

@@ -5,6 +5,8 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
 from conftest import create
 from songs import storage
 from songs.storage.common import EXPORT_BATCH
@@ -32,7 +34,7 @@ def test_csv_export_is_rfc_4180_with_a_header_and_every_matching_song(client):
     for artist, title, rating in HOSTILE:
         create(client, artist=artist, title=title, rating=rating)
 
-    resp = client.get("/api/songs?format=csv&sort=id&min_rating=2")
+    resp = client.get("/api/songs.csv?sort=id&min_rating=2")
 
     assert resp.headers["Content-Type"] == "text/csv; charset=utf-8; header=present"
     assert resp.headers["Content-Disposition"] == 'attachment; filename="songs.csv"'
@@ -45,28 +47,48 @@ def test_csv_export_is_rfc_4180_with_a_header_and_every_matching_song(client):
     assert rows_of(text)[1:] == [[str(s[f]) for f in storage.SONG_FIELDS] for s in songs]
 
 
-def test_accept_text_csv_gets_csv_and_the_format_parameter_wins(client):
+def test_the_list_is_json_whatever_accept_says_and_names_the_exports(client):
     create(client)
 
     by_accept = client.get("/api/songs", headers={"Accept": "text/csv"})
-    by_preference = client.get(
-        "/api/songs", headers={"Accept": "application/json;q=0.5, text/csv;q=0.9"}
-    )
-    refused = client.get("/api/songs", headers={"Accept": "text/csv;q=0, */*"})
-    explicit = client.get("/api/songs?format=json", headers={"Accept": "text/csv"})
     browser = client.get("/api/songs", headers={"Accept": "text/html,*/*;q=0.8"})
+    by_format = client.get("/api/songs?format=csv", status=400)
 
-    assert by_accept.content_type == by_preference.content_type == "text/csv"
-    assert refused.content_type == explicit.content_type == browser.content_type
-    assert browser.content_type == "application/json"
-    assert by_accept.headers["Vary"] == "Accept"
+    assert by_accept.content_type == browser.content_type == "application/json"
+    assert "Vary" not in by_accept.headers
+    assert by_format.json["errors"] == [
+        {
+            "parameter": "format",
+            "message": "is not a parameter of this list: "
+            "exports are at /api/songs.csv and /api/songs.ndjson",
+        }
+    ]
+
+
+@pytest.mark.parametrize("name", ["limit", "cursor"])
+def test_an_export_has_no_pages_so_limit_and_cursor_are_400(client, name):
+    resp = client.get(f"/api/songs.csv?{name}=5", status=400)
+
+    assert resp.json["errors"] == [
+        {
+            "parameter": name,
+            "message": "does not apply to an export: it holds every matching song, in one answer",
+        }
+    ]
+
+
+def test_an_export_counts_when_asked(client):
+    for n in range(3):
+        create(client, rating=n + 1)
+
+    assert client.get("/api/songs.ndjson?min_rating=2&count=true").headers["X-Total-Count"] == "2"
 
 
 def test_ndjson_export_is_one_song_per_line(client):
     for n in range(5):
         create(client, title=f"Song {n}", rating=n + 1)
 
-    resp = client.get("/api/songs?format=ndjson&rating=2,4", headers={"Accept": "text/csv"})
+    resp = client.get("/api/songs.ndjson?rating=2,4", headers={"Accept": "text/csv"})
 
     assert resp.content_type == "application/x-ndjson"
     lines = resp.body.decode().split("\n")
@@ -83,7 +105,7 @@ def test_an_export_streams_every_song_in_batches_in_order(client, db):
     )
     app = client.app
 
-    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/api/songs", "QUERY_STRING": "format=csv"}
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/api/songs.csv", "QUERY_STRING": ""}
     environ.update({"SERVER_NAME": "localhost", "SERVER_PORT": "80", "wsgi.url_scheme": "http"})
     environ.update({"wsgi.input": io.BytesIO(), "wsgi.errors": io.StringIO()})
     chunks = list(app(environ, lambda *response: None))
@@ -94,13 +116,13 @@ def test_an_export_streams_every_song_in_batches_in_order(client, db):
 
 
 def test_an_export_of_nothing_is_the_header_alone(client):
-    assert client.get("/api/songs?format=csv").body.decode() == HEADER
-    assert client.get("/api/songs?format=ndjson").body == b""
+    assert client.get("/api/songs.csv").body.decode() == HEADER
+    assert client.get("/api/songs.ndjson").body == b""
 
 
 def test_an_export_has_no_etag_so_only_a_star_matches_it(client):
     create(client)
-    url = "/api/songs?format=csv"
+    url = "/api/songs.csv"
 
     assert "ETag" not in client.get(url).headers
     assert client.get(url, headers={"If-Match": '"abc"'}, status=412).json["detail"] == (
@@ -109,3 +131,12 @@ def test_an_export_has_no_etag_so_only_a_star_matches_it(client):
     assert client.get(url, headers={"If-Match": "*"}).body.startswith(HEADER.encode())
     assert client.get(url, headers={"If-None-Match": "*"}, status=304).body == b""
     assert client.get(url, headers={"If-None-Match": '"abc"'}, status=200)
+
+
+def test_an_export_that_finds_nothing_frees_its_place_for_the_next(client):
+    """Bottle never closes an answer with no chunk, so an empty NDJSON export once kept the
+    worker's export slot: every later export from that worker was a 503."""
+    for _ in range(3):
+        assert client.get("/api/songs.ndjson?q=nothing").body == b""
+
+    assert client.get("/api/songs.csv").body.decode() == HEADER

@@ -202,7 +202,7 @@ def test_paging_a_filtered_sorted_list_and_exporting_while_others_write(start_gu
             seen += page
             match = re.match(r'<([^>]+)>; rel="next"', headers["Link"])
             url = match and match[1]
-        status, _, export = server.request("GET", "/api/songs?format=ndjson&min_rating=3")
+        status, _, export = server.request("GET", "/api/songs.ndjson?min_rating=3")
         stop.set()
         written = sum(writer.result() for writer in writers)
 

@@ -312,8 +312,6 @@ def test_q_follows_updates_and_deletes(client):
         ("artist=", "artist", "must not be empty or only white space"),
         ("title=a%00b", "title", "must not contain a control character (U+0000 at index 1)"),
         ("count=yes", "count", "must be true or false"),
-        ("format=xml", "format", "must be one of json, csv, ndjson"),
-        ("format=csv&limit=5", "limit", "does not apply to an export (csv): it holds every song"),
         ("rating=4&rating=5", "rating", "is given more than once"),
     ],
 )
@@ -353,6 +351,6 @@ def test_time_bounds_are_strict_and_exact_to_the_millisecond_in_any_offset(
 def test_bad_parameters_change_nothing(client, catalogue, dump):
     before = dump()
 
-    client.get("/api/songs?sort=nope&rating=0&format=csv&limit=3", status=400)
+    client.get("/api/songs?sort=nope&rating=0&format=csv&limit=0", status=400)
 
     assert dump() == before

@@ -115,7 +115,7 @@ def test_export_clients_that_stop_reading_hold_no_thread_nor_transaction_for_lon
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.connect(("127.0.0.1", served.port))
-        sock.sendall(b"GET /api/songs?format=csv HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        sock.sendall(b"GET /api/songs.csv HTTP/1.1\r\nHost: localhost\r\n\r\n")
         sockets.append(sock)  # and never read
     time.sleep(1)
 
