@@ -6,7 +6,6 @@ PYTHON ?= python3
 PORT ?= 8000
 VENV := .venv
 BIN := $(VENV)/bin
-APP := 'service:create_app()'
 # With DATABASE_URL naming PostgreSQL, the environment gets psycopg too (requirements-postgres.txt).
 RUNTIME := $(VENV)/$(if $(filter postgres%,$(DATABASE_URL)),.postgres,.run)
 
@@ -17,10 +16,10 @@ help:  ## list these targets (what a bare `make` does)
 	@sed -n 's/^\([a-z-]*\):.*## \(.*\)/\1\t\2/p' $(MAKEFILE_LIST) | expand -t 22
 
 run: $(RUNTIME)  ## serve on 127.0.0.1:8000 (PORT= for another), after init-db
-	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) $(APP)
+	$(BIN)/python service.py serve --bind 127.0.0.1:$(PORT)
 
 dev: $(RUNTIME)  ## serve with one worker that reloads when the code changes
-	$(BIN)/gunicorn --reload --workers 1 --bind 127.0.0.1:$(PORT) $(APP)
+	$(BIN)/python service.py serve --reload --workers 1 --bind 127.0.0.1:$(PORT)
 
 test: $(VENV)/.dev  ## run the test suite
 	$(BIN)/pytest $(PYTEST_ARGS)

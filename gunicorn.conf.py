@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from songs.settings import int_setting  # the settings' checks; the service itself is not imported
+
 # Chosen with make bench (bench/results.md): gthread keeps connections alive behind a
 # router and matches sync workers' throughput; two processes per core keep the cores busy;
 # a second thread serves reads while the first waits for SQLite's write lock, and more
@@ -19,11 +21,15 @@ threads = 2
 
 
 def worker_count():
-    """WEB_CONCURRENCY, or two per CPU; a value that is not a count stops the start, in a line."""
-    value = os.environ.get("WEB_CONCURRENCY", "").strip() or str(2 * (os.cpu_count() or 1))
-    if not (value.isascii() and value.isdigit() and int(value) > 0):
-        sys.exit(f"WEB_CONCURRENCY must be a positive whole number of workers; got {value!r}")
-    return int(value)
+    """WEB_CONCURRENCY, or two per CPU; a value that is not a count stops the start, in a line.
+
+    (One that is no number at all, gunicorn's own import has already refused, with its
+    traceback: `python service.py serve`, as the Procfile starts it, checks it first.)
+    """
+    try:
+        return int_setting("WEB_CONCURRENCY", 2 * (os.cpu_count() or 1))
+    except ValueError as error:
+        sys.exit(str(error))
 
 
 workers = worker_count()

@@ -18,10 +18,11 @@ gives 304, If-Match guards writes (412). Prefer: return=minimal drops a write's 
 are JSON or forms; every error is application/problem+json (RFC 9457). Every response
 carries an X-Request-ID, and CORS headers when CORS_ORIGINS allows the request's Origin.
 
-Serve it with `make run`, which runs gunicorn 'service:create_app()' on
-http://127.0.0.1:8000; prepare a database with `python service.py init-db`, fill it with
-`seed N` or `import FILE`, read it with `export FILE`, copy it with `backup FILE`, or move
-a SQLite file into PostgreSQL with `migrate-to-postgres FILE`. Settings come from the
+Serve it with `make run`: `python service.py serve`, as the Procfile does, which becomes
+gunicorn 'service:create_app()' on http://127.0.0.1:8000. Prepare a database with `python
+service.py init-db`, fill it with `seed N` or `import FILE`, read it with `export FILE`,
+copy it with `backup FILE`, or move a SQLite file into PostgreSQL with
+`migrate-to-postgres FILE`. Settings come from the
 environment: DATABASE_URL (a SQLite file or a PostgreSQL database), MAX_BODY_BYTES,
 CORS_ORIGINS, REQUIRE_IF_MATCH, API_TOKEN, API_TOKEN_READS.
 

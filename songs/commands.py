@@ -1,5 +1,5 @@
-"""The command line, `python service.py COMMAND`: init-db, seed, import, export, backup and
-migrate-to-postgres, each on DATABASE_URL's database."""
+"""The command line, `python service.py COMMAND`: serve, which runs gunicorn; and init-db,
+seed, import, export, backup and migrate-to-postgres, each on DATABASE_URL's database."""
 
 import argparse
 import csv
@@ -10,11 +10,12 @@ import random
 import signal
 import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from songs import storage
 from songs.exports import csv_chunks
 from songs.problems import Problem
-from songs.settings import database_url, read_settings
+from songs.settings import database_url, int_setting, read_settings
 from songs.storage import SONG_FIELDS, count_songs, song_batches
 from songs.validation import WRITABLE_FIELDS, validate_song
 from songs.wire import timestamp, utc_now
@@ -26,6 +27,10 @@ EX_TEMPFAIL = 75  # sysexits.h: the database is busy or out of reach; try again 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="service.py", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser(
+        "serve", help="run gunicorn on the app, as the Procfile does; gunicorn's options may follow"
+    )
+    serve.add_argument("options", nargs=argparse.REMAINDER, help="such as --bind 127.0.0.1:8000")
     commands.add_parser(
         "init-db", help="check every setting, then create or upgrade the schema, keeping every song"
     )
@@ -44,7 +49,11 @@ def main(argv=None):
         help="copy every song of a SQLite file into DATABASE_URL's PostgreSQL, ids kept",
     )
     move.add_argument("file", help="the SQLite database file, as sqlite:///FILE named it")
-    args = parser.parse_args(argv)
+    args, others = parser.parse_known_args(argv)
+    if args.command == "serve":  # gunicorn's options are its own to check
+        serve_app(parser, [*others, *args.options])
+    elif others:
+        parser.error(f"unrecognized arguments: {' '.join(others)}")
     # SIGTERM ends a command as Ctrl-C would: its transaction rolls back, its files go.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
@@ -64,6 +73,21 @@ def main(argv=None):
         database.close()
     if message:
         print(message, file=sys.stderr if args.command == "export" else sys.stdout)
+
+
+def serve_app(parser, options):
+    """gunicorn on the app, in this very process (so the platform's signals reach it).
+
+    gunicorn reads WEB_CONCURRENCY as it is imported, before any configuration file, and a
+    value that is no number (`two`) is then its traceback: here it is one line first.
+    gunicorn.conf.py checks every other setting, in the master, before any worker starts.
+    """
+    try:
+        int_setting("WEB_CONCURRENCY", 1)
+    except ValueError as error:
+        parser.exit(2, f"service.py: {error}\n")
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    os.execv(gunicorn, [gunicorn, *options, "service:create_app()"])
 
 
 def init_db(database, args):

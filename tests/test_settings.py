@@ -91,6 +91,7 @@ def assert_one_clear_line(status, output, names, secret=None):
         ("API_TOKEN_READS", "2"),
         ("CLIENT_TIMEOUT", "0"),
         ("WEB_CONCURRENCY", "0"),
+        ("WEB_CONCURRENCY", "two"),  # gunicorn's own import would raise: serve checks it first
         ("DATABASE_URL", "mysql://songs:hunter2-password@localhost/songs"),
     ],
 )
