@@ -35,13 +35,12 @@ command line), worker.py (gunicorn's worker and access log), and storage/ (the S
 SQLite and PostgreSQL).
 """
 
-import json
 import threading
 from pathlib import Path
 
 from bottle import Bottle, request, response
 
-from songs import settings, storage
+from songs import records, settings, storage
 from songs.access import before_each_request, may_read
 from songs.bodies import ACCEPTED_PATCH_TYPES, read_patch_body, read_song_body
 from songs.commands import main
@@ -53,7 +52,7 @@ from songs.conditional import (
 )
 from songs.exports import EXPORTS_PER_WORKER, export_songs
 from songs.headers import add_common_headers
-from songs.idempotency import idempotency_key, replayed_song, request_digest
+from songs.idempotency import idempotency_key
 from songs.listing import EXPORT_PATHS, list_links, read_list_query
 from songs.openapi import served_document
 from songs.problems import (
@@ -63,19 +62,10 @@ from songs.problems import (
     database_troubles,
     log,
     render_problem,
-    song_not_found,
 )
-from songs.storage import (
-    SONG_FIELDS,
-    count_songs,
-    find_song,
-    insert_song,
-    remember_key,
-    remove_song,
-    select_page,
-    update_song,
-)
-from songs.wire import json_body, song_path, utc_now
+from songs.records import connection, database, song_or_404
+from songs.storage import SONG_FIELDS, count_songs, select_page
+from songs.wire import json_body, song_path
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 SONG_ID_PATTERN = r"[1-9][0-9]{0,17}"  # positive and within SQLite's 64-bit INTEGER
@@ -189,15 +179,7 @@ def counted(conn, query):
 
 def create_song():
     key = idempotency_key()
-    fields = read_song_body()
-    with database().write_transaction() as conn:
-        song = replayed_song(conn, key, fields) if key else None
-        if song is None:
-            song = insert_song(conn, fields, utc_now())
-            if key:
-                remember_key(
-                    conn, key, request_digest(fields), json.dumps(song), song["created_at"]
-                )
+    song = records.add_song(read_song_body(), key)
     response.set_header("Location", song_path(song["id"]))
     return written(song, 201)
 
@@ -216,9 +198,7 @@ def patch_song(song_id):
 
 
 def delete_song(song_id):
-    with database().write_transaction() as conn:
-        check_write_preconditions(song_or_404(conn, song_id, for_update=True))
-        remove_song(conn, song_id)
+    records.delete_song(song_id)
     response.status = 204
     return b""
 
@@ -243,42 +223,14 @@ def describe(song_id=None):
 
 
 def change_song(song_id, read_fields):
-    """PUT and PATCH: 404, then 428 and 412, then the body's problems; a write only if it changes.
-
-    Preconditions are judged before the content (RFC 9110, 13.2.1), and If-Match is compared
-    with the song as it is inside the write transaction, so two writers holding the same ETag
-    cannot both succeed.
-    """
+    """PUT and PATCH: 404, then 428 and 412, then the body's problems (RFC 9110, 13.2.1:
+    preconditions are judged before the content), then records.change_song."""
     try:
         fields = read_fields()
     except Problem:
         check_write_preconditions(song_or_404(connection(), song_id))
         raise
-    with database().write_transaction() as conn:
-        song = song_or_404(conn, song_id, for_update=True)
-        check_write_preconditions(song)
-        if any(song[name] != value for name, value in fields.items()):
-            song = update_song(conn, song_id, {**song, **fields}, utc_now())
-    return written(song, 200)
-
-
-# The database of the app serving the request (songs/storage holds the SQL)
-
-
-def database():
-    return request.app.config["songs.database"]
-
-
-def connection():
-    """The current thread's connection to the database of the app serving this request."""
-    return database().connection()
-
-
-def song_or_404(conn, song_id, for_update=False):
-    song = find_song(conn, song_id, for_update)
-    if song is None:
-        raise song_not_found(song_id)
-    return song
+    return written(records.change_song(song_id, fields), 200)
 
 
 if __name__ == "__main__":
