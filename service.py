@@ -12,6 +12,15 @@
     PATCH   /api/song/<id>     200  the song, with the fields sent replaced (JSON Merge Patch)
     DELETE  /api/song/<id>     204  no body
 
+Pages for people, HTML that needs no script (songs/pages.py):
+
+    GET     /                  the songs, found and sorted by the list's own query
+    GET     /songs/new         a form to add a song; POST /songs adds it (303 to its page)
+    GET     /songs/<id>        the song, with a form to edit it; POST saves it
+    GET     /songs/<id>/delete asks first; POST deletes it
+    GET     /sign-in           with API_TOKEN, a form that signs in; POST /sign-out ends it
+    GET     /api               this API's reference, made from its OpenAPI document
+
 /api/songs/<id> is the same resource as /api/song/<id>; HEAD works wherever GET does, and
 OPTIONS answers 204 with Allow everywhere. Songs and lists carry strong ETags: If-None-Match
 gives 304, If-Match guards writes (412). Prefer: return=minimal drops a write's body. Bodies
@@ -29,10 +38,11 @@ CORS_ORIGINS, REQUIRE_IF_MATCH, API_TOKEN, API_TOKEN_READS.
 This file holds the routes and their handlers; each other concern is a module of songs/:
 settings.py, access.py (request checks and tokens), headers.py (request ids and CORS),
 listing.py and cursors.py (the list's query and its pages), exports.py, bodies.py and
-validation.py, conditional.py (ETags and preconditions), idempotency.py, openapi.py (the
-document as this configuration serves it), problems.py (every error), commands.py (the
-command line), worker.py (gunicorn's worker and access log), and storage/ (the SQL, for
-SQLite and PostgreSQL).
+validation.py, records.py (the writes), conditional.py (ETags and preconditions),
+idempotency.py, openapi.py (the document as this configuration serves it), problems.py
+(every error), pages.py and sessions.py (the pages, their forms and sign-in, with views/
+and static/), commands.py (the command line), worker.py (gunicorn's worker and access
+log), and storage/ (the SQL, for SQLite and PostgreSQL).
 """
 
 import threading
@@ -40,7 +50,7 @@ from pathlib import Path
 
 from bottle import Bottle, request, response
 
-from songs import records, settings, storage
+from songs import pages, records, settings, storage
 from songs.access import before_each_request, may_read
 from songs.bodies import ACCEPTED_PATCH_TYPES, read_patch_body, read_song_body
 from songs.commands import main
@@ -61,7 +71,6 @@ from songs.problems import (
     allow_header,
     database_troubles,
     log,
-    render_problem,
 )
 from songs.records import connection, database, song_or_404
 from songs.storage import SONG_FIELDS, count_songs, select_page
@@ -70,6 +79,7 @@ from songs.wire import json_body, song_path
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 SONG_ID_PATTERN = r"[1-9][0-9]{0,17}"  # positive and within SQLite's 64-bit INTEGER
 SONG_PATHS = ["/api/song/<song_id:song_id>", "/api/songs/<song_id:song_id>"]
+PAGE_PATH = "/songs/<song_id:song_id>"  # a song's page
 
 
 def create_app(
@@ -103,12 +113,13 @@ def create_app(
                 app.config["songs.cors_origins"],
             ),
             "songs.export_slots": threading.BoundedSemaphore(EXPORTS_PER_WORKER),
+            "songs.static": pages.load_static(),
         }
     )
     app.uninstall(True)  # handlers return bytes; Bottle's JSON and template plugins only add work
     app.install(database_troubles)
     app.router.add_filter("song_id", lambda config: (SONG_ID_PATTERN, int, str))
-    app.default_error_handler = render_problem
+    app.default_error_handler = pages.render_error  # problem JSON, or a page for people
     app.add_hook("before_request", before_each_request)  # one hook: each costs a call chain
     app.add_hook("after_request", add_common_headers)
 
@@ -127,6 +138,19 @@ def create_app(
         "OPTIONS",
         describe,
     )
+
+    app.route("/", "GET", pages.songs_page)
+    app.route("/api", "GET", pages.api_reference)
+    app.route("/songs/new", "GET", pages.new_song_page)
+    app.route("/songs", "POST", pages.create_song_page)
+    app.route(PAGE_PATH, "GET", pages.song_page)
+    app.route(PAGE_PATH, "POST", pages.update_song_page)
+    app.route(f"{PAGE_PATH}/delete", "GET", pages.delete_page)
+    app.route(f"{PAGE_PATH}/delete", "POST", pages.delete_song_page)
+    app.route("/sign-in", "GET", pages.sign_in_page)
+    app.route("/sign-in", "POST", pages.sign_in)
+    app.route("/sign-out", "POST", pages.sign_out)
+    app.route("/static/<name>", "GET", pages.get_static)
     return app
 
 

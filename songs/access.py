@@ -33,14 +33,15 @@ def check_token():
 
     As a bearer token (RFC 6750), compared in constant time with every configured token.
     /healthz, the OpenAPI document (it holds no data) and OPTIONS (CORS preflights carry no
-    credentials) stay open.
+    credentials) stay open; the pages, outside /api/, sign people in themselves.
     """
     config = request.app.config
     method = request.environ["REQUEST_METHOD"]
     if not config["songs.api_tokens"] or method == "OPTIONS":
         return
-    if request.environ.get("PATH_INFO") in OPEN_PATHS:
-        return
+    path = request.environ.get("PATH_INFO", "")
+    if path in OPEN_PATHS or not path.startswith("/api/"):
+        return  # the pages check their own session (songs/pages.py)
     if method in ("GET", "HEAD") and not config["songs.api_token_reads"]:
         return
     if holds_token():

@@ -230,13 +230,20 @@ EXPORT_PARAMETERS = {
 }
 
 
-def list_links(query, last_song):
-    """RFC 8288 Link: first, and next when there is more, both keeping the filters and sort."""
-    base = urlencode(
+def page_queries(query, last_song):
+    """The query strings of the first page and, after `last_song` when there is more, of
+    the next: the filters and sort kept (the list's Link header, and the songs page's)."""
+    first = urlencode(
         [*(pair for pair in query.given if pair[0] != "limit"), ("limit", query.limit)]
     )
-    first = f'</api/songs?{base}>; rel="first"'
     if last_song is None:
-        return first
+        return first, None
     cursor = encode_cursor([last_song[field] for field, _ in query.sort], query.fingerprint)
-    return f'</api/songs?{base}&cursor={cursor}>; rel="next", {first}'  # a cursor is URL-safe
+    return first, f"{first}&cursor={cursor}"  # a cursor is URL-safe
+
+
+def list_links(query, last_song):
+    """RFC 8288 Link: first, and next when there is more."""
+    first, following = page_queries(query, last_song)
+    links = f'</api/songs?{first}>; rel="first"'
+    return links if following is None else f'</api/songs?{following}>; rel="next", {links}'

@@ -38,6 +38,13 @@ def song_not_found(song_id):
 
 def render_problem(error):
     """Every error's body: RFC 9457 problem JSON, never a traceback (bottlepy/bottle#710)."""
+    problem = problem_of(error)
+    response.content_type = "application/problem+json"
+    return json.dumps(problem).encode()  # ASCII: a field name may hold a lone surrogate
+
+
+def problem_of(error):
+    """The problem's members for any error, and the answer's status line and headers."""
     status = error.status_code
     if isinstance(error, Problem):
         detail = error.body
@@ -53,7 +60,10 @@ def render_problem(error):
     else:
         detail = status_title(status)
     request_id = request.environ.setdefault("songs.request_id", os.urandom(16).hex())
-    problem = {
+    response.set_header("Cache-Control", "no-store")
+    add_common_headers()  # again: Bottle drops them when a handler fails with a 500
+    response.status = f"{status} {status_title(status)}"  # Bottle's own line says "Entity"
+    return {
         "type": "about:blank",
         "title": status_title(status),
         "status": status,
@@ -61,11 +71,6 @@ def render_problem(error):
         "request_id": request_id,
         **getattr(error, "members", {}),
     }
-    response.set_header("Cache-Control", "no-store")
-    add_common_headers()  # again: Bottle drops them when a handler fails with a 500
-    response.status = f"{status} {status_title(status)}"  # Bottle's own line says "Entity"
-    response.content_type = "application/problem+json"
-    return json.dumps(problem).encode()  # ASCII: a field name may hold a lone surrogate
 
 
 def allow_header(methods):

@@ -17,9 +17,12 @@ TOKEN = "a-token-of-twenty-characters-or-more"
 
 
 def served_operations(app):
-    """(OpenAPI path, method) for every route the app serves, HEAD included where GET is."""
+    """(OpenAPI path, method) for every route of the API, HEAD included where GET is; the
+    pages for people (songs/pages.py) are not the API's."""
     operations = set()
     for route in app.routes:
+        if not route.rule.startswith(("/api/", "/healthz")):
+            continue
         path = re.sub(r"<(\w+):\w+>", r"{\1}", route.rule)
         operations.add((path, route.method.lower()))
         if route.method == "GET":

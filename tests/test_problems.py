@@ -46,8 +46,8 @@ def test_a_missing_song_is_404_problem(client, method):
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/api", "/api/songs/", "/api/song", "/songs", "/api/songs/1/x"]
-)
+    "path", ["/nothing", "/api/", "/api/songs/", "/api/song", "/songs/1/x", "/api/songs/1/x"]
+)  # / and /api are pages (test_pages.py)
 def test_an_unknown_path_is_404_problem(client, path):
     assert_problem(client.get(path, status=404), 404, f"Nothing is at {path}.")
 

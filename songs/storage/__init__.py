@@ -25,6 +25,7 @@ from songs.storage.common import (
 from songs.storage.migration import migrate_from_sqlite
 from songs.storage.postgres import POSTGRES_SCHEMES, PostgresDatabase
 from songs.storage.queries import (
+    count_by_rating,
     count_songs,
     find_key,
     find_song,
@@ -46,6 +47,7 @@ __all__ = [
     "Refused",
     "SQLiteDatabase",
     "Unavailable",
+    "count_by_rating",
     "count_songs",
     "find_key",
     "find_song",

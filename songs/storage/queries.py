@@ -179,6 +179,14 @@ def count_songs(conn, filters):
     return conn.execute(f"SELECT count(*) FROM songs{where}", params).fetchone()[0]
 
 
+def count_by_rating(conn, filters):
+    """{rating: how many songs matching `filters` have it}, in one grouped query."""
+    terms, params = filter_terms(conn, filters, indexed=set(FILTER_COLUMNS.values()))
+    where = f" WHERE {' AND '.join(terms)}" if terms else ""
+    rows = conn.execute(f"SELECT rating, count(*) FROM songs{where} GROUP BY rating", params)
+    return dict(rows.fetchall())
+
+
 def driving_column(filters, sort):
     """The column whose index a page walks: a filter that picks few songs, else the sort's.
 

@@ -1,0 +1,342 @@
+"""Pages for people: the songs, a song, add, edit and delete, signing in, and the API's
+reference, rendered on the server with Bottle's SimpleTemplate from views/; no script.
+
+HTML forms can only GET and POST, so the pages have POST routes of their own beside the
+API's, and share its list query (songs/listing.py), its validation (songs/validation.py)
+and its writes (songs/records.py); an edit form's ETag is the API's If-Match. What every
+form passes (CSRF, same site, the session) is songs/sessions.py. The API itself takes
+only bearer tokens, so no cookie can make it write.
+"""
+
+import hmac
+import json
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
+
+from bottle import request, response, template
+
+from songs.conditional import entity_tag, song_etag
+from songs.cursors import DEFAULT_SORT
+from songs.listing import EXPORT_PATHS, page_queries, read_list_query
+from songs.problems import Problem, problem_of, render_problem, status_title
+from songs.records import add_song, change_song, connection, delete_song, song_or_404
+from songs.sessions import (
+    csrf_token,
+    end_session,
+    local_path,
+    page_url,
+    read_form,
+    require_reading,
+    require_writing,
+    see_other,
+    see_other_now,
+    signed_in,
+    start_session,
+    take_flash,
+)
+from songs.storage import SONG_FIELDS, count_by_rating, select_page
+from songs.validation import validate_song
+
+ROOT = Path(__file__).resolve().parent.parent
+VIEWS = [str(ROOT / "views")]  # one list: Bottle caches each template by this list's id
+STATIC_FILES = {"songs.css": "text/css; charset=utf-8", "favicon.svg": "image/svg+xml"}
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",  # a page holds its visitor's CSRF token
+}
+COLUMNS = (
+    ("artist", "Artist"),
+    ("title", "Title"),
+    ("rating", "Rating"),
+    ("updated_at", "Last change"),
+)
+
+
+def load_static():
+    """{name: (bytes, media type, ETag)} of static/, read once when the app is built."""
+    files = {}
+    for name, media_type in STATIC_FILES.items():
+        body = (ROOT / "static" / name).read_bytes()
+        etag = entity_tag(body)
+        version = etag.strip('"')[:12]
+        files[name] = (body, media_type, etag, f"/static/{name}?v={version}")
+    return files
+
+
+# Handlers
+
+
+def songs_page():
+    """GET /: the songs found by the API's list query, a page at a time, with a rating chart."""
+    given = parse_qsl(request.query_string, keep_blank_values=True)
+    if any(value == "" for _, value in given):  # a GET form sends its empty fields
+        raise see_other_now(page_url("/", [(name, value) for name, value in given if value]))
+    require_reading()
+    try:
+        query = read_list_query()
+    except Problem as error:
+        if error.status_code != 400:
+            raise
+        errors = {item["parameter"]: item["message"] for item in error.members["errors"]}
+        return render("songs", 400, query=dict(given), errors=errors, songs=[], listed=None)
+    conn = connection()
+    rows = select_page(conn, query.filters, query.sort, query.after, query.limit + 1)
+    songs = [dict(zip(SONG_FIELDS, row, strict=False)) for row in rows[: query.limit]]
+    first, following = page_queries(query, songs[-1] if len(rows) > query.limit else None)
+    exports = urlencode([pair for pair in query.given if pair[0] != "limit"])
+    listed = {
+        "counts": count_by_rating(conn, query.filters),
+        "sort": query.sort[0],
+        "default_sort": query.sort == DEFAULT_SORT,
+        "first": f"/?{first}" if query.after is not None else None,
+        "next": following and f"/?{following}",
+        "sort_links": {field: sort_link(query, field) for field, _ in COLUMNS},
+        "as_json": page_url("/api/songs", [*query.given, *cursor_of(request.query_string)]),
+        "as_csv": page_url(EXPORT_PATHS[0], exports),
+        "as_ndjson": page_url(EXPORT_PATHS[1], exports),
+    }
+    return render("songs", query=dict(query.given), errors={}, songs=songs, listed=listed)
+
+
+def new_song_page():
+    require_writing()
+    return render("new", form={}, errors={})
+
+
+def create_song_page():
+    form = read_form()
+    require_writing()
+    try:
+        fields = validate_song(song_pairs(form), form=True)
+    except Problem as error:
+        return render("new", 422, form=dict(song_pairs(form)), errors=field_errors(error))
+    song = add_song(fields)
+    return see_other(f"/songs/{song['id']}", "added")
+
+
+def song_page(song_id):
+    require_reading()
+    song = song_or_404(connection(), song_id)
+    return render("song", song=song, form=song, etag=song_etag(song), errors={}, conflict=False)
+
+
+def update_song_page(song_id):
+    """POST /songs/<id>: the edit form; its ETag is the API's If-Match, for people."""
+    form = read_form()
+    require_writing()
+    request.environ["HTTP_IF_MATCH"] = form.get("etag", "") or '""'
+    try:
+        fields = validate_song(song_pairs(form), form=True)
+        before = song_or_404(connection(), song_id)
+        song = change_song(song_id, fields)
+    except Problem as error:
+        return edit_refused(song_id, form, error)
+    return see_other(f"/songs/{song_id}", "unchanged" if song == before else "saved")
+
+
+def delete_page(song_id):
+    require_writing()
+    song = song_or_404(connection(), song_id)
+    return render("delete", song=song, etag=song_etag(song))
+
+
+def delete_song_page(song_id):
+    form = read_form()
+    require_writing()
+    request.environ["HTTP_IF_MATCH"] = form.get("etag", "") or '""'
+    try:
+        delete_song(song_id)
+    except Problem as error:
+        if error.status_code != 412:
+            raise
+        song = song_or_404(connection(), song_id)
+        return render("delete", 409, song=song, etag=song_etag(song), changed=True)
+    return see_other("/", "deleted")
+
+
+def api_reference():
+    """GET /api: the served OpenAPI document as a page, each operation with a curl example."""
+    document = json.loads(request.app.config["songs.openapi"])
+    base = f"{request.urlparts.scheme}://{request.urlparts.netloc}"
+    return render("reference", document=document, operations=reference(document, base))
+
+
+def reference(document, base):
+    """Each operation of `document` as the reference page lists it, $refs resolved."""
+    operations = []
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method not in ("get", "head", "post", "put", "patch", "delete", "options"):
+                continue
+            parameters = [resolved(document, p) for p in operation.get("parameters", [])]
+            body = resolved(document, operation.get("requestBody", {}))
+            content = body.get("content", {})
+            example = next((c["example"] for c in content.values() if "example" in c), None)
+            operations.append(
+                {
+                    "id": operation["operationId"],
+                    "method": method.upper(),
+                    "path": path,
+                    "summary": operation.get("summary", ""),
+                    "description": operation.get("description", ""),
+                    "parameters": parameters,
+                    "bodies": list(content),
+                    "responses": {
+                        status: resolved(document, answer).get("description", "")
+                        for status, answer in operation["responses"].items()
+                    },
+                    "secured": bool(operation.get("security", document.get("security"))),
+                    "curl": curl_example(base, method.upper(), path, content, example),
+                }
+            )
+    return operations
+
+
+def resolved(document, node):
+    while "$ref" in node:
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            document = document[part]
+        node = document
+    return node
+
+
+def curl_example(base, method, path, content, example):
+    words = ["curl", "-i"]
+    if method == "HEAD":
+        words.append("--head")
+    elif method != "GET":
+        words += ["-X", method]
+    if example is not None:
+        media_type = next(iter(content))
+        words += ["-H", f"'Content-Type: {media_type}'", "-d", f"'{json.dumps(example)}'"]
+    words.append(f"'{base}{path.replace('{song_id}', '1')}'")
+    return " ".join(words)
+
+
+def sign_in_page():
+    if not request.app.config["songs.api_tokens"]:
+        raise Problem(404, "This service has no API_TOKEN, so there is nothing to sign in to.")
+    return render("sign_in", next=local_path(request.query.get("next")), error=None)
+
+
+def sign_in():
+    form = read_form()
+    tokens = request.app.config["songs.api_tokens"]
+    given = form.get("token", "").strip().encode()
+    token = next((token for token in tokens if hmac.compare_digest(given, token)), None)
+    if token is None:
+        error = "That is not an API token of this service." if given else "Enter an API token."
+        return render("sign_in", 401, next=local_path(form.get("next")), error=error)
+    start_session(token)
+    return see_other(local_path(form.get("next")), "signed-in")
+
+
+def sign_out():
+    read_form()
+    end_session()
+    return see_other("/", "signed-out")
+
+
+def get_static(name):
+    """A file of static/, with its ETag; a long life when the URL names its version (?v=)."""
+    found = request.app.config["songs.static"].get(name)
+    if found is None:
+        raise Problem(404, f"Nothing is at {request.path}.")
+    body, media_type, etag, url = found
+    response.content_type = media_type
+    response.set_header("ETag", etag)
+    response.set_header("X-Content-Type-Options", "nosniff")
+    if request.fullpath + "?" + request.query_string == url:
+        response.set_header("Cache-Control", "public, max-age=31536000, immutable")
+    if request.environ.get("HTTP_IF_NONE_MATCH") in (etag, f"W/{etag}"):
+        response.status = 304
+        return b""
+    return body
+
+
+# Rendering
+
+
+def render(name, status=200, **values):
+    response.status = f"{status} {status_title(status)}"
+    response.content_type = "text/html; charset=utf-8"
+    for header, value in PAGE_HEADERS.items():
+        response.set_header(header, value)
+    config = request.app.config
+    return template(
+        name,
+        template_lookup=VIEWS,
+        csrf=csrf_token(),
+        needs_sign_in=bool(config["songs.api_tokens"]),
+        signed_in=signed_in(),
+        flash=take_flash(),
+        static={name: found[3] for name, found in config["songs.static"].items()},
+        **values,
+    ).encode()
+
+
+def render_error(error):
+    """Every error: an HTML page for a page, or a browser asking for one; else problem JSON."""
+    if not is_page_request():
+        return render_problem(error)
+    problem = problem_of(error)
+    return render("error", problem["status"], problem=problem)
+
+
+def is_page_request():
+    path = request.path
+    if path.startswith("/api/") or path == "/healthz":
+        return False
+    return "bottle.route" in request.environ or "text/html" in request.get_header("Accept", "")
+
+
+def edit_refused(song_id, form, error):
+    """The edit form again: with the current song when it changed since the form was read
+    (409), or with each field's error next to it and the input kept (422)."""
+    current = song_or_404(connection(), song_id)
+    tried = dict(song_pairs(form))
+    if error.status_code not in (412, 422):
+        raise error
+    if error.status_code == 412 or form.get("etag") != song_etag(current):
+        return render(
+            "song",
+            409,
+            song=current,
+            form=current,
+            etag=song_etag(current),
+            errors={},
+            conflict=tried,
+        )
+    return render(
+        "song",
+        422,
+        song=current,
+        form=tried,
+        etag=form["etag"],
+        errors=field_errors(error),
+        conflict=False,
+    )
+
+
+def field_errors(error):
+    return {item["field"]: item["message"] for item in error.members.get("errors", [])}
+
+
+def sort_link(query, field):
+    """The songs page sorted by `field`: ascending, or descending when it already is."""
+    ascending = query.sort[0] == (field, False)
+    kept = [pair for pair in query.given if pair[0] not in ("sort", "cursor")]
+    return page_url("/", [*kept, ("sort", f"-{field}" if ascending else field)])
+
+
+def cursor_of(query_string):
+    return [pair for pair in parse_qsl(query_string) if pair[0] == "cursor"]
+
+
+def song_pairs(form):
+    return [(name, form[name]) for name in ("artist", "title", "rating") if name in form]

@@ -1,0 +1,513 @@
+"""The pages for people, in-process through WebTest: every page route and its errors.
+
+What only a browser can show (no script, a phone's width, axe-core) is in test_browser.py.
+"""
+
+import re
+from html import unescape
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from test_contract import documented_operations
+from webtest import TestApp
+
+from conftest import SONG, create
+
+TOKEN = "page-token-0123456789abcdef"
+PAGE_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def post_form(page, action=None, **fields):
+    """Submit the page's form that posts to `action` (its last POST form unless named)."""
+    forms = [form for form in page.forms.values() if form.method.lower() == "post"]
+    form = next(f for f in forms if f.action == action) if action else forms[-1]
+    for name, value in fields.items():
+        form[name] = value
+    return form.submit(status="*")
+
+
+def links(page, rel=None, text=None):
+    hrefs = re.findall(r'<a href="([^"]+)"( rel="next")?>([^<]*)', page.text)
+    return [
+        unescape(href)
+        for href, next_rel, label in hrefs
+        if (rel is None or next_rel) and (text is None or label == text)
+    ]
+
+
+def sort_link(page, label):
+    return unescape(re.search(rf'<a href="([^"]+)">{label}<', page.text).group(1))
+
+
+def field_error(page, name):
+    """The error shown next to the field `name`, found through its aria-describedby."""
+    field = re.search(rf'<(?:input|select)[^>]*id="{name}"[^>]*>', page.text).group()
+    described = re.search(r'aria-describedby="([^"]+)"', field)
+    if described is None:
+        return None
+    return unescape(re.search(rf'id="{described.group(1)}">([^<]*)<', page.text).group(1))
+
+
+def titles(page):
+    return [
+        unescape(t) for t in re.findall(r'<td><a href="/songs/\d+">([^<]*)</a></td>', page.text)
+    ]
+
+
+def assert_page(resp, status):
+    assert resp.status_int == status, resp.text[:2000]
+    assert resp.content_type == "text/html"
+    assert resp.charset == "utf-8"
+    policy = resp.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    for name, value in PAGE_HEADERS.items():
+        assert resp.headers[name] == value
+    assert resp.text.count("<h1>") == 1 and '<html lang="en">' in resp.text
+
+
+# The songs page
+
+
+def test_the_songs_page_lists_the_newest_first_100_a_page(client, db):
+    db.insert_rows(
+        "songs",
+        ("artist", "title", "rating", "created_at", "updated_at"),
+        [
+            (
+                f"Artist {n}",
+                f"Title {n}",
+                n % 5 + 1,
+                "2026-01-01T00:00:00.000Z",
+                "2026-01-01T00:00:00.000Z",
+            )
+            for n in range(1, 151)
+        ],
+    )
+
+    page = client.get("/", status=200)
+
+    assert_page(page, 200)
+    assert titles(page) == [f"Title {n}" for n in range(150, 50, -1)]
+    assert "150 songs match." in page.text
+
+
+def test_paging_follows_the_cursor_to_the_end_without_repeats(client, db):
+    db.insert_rows(
+        "songs",
+        ("artist", "title", "rating", "created_at", "updated_at"),
+        [
+            (f"Artist {n}", f"Title {n}", 3, "2026-01-01T00:00:00.000Z", "2026-01-01T00:00:00.000Z")
+            for n in range(1, 251)
+        ],
+    )
+    seen, page = [], client.get("/?sort=title&limit=40")
+
+    while True:
+        seen += titles(page)
+        following = links(page, rel="next")
+        if not following:
+            break
+        page = client.get(following[0], status=200)
+
+    assert seen == sorted(f"Title {n}" for n in range(1, 251))
+    assert links(page, text="First page") == ["/?sort=title&limit=40"]
+
+
+def test_the_page_links_to_the_same_list_as_json_csv_and_ndjson(client):
+    create(client, artist="Ana", title="Alpha", rating=5)
+    create(client, artist="Bo", title="Beta", rating=2)
+
+    page = client.get("/?q=Alp&rating=5&sort=title", status=200)
+
+    as_json, as_csv, as_ndjson = (links(page, text=name)[0] for name in ("JSON", "CSV", "NDJSON"))
+    assert urlsplit(as_json).path == "/api/songs"
+    assert [song["title"] for song in client.get(as_json).json] == titles(page) == ["Alpha"]
+    assert parse_qsl(urlsplit(as_csv).query) == [("q", "Alp"), ("rating", "5"), ("sort", "title")]
+    assert client.get(as_csv).text.splitlines()[1].split(",")[1:4] == ["Ana", "Alpha", "5"]
+    assert urlsplit(as_ndjson).path == "/api/songs.ndjson"
+
+
+def test_a_search_form_s_empty_fields_are_dropped_from_the_url(client):
+    resp = client.get("/?q=&rating=4&sort=title", status=303)
+
+    assert resp.headers["Location"] == "/?rating=4&sort=title"
+
+
+def test_a_bad_search_is_shown_next_to_its_field_and_lists_nothing(client):
+    create(client)
+
+    page = client.get("/?q=ab", status=400)
+
+    assert_page(page, 400)
+    assert field_error(page, "q") == "The search must be 3 to 500 characters long."
+    assert 'value="ab"' in page.text and titles(page) == []
+
+
+def test_a_bad_parameter_without_a_field_is_named_on_the_page(client):
+    page = client.get("/?limit=0", status=400)
+
+    assert "limit must be a whole number from 1 to 1000." in page.text
+
+
+def test_column_headers_sort_the_list_and_say_how(client):
+    for title in ("b", "c", "a"):
+        create(client, title=f"Song {title}")
+
+    page = client.get("/", status=200)
+    by_title = client.get(sort_link(page, "Title"))
+    reversed_ = client.get(sort_link(by_title, "Title"))
+
+    assert titles(by_title) == ["Song a", "Song b", "Song c"]
+    assert 'aria-sort="ascending"' in by_title.text
+    assert sort_link(page, "Title") == "/?sort=title"
+    assert titles(reversed_) == ["Song c", "Song b", "Song a"]
+    assert 'aria-sort="descending"' in reversed_.text
+
+
+def test_the_rating_chart_counts_the_matching_songs_by_rating(client):
+    for rating in (5, 5, 5, 2):
+        create(client, rating=rating, artist="Counted")
+    create(client, rating=4, artist="Other")
+
+    page = client.get("/?artist=Counted", status=200)
+
+    chart = dict(re.findall(r'<th scope="row">(\d)</th><td>([\d,]+)</td>', page.text))
+    assert chart == {"5": "3", "4": "0", "3": "0", "2": "1", "1": "0"}
+    assert re.findall(r'<rect width="([\d.]+)"', page.text) == [
+        "100.0",
+        "0.0",
+        "0.0",
+        "33.3",
+        "0.0",
+    ]
+
+
+# Add, edit and delete
+
+
+def test_adding_a_song_redirects_to_its_page_with_a_confirmation(client):
+    form_page = client.get("/songs/new", status=200)
+    assert_page(form_page, 200)
+
+    resp = post_form(form_page, artist="  Klosman ", title="Jaws", rating="4")
+
+    assert resp.status_int == 303
+    song_id = int(resp.headers["Location"].removeprefix("/songs/"))
+    song = client.get(f"/api/song/{song_id}").json
+    assert (song["artist"], song["title"], song["rating"]) == ("Klosman", "Jaws", 4)
+    page = resp.follow()
+    assert "The song was added." in page.text
+    assert "The song was added." not in client.get(f"/songs/{song_id}").text  # said once
+
+
+def test_an_invalid_song_is_refused_with_each_error_by_its_field_and_the_input_kept(client, dump):
+    before = dump()
+
+    page = post_form(client.get("/songs/new"), artist="Kept artist", title="\x01bad", rating="")
+
+    assert_page(page, 422)
+    assert (
+        field_error(page, "title")
+        == "Title must not contain a control character (U+0001 at index 0)."
+    )
+    assert (
+        field_error(page, "rating")
+        == "Rating must be a whole number from 1 to 5, in decimal digits."
+    )
+    assert field_error(page, "artist") is None
+    assert 'value="Kept artist"' in page.text
+    assert dump() == before
+
+
+def test_editing_a_song_saves_it_and_says_so(client):
+    song = create(client)
+
+    resp = post_form(client.get(f"/songs/{song['id']}"), title="New title", rating="5")
+
+    assert resp.status_int == 303 and resp.headers["Location"] == f"/songs/{song['id']}"
+    assert "Your changes were saved." in resp.follow().text
+    stored = client.get(f"/api/song/{song['id']}").json
+    assert (stored["title"], stored["rating"]) == ("New title", 5)
+
+
+def test_saving_an_unchanged_song_says_nothing_changed(client):
+    song = create(client)
+
+    resp = post_form(client.get(f"/songs/{song['id']}"))
+
+    assert "Nothing changed" in resp.follow().text
+    assert client.get(f"/api/song/{song['id']}").json == song
+
+
+def test_an_edit_of_a_song_changed_since_the_form_was_opened_overwrites_nothing(client):
+    song = create(client)
+    mine, theirs = client.get(f"/songs/{song['id']}"), client.get(f"/songs/{song['id']}")
+    assert post_form(theirs, title="Their title").status_int == 303
+
+    page = post_form(mine, title="My title", rating="1")
+
+    assert_page(page, 409)
+    assert "Someone changed this song after you opened it" in page.text
+    assert "title “My title”" in page.text  # what I sent, to redo it
+    assert 'value="Their title"' in page.text  # the form now holds the song as it is
+    assert client.get(f"/api/song/{song['id']}").json["title"] == "Their title"
+    assert post_form(page, title="My title").status_int == 303  # the new form's ETag is current
+
+
+def test_an_invalid_edit_keeps_the_input_and_changes_nothing(client, dump):
+    song = create(client)
+    before = dump()
+
+    page = post_form(client.get(f"/songs/{song['id']}"), title="   ")
+
+    assert_page(page, 422)
+    assert field_error(page, "title") == "Title must not be empty or only white space."
+    assert dump() == before
+
+
+def test_deleting_a_song_asks_first_then_deletes_it(client):
+    song = create(client)
+    page = client.get(f"/songs/{song['id']}")
+
+    confirm = client.get(f"/songs/{song['id']}/delete", status=200)
+    resp = post_form(confirm)
+
+    assert "Delete this song…" in page.text
+    assert_page(confirm, 200)
+    assert resp.status_int == 303 and resp.headers["Location"] == "/"
+    assert "The song was deleted." in resp.follow().text
+    client.get(f"/api/song/{song['id']}", status=404)
+
+
+def test_a_delete_of_a_song_changed_since_the_question_deletes_nothing(client):
+    song = create(client)
+    confirm = client.get(f"/songs/{song['id']}/delete")
+    client.patch_json(f"/api/song/{song['id']}", {"rating": 1})
+
+    page = post_form(confirm)
+
+    assert_page(page, 409)
+    assert client.get(f"/api/song/{song['id']}").json["rating"] == 1
+
+
+def test_a_missing_song_is_a_404_page(client):
+    for path in ("/songs/99", "/songs/99/delete"):
+        page = client.get(path, status=404)
+        assert_page(page, 404)
+        assert "Song 99 does not exist." in page.text
+
+
+# Security
+
+
+def test_hostile_text_is_shown_as_text(client):
+    song = create(
+        client, artist='<img src=x onerror="alert(1)">', title="<script>alert(1)</script>"
+    )
+
+    for path in ("/", f"/songs/{song['id']}", f"/songs/{song['id']}/delete"):
+        text = client.get(path).text
+        assert "<script>alert" not in text and "<img src=x" not in text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+
+
+@pytest.mark.parametrize(
+    ("headers", "token"),
+    [
+        ({}, None),  # no token at all
+        ({}, "x" * 43),  # one that is not the cookie's
+        ({"Origin": "https://evil.example"}, "cookie"),
+        ({"Sec-Fetch-Site": "cross-site"}, "cookie"),
+    ],
+)
+def test_a_post_without_this_site_s_csrf_token_is_a_403_and_changes_nothing(
+    client, dump, headers, token
+):
+    song = create(client)
+    client.get("/")  # the CSRF cookie
+    before = dump()
+    fields = {**SONG, "title": "Forged"}
+    if token:
+        fields["csrf_token"] = client.cookies["songs_csrf"] if token == "cookie" else token
+
+    for path in ("/songs", f"/songs/{song['id']}", f"/songs/{song['id']}/delete", "/sign-out"):
+        page = client.post(path, fields, headers=headers, status=403)
+        assert_page(page, 403)
+
+    assert dump() == before
+
+
+def test_the_csrf_cookie_is_http_only_and_same_site(client):
+    cookie = client.get("/").headers["Set-Cookie"]
+
+    assert re.fullmatch(r"songs_csrf=[\w-]{43}; HttpOnly; Path=/; SameSite=lax", cookie)
+
+
+@pytest.fixture
+def signed_client(make_app):
+    """WebTest over an app with API_TOKEN set (reads open)."""
+    return TestApp(make_app(api_token=TOKEN, api_token_reads="0"))
+
+
+def test_with_a_token_adding_needs_signing_in_and_reading_does_not(signed_client):
+    signed_client.get("/", status=200)
+
+    resp = signed_client.get("/songs/new", status=303)
+
+    assert resp.headers["Location"] == "/sign-in?next=%2Fsongs%2Fnew"
+    sign_in = resp.follow()
+    assert_page(sign_in, 200)
+    assert re.search(r'<label for="token">API token</label>', sign_in.text)
+
+
+def test_a_right_token_signs_in_with_a_cookie_that_does_not_hold_it(signed_client):
+    page = signed_client.get("/sign-in?next=/songs/new")
+
+    resp = post_form(page, token=TOKEN)
+
+    assert resp.status_int == 303 and resp.headers["Location"] == "/songs/new"
+    session = next(c for c in resp.headers.getall("Set-Cookie") if c.startswith("songs_session"))
+    assert re.fullmatch(
+        r"songs_session=\d+\.[0-9a-f]{64}; HttpOnly; Max-Age=28800; Path=/; SameSite=lax", session
+    )
+    assert TOKEN not in session
+    form = resp.follow()
+    assert TOKEN not in form.text
+    added = post_form(form, artist="A", title="B", rating="3")
+    assert added.status_int == 303
+    assert "Sign out" in added.follow().text
+
+
+def test_the_cookies_are_secure_over_https(make_app):
+    client = TestApp(
+        make_app(api_token=TOKEN, api_token_reads="0"), extra_environ={"wsgi.url_scheme": "https"}
+    )
+
+    resp = post_form(client.get("/sign-in"), token=TOKEN)
+
+    cookies = resp.headers.getall("Set-Cookie")
+    assert resp.status_int == 303 and len(cookies) == 2  # the session, and the confirmation
+    assert all("; Secure" in cookie for cookie in cookies)
+
+
+def test_a_wrong_token_shows_the_form_again_with_an_error(signed_client):
+    page = post_form(signed_client.get("/sign-in"), token="not-the-token-0000000000")
+
+    assert_page(page, 401)
+    assert field_error(page, "token") == "That is not an API token of this service."
+    assert "songs_session" not in page.headers.get("Set-Cookie", "")
+
+
+def test_signing_out_ends_the_session(signed_client):
+    post_form(signed_client.get("/sign-in"), token=TOKEN)
+    page = signed_client.get("/")
+
+    resp = post_form(page, action="/sign-out")
+
+    assert resp.status_int == 303
+    assert "songs_session" not in signed_client.cookies
+    assert signed_client.get("/songs/new", status=303).headers["Location"].startswith("/sign-in")
+
+
+def test_a_post_without_a_session_is_refused_and_changes_nothing(signed_client):
+    page = signed_client.get("/")
+
+    resp = signed_client.post(
+        "/songs", {**SONG, "csrf_token": signed_client.cookies["songs_csrf"]}, status=401
+    )
+
+    assert_page(resp, 401)
+    assert signed_client.get("/api/songs").json == []
+    assert page.status_int == 200
+
+
+def test_the_session_cookie_does_not_open_the_api(signed_client):
+    post_form(signed_client.get("/sign-in"), token=TOKEN)
+
+    signed_client.post_json("/api/songs", SONG, status=401)
+
+
+def test_a_sign_in_never_sends_elsewhere(signed_client):
+    page = signed_client.get("/sign-in?next=//evil.example/")
+
+    resp = post_form(page, token=TOKEN)
+
+    assert resp.headers["Location"] == "/"
+
+
+def test_with_reads_protected_the_songs_page_needs_signing_in(make_app):
+    client = TestApp(make_app(api_token=TOKEN, api_token_reads="1"))
+
+    assert client.get("/", status=303).headers["Location"] == "/sign-in?next=%2F"
+    assert client.get("/songs/1", status=303).headers["Location"].startswith("/sign-in")
+    post_form(client.get("/sign-in"), token=TOKEN)
+    assert_page(client.get("/", status=200), 200)
+
+
+def test_without_a_token_there_is_no_sign_in(client):
+    assert "Sign in" not in client.get("/").text
+    client.get("/sign-in", status=404)
+
+
+# The API is untouched
+
+
+def test_a_browser_asking_for_the_api_gets_json(client):
+    create(client)
+    html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+    assert client.get("/api/songs", headers=html).content_type == "application/json"
+    assert client.get("/api/nothing", headers=html, status=404).content_type == (
+        "application/problem+json"
+    )
+
+
+def test_an_unknown_page_is_html_for_browsers_and_a_problem_for_others(client):
+    page = client.get("/nothing", headers={"Accept": "text/html"}, status=404)
+    problem = client.get("/nothing", status=404)
+
+    assert_page(page, 404)
+    assert "Nothing is at /nothing." in page.text
+    assert problem.content_type == "application/problem+json"
+
+
+def test_the_document_lists_no_page(client):
+    document = client.get("/api/openapi.json").json
+
+    assert all(
+        path.startswith(("/api/", "/healthz")) for path, _ in documented_operations(document)
+    )
+
+
+def test_the_api_reference_page_shows_every_operation_of_the_document(client):
+    document = client.get("/api/openapi.json").json
+
+    page = client.get("/api", status=200)
+
+    assert_page(page, 200)
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method in ("get", "head", "post", "put", "patch", "delete", "options"):
+                section = page.text.split(f'id="{operation["operationId"]}"', 1)[1]
+                assert f"<code>{method.upper()} {path}</code>" in section
+                assert "curl -i" in section
+
+
+# Static files
+
+
+def test_the_stylesheet_is_served_with_an_etag_and_a_long_life_at_its_versioned_url(client):
+    url = re.search(r'href="(/static/songs.css\?v=\w+)"', client.get("/").text).group(1)
+
+    resp = client.get(url, status=200)
+    unversioned = client.get("/static/songs.css", status=200)
+
+    assert resp.content_type == "text/css"
+    assert resp.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert unversioned.headers["Cache-Control"] == "no-cache"
+    client.get(url, headers={"If-None-Match": resp.headers["ETag"]}, status=304)
+    client.get("/static/nothing.css", status=404)

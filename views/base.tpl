@@ -1,0 +1,34 @@
+<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{title if title == 'Songs' else title + ' · Songs'}}</title>
+<link rel="stylesheet" href="{{static['songs.css']}}">
+<link rel="icon" href="{{static['favicon.svg']}}" type="image/svg+xml">
+</head>
+<body>
+<a class="skip" href="#main">Skip to the content</a>
+<header class="site">
+  <a class="home" href="/">Songs</a>
+  <nav aria-label="Site">
+    <a href="/songs/new">Add a song</a>
+    <a href="/api">API</a>
+% if needs_sign_in and signed_in:
+    <form method="post" action="/sign-out" class="inline">
+      <input type="hidden" name="csrf_token" value="{{csrf}}">
+      <button type="submit" class="link">Sign out</button>
+    </form>
+% elif needs_sign_in:
+    <a href="/sign-in">Sign in</a>
+% end
+  </nav>
+</header>
+<main id="main">
+% if flash:
+<p class="flash" role="status">{{flash}}</p>
+% end
+{{!base}}
+</main>
+</body>
+</html>

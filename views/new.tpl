@@ -1,0 +1,10 @@
+% rebase('base', title='Add a song')
+<h1>Add a song</h1>
+% if errors:
+<p class="error" role="alert">The song was not added: correct what is marked below.</p>
+% end
+<form method="post" action="/songs" class="song">
+  <input type="hidden" name="csrf_token" value="{{csrf}}">
+% include('song_fields')
+  <button type="submit">Add the song</button>
+</form>
