@@ -168,6 +168,23 @@ def test_column_headers_sort_the_list_and_say_how(client):
     assert 'aria-sort="descending"' in reversed_.text
 
 
+def chart(page):
+    return dict(re.findall(r'<th scope="row">(\d)</th><td>([\d,]+)</td>', page.text))
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("", {"5": "3", "4": "1", "2": "1"}), ("?rating=4,5", {"5": "3", "4": "1"})],
+)
+def test_the_chart_of_the_whole_table_reads_the_kept_counts(client, query, expected):
+    for rating in (5, 5, 5, 2, 4):
+        create(client, rating=rating)
+
+    page = client.get(f"/{query}", status=200)
+
+    assert chart(page) == {rating: expected.get(rating, "0") for rating in "54321"}
+
+
 def test_the_rating_chart_counts_the_matching_songs_by_rating(client):
     for rating in (5, 5, 5, 2):
         create(client, rating=rating, artist="Counted")
@@ -175,8 +192,7 @@ def test_the_rating_chart_counts_the_matching_songs_by_rating(client):
 
     page = client.get("/?artist=Counted", status=200)
 
-    chart = dict(re.findall(r'<th scope="row">(\d)</th><td>([\d,]+)</td>', page.text))
-    assert chart == {"5": "3", "4": "0", "3": "0", "2": "1", "1": "0"}
+    assert chart(page) == {"5": "3", "4": "0", "3": "0", "2": "1", "1": "0"}
     assert re.findall(r'<rect width="([\d.]+)"', page.text) == [
         "100.0",
         "0.0",

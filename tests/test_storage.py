@@ -118,7 +118,7 @@ def test_the_service_creates_the_schema_in_wal_mode_with_its_version(app, databa
     conn = sqlite3.connect(database_path)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert conn.execute("PRAGMA user_version").fetchone() == (3,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (4,)
     finally:
         conn.close()
 
@@ -195,7 +195,7 @@ def test_each_thread_reuses_one_connection_with_the_service_pragmas(app):
     assert mine.isolation_level is None  # transactions are explicit: BEGIN IMMEDIATE
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 3])
 def test_a_database_made_by_an_earlier_schema_is_upgraded_keeping_every_song(tmp_path, version):
     """tests/schemas/schema-v<N>.sql is schema.sql as committed at version N (v1 the first)."""
     path = tmp_path / "old.db"
@@ -213,8 +213,11 @@ def test_a_database_made_by_an_earlier_schema_is_upgraded_keeping_every_song(tmp
     assert result.returncode == 0, result.stderr
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT * FROM songs ORDER BY id").fetchall() == before
-    assert conn.execute("PRAGMA user_version").fetchone() == (3,)
+    assert conn.execute("PRAGMA user_version").fetchone() == (4,)
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert conn.execute("SELECT * FROM song_counts ORDER BY rating").fetchall() == [
+        (rating, 60) for rating in range(1, 6)
+    ]
     conn.close()
     found = client.get("/api/songs?q=TLE%2029&count=true")  # "tle 29": titles 29, 290 to 299
     assert found.headers["X-Total-Count"] == "11"
@@ -222,3 +225,17 @@ def test_a_database_made_by_an_earlier_schema_is_upgraded_keeping_every_song(tmp
     headers = {"Idempotency-Key": "after-upgrade"}
     assert client.post_json("/api/songs", SONG, headers=headers).json["id"] == 301
     app.config["songs.database"].close()
+
+
+def test_the_counts_by_rating_follow_every_write(client, db):
+    """schema.sql's triggers: song_counts is always what counting the songs would give."""
+    songs = [create(client, rating=rating) for rating in (5, 5, 3, 1, 1, 1)]
+    client.patch_json(f"/api/song/{songs[0]['id']}", {"rating": 2})
+    client.patch_json(f"/api/song/{songs[1]['id']}", {"title": "Same rating"})
+    client.put_json(f"/api/song/{songs[2]['id']}", {**SONG, "rating": 5})
+    client.delete(f"/api/song/{songs[3]['id']}")
+
+    kept = db.execute("SELECT rating, songs FROM song_counts WHERE songs > 0 ORDER BY 1")
+    counted = db.execute("SELECT rating, count(*) FROM songs GROUP BY rating ORDER BY 1")
+
+    assert kept.fetchall() == counted.fetchall() == [(1, 2), (2, 1), (5, 2)]

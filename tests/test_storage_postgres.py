@@ -149,14 +149,19 @@ def test_an_older_schema_version_is_upgraded_in_place_keeping_every_song(client,
         create(client, title=f"Song {n}")
     db.execute("UPDATE schema_version SET version = 2")
     db.execute("DROP INDEX songs_search_title")  # as a version without it would have it
+    db.execute("DROP TABLE song_counts")  # nor these, before version 4
+    db.execute("DROP TRIGGER song_counts_kept ON songs")
     before = db.execute("SELECT * FROM songs ORDER BY id").fetchall()
 
     storage.open_database(client.app.config["songs.database"].url).init_schema()  # init-db
 
-    assert db.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
+    assert db.execute("SELECT version FROM schema_version").fetchall() == [(4,)]
     assert db.execute("SELECT to_regclass('songs_search_title') IS NOT NULL").fetchone() == (True,)
     assert db.execute("SELECT * FROM songs ORDER BY id").fetchall() == before
     assert [song["title"] for song in client.get("/api/songs?q=ong%203").json] == ["Song 3"]
+    assert db.execute("SELECT rating, songs FROM song_counts").fetchall() == [(SONG["rating"], 5)]
+    create(client, rating=1)  # the trigger is back
+    assert db.execute("SELECT songs FROM song_counts WHERE rating = 1").fetchone() == (1,)
 
 
 # Plans

@@ -59,7 +59,7 @@
   <caption class="visually-hidden">Songs{{', newest first' if listed and listed['default_sort'] else ''}}</caption>
   <thead>
     <tr>
-% for field, label in (('artist', 'Artist'), ('title', 'Title'), ('rating', 'Rating'), ('updated_at', 'Last change')):
+% for field, label in (('artist', 'Artist'), ('title', 'Title'), ('rating', 'Rating'), ('updated_at', 'Last change (UTC)')):
 %   sorted_by = listed and listed['sort'][0] == field
 %   order = ('descending' if listed['sort'][1] else 'ascending') if sorted_by else None
       <th scope="col"{{!' aria-sort="%s"' % order if order else ''}}>
@@ -73,15 +73,8 @@
     </tr>
   </thead>
   <tbody>
-% for song in songs:
-    <tr>
-      <td>{{song['artist']}}</td>
-      <td><a href="/songs/{{song['id']}}">{{song['title']}}</a></td>
-      <td>{{song['rating']}}</td>
-      <td><time datetime="{{song['updated_at']}}">{{song['updated_at'][:16].replace('T', ' ')}}</time></td>
-    </tr>
-% end
-% if not songs:
+    {{!rows}}
+% if not rows:
     <tr><td colspan="4">No songs match.</td></tr>
 % end
   </tbody>
