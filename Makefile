@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 # With DATABASE_URL naming PostgreSQL, the environment gets psycopg too (requirements-postgres.txt).
 RUNTIME := $(VENV)/$(if $(filter postgres%,$(DATABASE_URL)),.postgres,.run)
 
-.PHONY: help run dev test fuzz lint format init-db seed import export backup migrate-to-postgres bench clean
+.PHONY: help run dev test fuzz screenshot lint format init-db seed import export backup migrate-to-postgres bench clean
 .DEFAULT_GOAL := help
 
 help:  ## list these targets (what a bare `make` does)
@@ -30,6 +30,9 @@ fuzz: $(VENV)/.dev  ## fuzz with schemathesis, longer, with a new seed it prints
 	$(BIN)/pytest tests/test_schemathesis.py --fuzz-examples $(or $(EXAMPLES),300) \
 		--fuzz-seed $$seed; status=$$?; \
 	echo "schemathesis seed $$seed: make fuzz SEED=$$seed replays this run"; exit $$status
+
+screenshot: $(VENV)/.dev  ## remake docs/songs-page.png, the README's picture, in Chromium
+	$(BIN)/pytest tests/test_browser.py -k as_a_person_sees_it --screenshot docs/songs-page.png
 
 lint: $(VENV)/.dev  ## check style and formatting with ruff
 	$(BIN)/ruff check .

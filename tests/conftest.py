@@ -27,6 +27,8 @@ HOW_TO_ENABLE = (
     "start PostgreSQL on 127.0.0.1:5432 with trust authentication and a database named test, "
     "or set SONGS_TEST_POSTGRES to a postgresql:// URL of a database the tests may use"
 )
+CHROMIUM = "/usr/bin/chromium"  # Debian's (apt-get install chromium); Playwright drives it
+HOW_TO_ENABLE_BROWSER = "install Debian's Chromium (apt-get install chromium)"
 SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"])  # overrides the backend fixture
 POSTGRES_ONLY = pytest.mark.parametrize("backend", ["postgresql"])
 
@@ -36,6 +38,10 @@ def pytest_addoption(parser):
         "--fuzz-examples",
         type=int,
         help="schemathesis examples per operation (make fuzz); without it, a fixed budget",
+    )
+    parser.addoption(
+        "--screenshot",
+        help="where the browser test keeps its picture of the songs page (make screenshot)",
     )
     parser.addoption(
         "--fuzz-seed",
@@ -58,22 +64,44 @@ def postgres_missing():
     return None
 
 
+def browser_missing():
+    """Why the browser tests cannot run here, or None when they can."""
+    return None if os.access(CHROMIUM, os.X_OK) else f"{CHROMIUM} is not installed"
+
+
 def pytest_sessionstart(session):
-    if os.environ.get("CI") == "true" and postgres_missing():
+    if os.environ.get("CI") != "true":
+        return
+    if postgres_missing():
         raise pytest.UsageError(
             f"CI=true, and the PostgreSQL runs cannot be skipped under CI: "
             f"{postgres_missing()}; {HOW_TO_ENABLE}"
         )
+    if browser_missing():
+        raise pytest.UsageError(
+            f"CI=true, and the browser tests cannot be skipped under CI: {browser_missing()}; "
+            f"{HOW_TO_ENABLE_BROWSER}"
+        )
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "browser: runs in Chromium (tests/test_browser.py)")
 
 
 def pytest_collection_modifyitems(config, items):
-    if not postgres_missing():
-        return
-    left_out = [item for item in items if on_postgresql(item)]
-    if left_out:
-        config.hook.pytest_deselected(items=left_out)
-        items[:] = [item for item in items if not on_postgresql(item)]
-        config.stash[LEFT_OUT] = len(left_out)
+    for stash_key, missing, left in (
+        (LEFT_OUT, postgres_missing, on_postgresql),
+        (BROWSER_LEFT_OUT, browser_missing, in_browser),
+    ):
+        left_out = [item for item in items if left(item)] if missing() else []
+        if left_out:
+            config.hook.pytest_deselected(items=left_out)
+            items[:] = [item for item in items if not left(item)]
+            config.stash[stash_key] = len(left_out)
+
+
+def in_browser(item):
+    return item.get_closest_marker("browser") is not None
 
 
 def on_postgresql(item):
@@ -81,7 +109,7 @@ def on_postgresql(item):
     return callspec is not None and callspec.params.get("backend") == "postgresql"
 
 
-LEFT_OUT = pytest.StashKey[int]()
+LEFT_OUT, BROWSER_LEFT_OUT = pytest.StashKey[int](), pytest.StashKey[int]()
 
 
 def pytest_terminal_summary(terminalreporter, config):
@@ -89,6 +117,11 @@ def pytest_terminal_summary(terminalreporter, config):
         terminalreporter.write_line(
             f"PostgreSQL runs skipped ({config.stash[LEFT_OUT]} tests): {postgres_missing()}. "
             f"To run them, {HOW_TO_ENABLE}."
+        )
+    if config.stash.get(BROWSER_LEFT_OUT, 0):
+        terminalreporter.write_line(
+            f"Browser tests skipped ({config.stash[BROWSER_LEFT_OUT]} tests): "
+            f"{browser_missing()}. To run them, {HOW_TO_ENABLE_BROWSER}."
         )
 
 

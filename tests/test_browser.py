@@ -1,0 +1,370 @@
+"""The pages in a real browser: Debian's Chromium, driven by Playwright, against real gunicorn.
+
+Without Chromium these tests are left out, with one line at the end saying how to enable
+them (conftest.py); under CI=true that is an error. make screenshot writes the README's
+picture of the songs page with the same test that checks it.
+"""
+
+import http.server
+import json
+import re
+import threading
+from pathlib import Path
+
+import pytest
+
+from conftest import SONG
+from gunicorn_server import Gunicorn, procfile_command
+
+pytestmark = pytest.mark.browser
+TOKEN = "browser-token-0123456789abcdef"
+AXE = Path(__file__).with_name("vendor") / "axe-core" / "axe.min.js"
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # the tests may run as root
+    "--disable-gpu",
+    "--disable-background-networking",  # no tries at hosts these machines cannot reach
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One Chromium for the session (it takes a second to start); a context per test."""
+    from playwright.sync_api import sync_playwright
+
+    from conftest import CHROMIUM
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def serve(tmp_path_factory, env=None):
+    folder = tmp_path_factory.mktemp("browser")
+    server = Gunicorn(
+        procfile_command(),
+        folder / "gunicorn.log",
+        env={"DATABASE_URL": f"sqlite:///{folder / 'songs.db'}", **(env or {})},
+        gunicorn_args="--workers 2",
+    )
+    server.wait_ready()
+    return server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The service with no token, for the module: each test adds songs of its own."""
+    server = serve(tmp_path_factory)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def token_server(tmp_path_factory):
+    """The service with API_TOKEN set: writing from a page needs signing in."""
+    server = serve(tmp_path_factory, {"API_TOKEN": TOKEN})
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    yield context.new_page()
+    context.close()
+
+
+def add(server, **fields):
+    status, _, song = server.request_json("POST", "/api/songs", {**SONG, **fields})
+    assert status == 201
+    return song
+
+
+def expect(locator):
+    from playwright.sync_api import expect
+
+    return expect(locator)
+
+
+def serious_violations(page):
+    """What axe-core finds of serious or critical impact on the page (it runs under the CSP)."""
+    page.evaluate(AXE.read_text())
+    result = page.evaluate("axe.run()")
+    return [
+        (v["id"], v["help"], [node["target"] for node in v["nodes"]])
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+# Find, add, edit, delete
+
+
+def test_a_person_finds_a_song_by_search_and_rating(server, page):
+    add(server, artist="Findable Artist", title="Needle in the list", rating=5)
+    add(server, artist="Findable Artist", title="Needle of another rating", rating=2)
+
+    page.goto(server.url("/"))
+    page.get_by_label("Search artist or title").fill("Needle")
+    page.get_by_label("Rating", exact=True).select_option("5")
+    page.get_by_role("button", name="Find").click()
+
+    assert re.search(r"/\?q=Needle&rating=5$", page.url)  # the API's list query, no empty field
+    expect(page.get_by_role("link", name="Needle in the list")).to_be_visible()
+    expect(page.get_by_role("link", name="Needle of another rating")).to_have_count(0)
+    json_link = page.get_by_role("link", name="JSON", exact=True).get_attribute("href")
+    assert json_link == "/api/songs?q=Needle&rating=5"
+
+
+def test_a_person_adds_a_song_and_sees_its_page(server, page):
+    page.goto(server.url("/"))
+    page.get_by_role("link", name="Add a song").click()
+    page.get_by_label("Artist").fill("Browser Artist")
+    page.get_by_label("Title").fill("Added in Chromium")
+    page.get_by_label("Rating").select_option("4")
+    page.get_by_role("button", name="Add the song").click()
+
+    assert re.search(r"/songs/\d+$", page.url)
+    expect(page.get_by_role("status")).to_have_text("The song was added.")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Added in Chromium")
+    song_id = page.url.rsplit("/", 1)[1]
+    assert server.request_json("GET", f"/api/song/{song_id}")[2]["rating"] == 4
+
+
+def test_an_invalid_song_shows_the_error_by_its_field_and_keeps_the_input(server, page):
+    page.goto(server.url("/songs/new"))
+    page.get_by_label("Artist").fill("Kept Artist")
+    page.get_by_label("Title").fill("   ")  # passes the browser's `required`, not the service
+    page.get_by_label("Rating").select_option("3")
+    page.get_by_role("button", name="Add the song").click()
+
+    title = page.get_by_label("Title")
+    expect(title).to_have_accessible_description("Title must not be empty or only white space.")
+    expect(title).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Artist")).to_have_value("Kept Artist")
+    assert serious_violations(page) == []
+
+
+def test_a_person_edits_a_song(server, page):
+    song = add(server, title="Before the edit")
+
+    page.goto(server.url(f"/songs/{song['id']}"))
+    page.get_by_label("Title").fill("After the edit")
+    page.get_by_role("button", name="Save changes").click()
+
+    expect(page.get_by_role("status")).to_have_text("Your changes were saved.")
+    expect(page.get_by_role("heading", level=1)).to_have_text("After the edit")
+
+
+def test_two_people_editing_one_song_cannot_overwrite_each_other(server, browser):
+    song = add(server, title="Shared song")
+    first, second = browser.new_context().new_page(), browser.new_context().new_page()
+    for person in (first, second):
+        person.goto(server.url(f"/songs/{song['id']}"))
+
+    first.get_by_label("Title").fill("First person's title")
+    first.get_by_role("button", name="Save changes").click()
+    second.get_by_label("Title").fill("Second person's title")
+    second.get_by_role("button", name="Save changes").click()
+
+    expect(second.get_by_role("alert")).to_contain_text("Someone changed this song")
+    expect(second.get_by_label("Title")).to_have_value("First person's title")
+    assert server.request_json("GET", f"/api/song/{song['id']}")[2]["title"] == (
+        "First person's title"
+    )
+    first.context.close()
+    second.context.close()
+
+
+def test_a_person_deletes_a_song_after_confirming(server, page):
+    song = add(server, title="To be deleted")
+
+    page.goto(server.url(f"/songs/{song['id']}"))
+    page.get_by_role("link", name="Delete this song…").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Delete “To be deleted”?")
+    page.get_by_role("button", name="Delete the song").click()
+
+    expect(page.get_by_role("status")).to_have_text("The song was deleted.")
+    assert server.request("GET", f"/api/song/{song['id']}")[0] == 404
+
+
+def test_paging_shows_every_song_once(server, page):
+    for n in range(120):
+        add(server, artist="Paged", title=f"Paged song {n:03}")
+
+    page.goto(server.url("/?artist=Paged&limit=25"))
+    seen = []
+    while True:
+        seen += page.locator("table.songs tbody a").all_inner_texts()
+        older = page.get_by_role("link", name="Older songs")
+        if older.count() == 0:
+            break
+        older.click()
+
+    assert seen == [f"Paged song {n:03}" for n in range(119, -1, -1)]
+
+
+# Security
+
+
+def test_hostile_text_is_shown_as_text_and_never_run(server, page):
+    song = add(
+        server, artist="<img src=x onerror=window.pwned=2>", title="<script>window.pwned=1</script>"
+    )
+
+    page.goto(server.url(f"/songs/{song['id']}"))
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("<script>window.pwned=1</script>")
+    assert page.evaluate("window.pwned") is None
+
+
+def test_a_form_on_another_origin_cannot_change_a_song(server, browser, tmp_path):
+    """A page at another port of the same host is same-site, so the browser sends the
+    cookies; the service still refuses it (Sec-Fetch-Site, Origin)."""
+    song = add(server, title="Not to be forged")
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(server.url("/"))  # the person has the CSRF cookie
+    token = next(c["value"] for c in context.cookies() if c["name"] == "songs_csrf")
+    action = server.url(f"/songs/{song['id']}")
+    forged = (
+        f'<form method="post" action="{action}">'
+        f'<input name="csrf_token" value="{token}"><input name="artist" value="Forged">'
+        '<input name="title" value="Forged"><input name="rating" value="1">'
+        "<button>Win a prize</button></form>"
+    ).encode()
+    attacker = serve_once(forged)
+
+    page.goto(f"http://127.0.0.1:{attacker.server_port}/")
+    page.get_by_role("button", name="Win a prize").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("403 Forbidden")
+    assert server.request_json("GET", f"/api/song/{song['id']}")[2]["title"] == "Not to be forged"
+    attacker.shutdown()
+    attacker.server_close()
+    context.close()
+
+
+def serve_once(body):
+    """Another origin on loopback serving one page."""
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
+def test_signing_in_with_a_token_lets_a_person_add_songs(token_server, page):
+    page.goto(token_server.url("/songs/new"))
+
+    assert "/sign-in?next=" in page.url
+    page.get_by_label("API token").fill("not-the-token-000000000")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_label("API token")).to_have_accessible_description(
+        "That is not an API token of this service."
+    )
+    page.get_by_label("API token").fill(TOKEN)
+    page.get_by_role("button", name="Sign in").click()
+
+    assert page.url.endswith("/songs/new")
+    session = next(c for c in page.context.cookies() if c["name"] == "songs_session")
+    assert session["httpOnly"] and session["sameSite"] == "Lax" and session["expires"] > 0
+    assert TOKEN not in session["value"] and TOKEN not in page.content()
+    page.get_by_label("Artist").fill("Signed-in Artist")
+    page.get_by_label("Title").fill("Added after signing in")
+    page.get_by_label("Rating").select_option("5")
+    page.get_by_role("button", name="Add the song").click()
+    expect(page.get_by_role("status")).to_have_text("The song was added.")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("link", name="Sign in")).to_be_visible()
+    assert TOKEN not in token_server.log()
+
+
+# For everyone
+
+
+def test_every_step_works_with_javascript_off(server, browser):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+
+    page.goto(server.url("/songs/new"))
+    page.get_by_label("Artist").fill("No Script")
+    page.get_by_label("Title").fill("Added without JavaScript")
+    page.get_by_label("Rating").select_option("2")
+    page.get_by_role("button", name="Add the song").click()
+    page.get_by_label("Title").fill("Edited without JavaScript")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Edited without JavaScript")
+    page.get_by_role("link", name="Delete this song…").click()
+    page.get_by_role("button", name="Delete the song").click()
+
+    expect(page.get_by_role("status")).to_have_text("The song was deleted.")
+    context.close()
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/songs/new", "/songs/{id}", "/songs/{id}/delete", "/api", "/nothing"]
+)
+def test_axe_finds_no_serious_violation(server, page, path):
+    song = add(server, title="Checked by axe")
+
+    page.goto(server.url(path.format(id=song["id"])))
+
+    assert serious_violations(page) == []
+
+
+def test_the_sign_in_page_passes_axe(token_server, page):
+    page.goto(token_server.url("/sign-in"))
+
+    assert serious_violations(page) == []
+
+
+@pytest.mark.parametrize("path", ["/", "/songs/{id}", "/songs/new", "/api"])
+def test_a_phone_s_width_needs_no_sideways_scrolling(server, browser, path):
+    song = add(server, artist="A long artist name " * 4, title="Averyveryverylongtitle" * 3)
+    context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True)
+    page = context.new_page()
+
+    page.goto(server.url(path.format(id=song["id"])))
+
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 375
+    context.close()
+
+
+def test_the_songs_page_as_a_person_sees_it(tmp_path_factory, browser, request, tmp_path):
+    """The README's screenshot, on a service of its own: make screenshot keeps it in docs/."""
+    server = serve(tmp_path_factory)
+    for artist, title, rating in SAMPLE_SONGS:
+        add(server, artist=artist, title=title, rating=rating)
+    context = browser.new_context(viewport={"width": 1000, "height": 900})
+    page = context.new_page()
+
+    page.goto(server.url("/"))
+    path = request.config.getoption("screenshot") or tmp_path / "songs-page.png"
+    page.screenshot(path=str(path))
+
+    assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    expect(page.get_by_role("figure")).to_contain_text("Matching songs by rating")
+    context.close()
+    server.stop()
+
+
+SAMPLE_SONGS = json.loads(
+    """[["Gregori Klosman", "Jaws", 3], ["Daft Punk", "Around the World", 5],
+    ["Nina Simone", "Sinnerman", 5], ["Kraftwerk", "Computer Love", 4],
+    ["Björk", "Jóga", 4], ["Fela Kuti", "Water No Get Enemy", 5],
+    ["Aphex Twin", "Xtal", 4], ["Stereolab", "French Disko", 3]]"""
+)
