@@ -315,6 +315,26 @@ def test_every_step_works_with_javascript_off(server, browser):
     context.close()
 
 
+def test_a_person_adds_a_song_with_the_keyboard_alone_and_sees_where_the_focus_is(server, page):
+    page.goto(server.url("/songs/new"))
+    outlines = []
+    for _ in range(4):
+        page.keyboard.press("Tab")  # past the skip link, Songs, Add a song and API
+    for text in ("Keyboard Artist", "Added with the keyboard"):
+        page.keyboard.press("Tab")
+        outlines.append(page.evaluate("getComputedStyle(document.activeElement).outlineStyle"))
+        page.keyboard.type(text)
+    page.keyboard.press("Tab")
+    page.keyboard.press("ArrowDown")  # the rating: from "Choose 1 to 5" to 5
+    page.keyboard.press("Tab")
+    outlines.append(page.evaluate("getComputedStyle(document.activeElement).outlineStyle"))
+    page.keyboard.press("Enter")
+
+    expect(page.get_by_role("status")).to_have_text("The song was added.")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Added with the keyboard")
+    assert "none" not in outlines  # focus is visible on each field and the button
+
+
 @pytest.mark.parametrize(
     "path", ["/", "/songs/new", "/songs/{id}", "/songs/{id}/delete", "/api", "/nothing"]
 )
