@@ -84,7 +84,8 @@ def songs_page():
     except Problem as error:
         if error.status_code != 400:
             raise
-        errors = {item["parameter"]: item["message"] for item in error.members["errors"]}
+        errors = {item["parameter"]: item["message"] for item in error.members.get("errors", [])}
+        errors = errors or {"query": error.body}  # the query string as a whole
         return render("songs", 400, query=dict(given), errors=errors, rows="", listed=None)
     conn = connection()
     rows = select_page(conn, query.filters, query.sort, query.after, query.limit + 1)

@@ -9,6 +9,7 @@ it keyed by the API token signed in with, never the token: rotating the token en
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from urllib.parse import urlencode, urlsplit
@@ -112,8 +113,14 @@ def to_sign_in():
 
 
 def local_path(path):
-    """`path` when it is a path of this site, else /: a sign-in never sends elsewhere."""
-    return path if path and path.startswith("/") and not path.startswith(("//", "/\\")) else "/"
+    """`path` when it is a path of this site, else /: a sign-in never sends elsewhere, and
+    nothing but visible ASCII reaches the Location header."""
+    if path and LOCAL_PATH.fullmatch(path) and not path.startswith(("//", "/\\")):
+        return path
+    return "/"
+
+
+LOCAL_PATH = re.compile(r"/[\x21-\x7e]*")
 
 
 def set_cookie(name, value, **options):

@@ -8,6 +8,7 @@ run before any backend is involved, and the backends' own limits are in test_hos
 
 import base64
 import json
+from urllib.parse import urlencode
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -153,3 +154,32 @@ def test_any_header_value_is_never_a_5xx(fuzzed, values, method, path):
     headers = {**values, "Content-Type": "application/json"} if body else values
 
     assert_no_5xx(fuzzed.request(path, method=method, body=body, headers=headers, status="*"))
+
+
+PAGES = ["/", "/songs/new", "/songs/1", "/songs/1/delete", "/sign-in", "/api", "/static/songs.css"]
+FORM_FIELDS = ["artist", "title", "rating", "etag", "next", "token", "csrf_token", "q"]
+
+
+@SQLITE_ONLY
+@FUZZ
+@given(raw=st.binary(max_size=200), path=st.sampled_from(PAGES))
+def test_any_query_string_on_a_page_is_never_a_5xx(fuzzed, raw, path):
+    resp = fuzzed.get(path, extra_environ={"QUERY_STRING": raw.decode("latin-1")}, status="*")
+
+    assert resp.status_int < 500, resp.body
+
+
+@SQLITE_ONLY
+@FUZZ
+@given(
+    fields=st.dictionaries(st.sampled_from(FORM_FIELDS), any_text | st.sampled_from(["3", ""])),
+    path=st.sampled_from(["/songs", "/songs/1", "/songs/1/delete", "/sign-in", "/sign-out"]),
+)
+def test_any_form_sent_to_a_page_is_never_a_5xx(fuzzed, fields, path):
+    fuzzed.get("/")  # the CSRF cookie, which the form repeats
+    form = {**fields, "csrf_token": fuzzed.cookies["songs_csrf"]}
+    body = urlencode(form, errors="surrogatepass").encode()
+
+    resp = fuzzed.post(path, body, content_type="application/x-www-form-urlencoded", status="*")
+
+    assert resp.status_int < 500, resp.body

@@ -527,3 +527,24 @@ def test_the_stylesheet_is_served_with_an_etag_and_a_long_life_at_its_versioned_
     assert unversioned.headers["Cache-Control"] == "no-cache"
     client.get(url, headers={"If-None-Match": resp.headers["ETag"]}, status=304)
     client.get("/static/nothing.css", status=404)
+
+
+@pytest.mark.parametrize("next_path", ["/\r\nSet-Cookie: x=1", "/\x00", "/é", "https://evil/"])
+def test_a_sign_in_with_an_odd_next_path_goes_home(signed_client, next_path):
+    page = signed_client.get("/sign-in")
+    form = next(f for f in page.forms.values() if f.action == "/sign-in")
+
+    resp = signed_client.post(
+        "/sign-in",
+        {"csrf_token": form["csrf_token"].value, "token": TOKEN, "next": next_path},
+        status=303,
+    )
+
+    assert resp.headers["Location"] == "/"
+
+
+def test_a_query_string_that_is_not_utf8_is_a_400_page(client):
+    page = client.get("/?q=%FF%FE", status=400)
+
+    assert_page(page, 400)
+    assert "The query string is not valid UTF-8 once percent-decoded." in page.text

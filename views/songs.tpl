@@ -31,7 +31,7 @@
 % if others:
 <div class="error" role="alert">
 %   for name in others:
-  <p>{{name}} {{errors[name]}}.</p>
+  <p>{{errors[name] if name == 'query' else f'{name} {errors[name]}.'}}</p>
 %   end
   <p><a href="/">Start again with every song</a></p>
 </div>
