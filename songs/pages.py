@@ -285,7 +285,7 @@ def render(name, status=200, **values):
         name,
         template_lookup=VIEWS,
         template_settings={"escape_func": escape},
-        csrf=csrf_token(),
+        csrf=csrf_token,  # called only by a page with a form that posts: no cookie else
         needs_sign_in=bool(config["songs.api_tokens"]),
         signed_in=signed_in(),
         flash=take_flash(),

@@ -228,7 +228,7 @@ def test_a_form_on_another_origin_cannot_change_a_song(server, browser, tmp_path
     song = add(server, title="Not to be forged")
     context = browser.new_context()
     page = context.new_page()
-    page.goto(server.url("/"))  # the person has the CSRF cookie
+    page.goto(server.url("/songs/new"))  # the person has the CSRF cookie
     token = next(c["value"] for c in context.cookies() if c["name"] == "songs_csrf")
     action = server.url(f"/songs/{song['id']}")
     forged = (

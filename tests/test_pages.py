@@ -344,7 +344,7 @@ def test_a_post_without_this_site_s_csrf_token_is_a_403_and_changes_nothing(
     client, dump, headers, token
 ):
     song = create(client)
-    client.get("/")  # the CSRF cookie
+    client.get("/songs/new")  # the CSRF cookie
     before = dump()
     fields = {**SONG, "title": "Forged"}
     if token:
@@ -358,8 +358,9 @@ def test_a_post_without_this_site_s_csrf_token_is_a_403_and_changes_nothing(
 
 
 def test_the_csrf_cookie_is_http_only_and_same_site(client):
-    cookie = client.get("/").headers["Set-Cookie"]
+    cookie = client.get("/songs/new").headers["Set-Cookie"]
 
+    assert "Set-Cookie" not in client.get("/api/songs").headers
     assert re.fullmatch(r"songs_csrf=[\w-]{43}; HttpOnly; Path=/; SameSite=lax", cookie)
 
 
@@ -430,7 +431,7 @@ def test_signing_out_ends_the_session(signed_client):
 
 
 def test_a_post_without_a_session_is_refused_and_changes_nothing(signed_client):
-    page = signed_client.get("/")
+    page = signed_client.get("/sign-in")
 
     resp = signed_client.post(
         "/songs", {**SONG, "csrf_token": signed_client.cookies["songs_csrf"]}, status=401
@@ -548,3 +549,10 @@ def test_a_query_string_that_is_not_utf8_is_a_400_page(client):
 
     assert_page(page, 400)
     assert "The query string is not valid UTF-8 once percent-decoded." in page.text
+
+
+def test_a_page_without_a_form_that_posts_sets_no_cookie(client):
+    create(client)
+
+    assert "Set-Cookie" not in client.get("/").headers
+    assert "Set-Cookie" not in client.get("/api").headers

@@ -16,7 +16,7 @@
     <a href="/api">API</a>
 % if needs_sign_in and signed_in:
     <form method="post" action="/sign-out" class="inline">
-      <input type="hidden" name="csrf_token" value="{{csrf}}">
+      <input type="hidden" name="csrf_token" value="{{csrf()}}">
       <button type="submit" class="link">Sign out</button>
     </form>
 % elif needs_sign_in:

@@ -5,7 +5,7 @@
 % end
 <p>“{{song['title']}}” by {{song['artist']}}, rated {{song['rating']}} of 5, will be gone for good.</p>
 <form method="post" action="/songs/{{song['id']}}/delete" class="inline">
-  <input type="hidden" name="csrf_token" value="{{csrf}}">
+  <input type="hidden" name="csrf_token" value="{{csrf()}}">
   <input type="hidden" name="etag" value="{{etag}}">
   <button type="submit" class="danger">Delete the song</button>
 </form>

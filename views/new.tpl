@@ -4,7 +4,7 @@
 <p class="error" role="alert">The song was not added: correct what is marked below.</p>
 % end
 <form method="post" action="/songs" class="song">
-  <input type="hidden" name="csrf_token" value="{{csrf}}">
+  <input type="hidden" name="csrf_token" value="{{csrf()}}">
 % include('song_fields')
   <button type="submit">Add the song</button>
 </form>

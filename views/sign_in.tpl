@@ -2,7 +2,7 @@
 <h1>Sign in</h1>
 <p>Changing songs needs one of this service's API tokens (its <code>API_TOKEN</code> setting).</p>
 <form method="post" action="/sign-in" class="song">
-  <input type="hidden" name="csrf_token" value="{{csrf}}">
+  <input type="hidden" name="csrf_token" value="{{csrf()}}">
   <input type="hidden" name="next" value="{{next}}">
   <div class="field{{' invalid' if error else ''}}">
     <label for="token">API token</label>

@@ -17,7 +17,7 @@
 <p class="error" role="alert">Your changes were not saved: correct what is marked below.</p>
 % end
 <form method="post" action="/songs/{{song['id']}}" class="song">
-  <input type="hidden" name="csrf_token" value="{{csrf}}">
+  <input type="hidden" name="csrf_token" value="{{csrf()}}">
   <input type="hidden" name="etag" value="{{etag}}">
 % include('song_fields')
   <button type="submit">Save changes</button>
