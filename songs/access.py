@@ -40,7 +40,7 @@ def check_token():
     if not config["songs.api_tokens"] or method == "OPTIONS":
         return
     path = request.environ.get("PATH_INFO", "")
-    if path in OPEN_PATHS or not path.startswith("/api/"):
+    if path in OPEN_PATHS or not is_api_path(path):
         return  # the pages check their own session (songs/pages.py)
     if method in ("GET", "HEAD") and not config["songs.api_token_reads"]:
         return
@@ -60,14 +60,25 @@ def check_token():
     )
 
 
+def is_api_path(path):
+    """Whether `path` is the API's (and /healthz), rather than a page for people."""
+    return path.startswith("/api/") or path == "/healthz"
+
+
 def holds_token():
     """Whether the request's Authorization is a bearer token of API_TOKEN's."""
     scheme, _, given = request.environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-    given = given.strip().encode()
-    matched = False
-    for token in request.app.config["songs.api_tokens"]:  # all compared: timing tells nothing
-        matched |= hmac.compare_digest(given, token)
-    return scheme.lower() == "bearer" and matched
+    return matching_token(given.strip().encode()) is not None and scheme.lower() == "bearer"
+
+
+def matching_token(given):
+    """The token of API_TOKEN's that `given` (bytes) is, or None; compared with every one in
+    constant time, so timing tells nothing."""
+    found = None
+    for token in request.app.config["songs.api_tokens"]:
+        if hmac.compare_digest(given, token):
+            found = token
+    return found
 
 
 def may_read():

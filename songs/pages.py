@@ -8,7 +8,7 @@ form passes (CSRF, same site, the session) is songs/sessions.py. The API itself 
 only bearer tokens, so no cookie can make it write.
 """
 
-import hmac
+import functools
 import html
 import json
 import re
@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from bottle import request, response, template
 
+from songs.access import is_api_path, matching_token
 from songs.conditional import entity_tag, song_etag
 from songs.cursors import DEFAULT_SORT
 from songs.listing import EXPORT_PATHS, page_queries, read_list_query
@@ -55,7 +56,7 @@ COLUMNS = (
     ("artist", "Artist"),
     ("title", "Title"),
     ("rating", "Rating"),
-    ("updated_at", "Last change"),
+    ("updated_at", "Last change (UTC)"),
 )
 
 
@@ -84,9 +85,11 @@ def songs_page():
     except Problem as error:
         if error.status_code != 400:
             raise
-        errors = {item["parameter"]: item["message"] for item in error.members.get("errors", [])}
-        errors = errors or {"query": error.body}  # the query string as a whole
-        return render("songs", 400, query=dict(given), errors=errors, rows="", listed=None)
+        # each bad parameter by its field, or the query string as a whole (not UTF-8)
+        errors = field_errors(error, "parameter") or {"query": error.body}
+        return render(
+            "songs", 400, query=dict(given), errors=errors, rows="", listed=None, columns=COLUMNS
+        )
     conn = connection()
     rows = select_page(conn, query.filters, query.sort, query.after, query.limit + 1)
     more = len(rows) > query.limit
@@ -110,6 +113,7 @@ def songs_page():
         errors={},
         rows=table_rows(rows[: query.limit]),
         listed=listed,
+        columns=COLUMNS,
     )
 
 
@@ -139,14 +143,13 @@ def update_song_page(song_id):
     """POST /songs/<id>: the edit form; its ETag is the API's If-Match, for people."""
     form = read_form()
     require_writing()
-    request.environ["HTTP_IF_MATCH"] = form.get("etag", "") or '""'
+    if_match = form_if_match(form)
     try:
-        fields = validate_song(song_pairs(form), form=True)
-        before = song_or_404(connection(), song_id)
-        song = change_song(song_id, fields)
+        song = change_song(song_id, validate_song(song_pairs(form), form=True))
     except Problem as error:
         return edit_refused(song_id, form, error)
-    return see_other(f"/songs/{song_id}", "unchanged" if song == before else "saved")
+    # If-Match held, so the song had the form's ETag: it still has it only if nothing changed
+    return see_other(f"/songs/{song_id}", "unchanged" if song_etag(song) == if_match else "saved")
 
 
 def delete_page(song_id):
@@ -158,7 +161,7 @@ def delete_page(song_id):
 def delete_song_page(song_id):
     form = read_form()
     require_writing()
-    request.environ["HTTP_IF_MATCH"] = form.get("etag", "") or '""'
+    form_if_match(form)
     try:
         delete_song(song_id)
     except Problem as error:
@@ -171,13 +174,15 @@ def delete_song_page(song_id):
 
 def api_reference():
     """GET /api: the served OpenAPI document as a page, each operation with a curl example."""
-    document = json.loads(request.app.config["songs.openapi"])
     base = f"{request.urlparts.scheme}://{request.urlparts.netloc}"
-    return render("reference", document=document, operations=reference(document, base))
+    document, operations = reference(request.app.config["songs.openapi"], base)
+    return render("reference", document=document, operations=operations)
 
 
-def reference(document, base):
-    """Each operation of `document` as the reference page lists it, $refs resolved."""
+@functools.lru_cache(maxsize=8)  # the document is fixed for an app; base is its host
+def reference(document_bytes, base):
+    """The document, and each operation as the reference page lists it, $refs resolved."""
+    document = json.loads(document_bytes)
     operations = []
     for path, item in document["paths"].items():
         for method, operation in item.items():
@@ -204,7 +209,7 @@ def reference(document, base):
                     "curl": curl_example(base, method.upper(), path, content, example),
                 }
             )
-    return operations
+    return document, operations
 
 
 def resolved(document, node):
@@ -236,12 +241,8 @@ def sign_in_page():
 
 def sign_in():
     form = read_form()
-    tokens = request.app.config["songs.api_tokens"]
     given = form.get("token", "").strip().encode()
-    token = None
-    for candidate in tokens:  # all compared: timing tells nothing
-        if hmac.compare_digest(given, candidate):
-            token = candidate
+    token = matching_token(given)
     if token is None:
         error = "That is not an API token of this service." if given else "Enter an API token."
         return render("sign_in", 401, next=local_path(form.get("next")), error=error)
@@ -330,8 +331,7 @@ def render_error(error):
 
 
 def is_page_request():
-    path = request.path
-    if path.startswith("/api/") or path == "/healthz":
+    if is_api_path(request.path):
         return False
     return "bottle.route" in request.environ or "text/html" in request.get_header("Accept", "")
 
@@ -364,8 +364,15 @@ def edit_refused(song_id, form, error):
     )
 
 
-def field_errors(error):
-    return {item["field"]: item["message"] for item in error.members.get("errors", [])}
+def form_if_match(form):
+    """The form's ETag, made the request's If-Match: records.py checks it as the API's."""
+    request.environ["HTTP_IF_MATCH"] = form.get("etag", "") or '""'  # none matches nothing
+    return request.environ["HTTP_IF_MATCH"]
+
+
+def field_errors(error, kind="field"):
+    """{field (or parameter): its message} from a Problem that names each."""
+    return {item[kind]: item["message"] for item in error.members.get("errors", [])}
 
 
 def sort_link(query, field):

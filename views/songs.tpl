@@ -59,7 +59,7 @@
   <caption class="visually-hidden">Songs{{', newest first' if listed and listed['default_sort'] else ''}}</caption>
   <thead>
     <tr>
-% for field, label in (('artist', 'Artist'), ('title', 'Title'), ('rating', 'Rating'), ('updated_at', 'Last change (UTC)')):
+% for field, label in columns:
 %   sorted_by = listed and listed['sort'][0] == field
 %   order = ('descending' if listed['sort'][1] else 'ascending') if sorted_by else None
       <th scope="col"{{!' aria-sort="%s"' % order if order else ''}}>
