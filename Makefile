@@ -21,7 +21,7 @@ run: $(RUNTIME)  ## serve on 127.0.0.1:8000 (PORT= for another), after init-db
 dev: $(RUNTIME)  ## serve with one worker that reloads when the code changes
 	$(BIN)/python service.py serve --reload --workers 1 --bind 127.0.0.1:$(PORT)
 
-test: $(VENV)/.dev  ## run the test suite
+test: $(VENV)/.dev $(VENV)/.nu-checker  ## run the test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 fuzz: $(VENV)/.dev  ## fuzz with schemathesis, longer, with a new seed it prints (SEED=N replays)
@@ -86,3 +86,7 @@ $(VENV)/.postgres: requirements.txt requirements-postgres.txt | $(BIN)/python
 $(VENV)/.dev: requirements.txt requirements-postgres.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@ $(VENV)/.run $(VENV)/.postgres  # requirements-dev.txt installs both of those too
+
+$(VENV)/.nu-checker: tests/nu_checker.py | $(BIN)/python  # the HTML validator's jar, pinned
+	$(BIN)/python tests/nu_checker.py
+	touch $@

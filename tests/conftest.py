@@ -13,6 +13,7 @@ import sqlite3
 import uuid
 from urllib.parse import quote, urlsplit, urlunsplit
 
+import nu_checker
 import pytest
 from webtest import TestApp
 
@@ -72,57 +73,71 @@ def browser_missing():
 def pytest_sessionstart(session):
     if os.environ.get("CI") != "true":
         return
-    if postgres_missing():
-        raise pytest.UsageError(
-            f"CI=true, and the PostgreSQL runs cannot be skipped under CI: "
-            f"{postgres_missing()}; {HOW_TO_ENABLE}"
-        )
-    if browser_missing():
-        raise pytest.UsageError(
-            f"CI=true, and the browser tests cannot be skipped under CI: {browser_missing()}; "
-            f"{HOW_TO_ENABLE_BROWSER}"
-        )
+    for part in OPTIONAL_PARTS:
+        if part.missing():
+            raise pytest.UsageError(
+                f"CI=true, and the {part.name} cannot be skipped under CI: {part.missing()}; "
+                f"{part.how_to_enable}"
+            )
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "browser: runs in Chromium (tests/test_browser.py)")
+    config.addinivalue_line("markers", "nu_checker: runs the Nu Html Checker (Java)")
 
 
 def pytest_collection_modifyitems(config, items):
-    for stash_key, missing, left in (
-        (LEFT_OUT, postgres_missing, on_postgresql),
-        (BROWSER_LEFT_OUT, browser_missing, in_browser),
-    ):
-        left_out = [item for item in items if left(item)] if missing() else []
+    for part in OPTIONAL_PARTS:
+        left_out = [item for item in items if part.needed_by(item)] if part.missing() else []
         if left_out:
             config.hook.pytest_deselected(items=left_out)
-            items[:] = [item for item in items if not left(item)]
-            config.stash[stash_key] = len(left_out)
+            items[:] = [item for item in items if not part.needed_by(item)]
+            config.stash[part.left_out] = len(left_out)
 
 
-def in_browser(item):
-    return item.get_closest_marker("browser") is not None
+def on_backend(*names):
+    def on(item):
+        callspec = getattr(item, "callspec", None)
+        return callspec is not None and callspec.params.get("backend") in names
+
+    return on
 
 
-def on_postgresql(item):
-    callspec = getattr(item, "callspec", None)
-    return callspec is not None and callspec.params.get("backend") == "postgresql"
+def marked(name):
+    return lambda item: item.get_closest_marker(name) is not None
 
 
-LEFT_OUT, BROWSER_LEFT_OUT = pytest.StashKey[int](), pytest.StashKey[int]()
+class OptionalPart:
+    """What some tests need beyond make test's own installs: without it they are left out
+    (deselected) with one line at the end saying how to enable them, and under CI that is an
+    error."""
+
+    def __init__(self, name, missing, how_to_enable, needed_by):
+        self.name, self.missing, self.how_to_enable = name, missing, how_to_enable
+        self.needed_by = needed_by
+        self.left_out = pytest.StashKey[int]()
+
+
+OPTIONAL_PARTS = (
+    OptionalPart("PostgreSQL runs", postgres_missing, HOW_TO_ENABLE, on_backend("postgresql")),
+    OptionalPart("browser tests", browser_missing, HOW_TO_ENABLE_BROWSER, marked("browser")),
+    OptionalPart(
+        "HTML validation",
+        nu_checker.missing,
+        nu_checker.HOW_TO_ENABLE,
+        marked("nu_checker"),
+    ),
+)
 
 
 def pytest_terminal_summary(terminalreporter, config):
-    if config.stash.get(LEFT_OUT, 0):
-        terminalreporter.write_line(
-            f"PostgreSQL runs skipped ({config.stash[LEFT_OUT]} tests): {postgres_missing()}. "
-            f"To run them, {HOW_TO_ENABLE}."
-        )
-    if config.stash.get(BROWSER_LEFT_OUT, 0):
-        terminalreporter.write_line(
-            f"Browser tests skipped ({config.stash[BROWSER_LEFT_OUT]} tests): "
-            f"{browser_missing()}. To run them, {HOW_TO_ENABLE_BROWSER}."
-        )
+    for part in OPTIONAL_PARTS:
+        if config.stash.get(part.left_out, 0):
+            terminalreporter.write_line(
+                f"{part.name[0].upper()}{part.name[1:]} skipped "
+                f"({config.stash[part.left_out]} tests): {part.missing()}. "
+                f"To run them, {part.how_to_enable}."
+            )
 
 
 @pytest.fixture

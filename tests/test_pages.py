@@ -3,16 +3,21 @@
 What only a browser can show (no script, a phone's width, axe-core) is in test_browser.py.
 """
 
+import json
 import re
+import subprocess
 from html import unescape
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
+import nu_checker
 import pytest
 from test_contract import documented_operations
 from webtest import TestApp
 
-from conftest import SONG, create
+from conftest import SONG, SQLITE_ONLY, create
 
+ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "page-token-0123456789abcdef"
 PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -555,3 +560,76 @@ def test_a_page_without_a_form_that_posts_sets_no_cookie(client):
 
     assert "Set-Cookie" not in client.get("/").headers
     assert "Set-Cookie" not in client.get("/api").headers
+
+
+# Valid HTML
+
+
+def every_page(client, signed_client):
+    """{name: HTML} of each page in each state a visitor can find it in."""
+    song = create(client, title="<script>alert(1)</script> & Co")
+    other = create(client, artist="Zoë", rating=5)
+    path = f"/songs/{song['id']}"
+    pages = {
+        "songs": client.get("/"),
+        "songs-sorted-second-page": client.get("/?sort=-rating&limit=1&rating=5"),
+        "songs-none-found": client.get("/?q=nothing-at-all"),
+        "songs-bad-query": client.get("/?q=ab&rating=9", status=400),
+        "songs-bad-parameter": client.get("/?limit=0", status=400),
+        "new": client.get("/songs/new"),
+        "new-invalid": post_form(client.get("/songs/new"), artist="", title="T", rating=""),
+        "song": client.get(path),
+        "song-after-save": post_form(client.get(path), title="Saved").follow(),
+        "song-invalid": post_form(client.get(path), title=""),
+        "delete": client.get(f"{path}/delete"),
+        "not-found": client.get("/songs/999", status=404),
+        "unknown-path": client.get("/nothing", headers={"Accept": "text/html"}, status=404),
+        "forged-post": client.post(f"/songs/{other['id']}", {"title": "x"}, status=403),
+        "reference": client.get("/api"),
+        "sign-in": signed_client.get("/sign-in?next=/songs/new"),
+        "sign-in-wrong": post_form(signed_client.get("/sign-in"), token="wrong-token-000000000"),
+    }
+    opened = client.get(path)
+    client.patch_json(f"/api/song/{song['id']}", {"rating": 1})
+    pages["song-changed-meanwhile"] = post_form(opened, title="Mine")
+    post_form(signed_client.get("/sign-in"), token=TOKEN)
+    pages["songs-signed-in"] = signed_client.get("/")
+    return {name: page.text for name, page in pages.items()}
+
+
+@pytest.mark.nu_checker
+@SQLITE_ONLY  # the markup is the same on both backends
+def test_every_page_the_stylesheet_and_the_icon_are_valid_to_the_nu_html_checker(
+    client, signed_client, tmp_path
+):
+    pages = every_page(client, signed_client)
+    (tmp_path / "pages").mkdir()
+    for name, text in pages.items():
+        (tmp_path / "pages" / f"{name}.html").write_text(text)
+    for name in ("songs.css", "favicon.svg"):
+        (tmp_path / "pages" / name).write_bytes((ROOT / "static" / name).read_bytes())
+
+    files = sorted(tmp_path.glob("pages/*"))
+
+    checked = subprocess.run(
+        [
+            "java",
+            "-jar",
+            nu_checker.JAR,
+            "--format",
+            "json",
+            "--also-check-css",
+            "--also-check-svg",
+            *files,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    messages = json.loads(checked.stderr)["messages"]  # errors, warnings and notes alike
+    assert [
+        f"{m['url'].rsplit('/', 1)[-1]}:{m.get('lastLine')}: {m['type']}: {m['message']}"
+        for m in messages
+    ] == []
+    assert checked.returncode == 0 and len(files) == len(pages) + 2

@@ -10,9 +10,8 @@
 <div class="field{{' invalid' if 'rating' in errors else ''}}">
   <label for="rating">Rating</label>
   <select id="rating" name="rating" required{{!' aria-invalid="true" aria-describedby="rating-error"' if 'rating' in errors else ''}}>
-% if str(form.get('rating', '')) not in ('1', '2', '3', '4', '5'):
-    <option value="" selected>Choose 1 to 5</option>
-% end
+%# a required select's first option is the empty one (HTML's rule), chosen until a rating is
+    <option value=""{{!'' if str(form.get('rating', '')) in ('1', '2', '3', '4', '5') else ' selected'}}>Choose 1 to 5</option>
 % for rating in (5, 4, 3, 2, 1):
     <option value="{{rating}}"{{!' selected' if str(form.get('rating', '')) == str(rating) else ''}}>{{rating}}</option>
 % end
