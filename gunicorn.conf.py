@@ -69,6 +69,21 @@ def on_starting(server):
         )
     refuse_a_taken_port(server)
     prepare_schema(server)
+    count_connections(server)
+
+
+def count_connections(server):
+    """Say how many PostgreSQL connections this instance may hold: one per worker thread,
+    each opened on its first request and kept (README: Deploying, to size a plan or a pool)."""
+    if os.environ.get("DATABASE_URL", "").startswith(("postgresql://", "postgres://")):
+        workers, threads = server.cfg.workers, server.cfg.threads
+        server.log.info(
+            "This instance opens at most %d PostgreSQL connections: %d workers x %d threads "
+            "(twice that while a reload replaces the workers)",
+            workers * threads,
+            workers,
+            threads,
+        )
 
 
 def refuse_a_taken_port(server):

@@ -147,24 +147,25 @@ def import_songs(database, args):
     except OSError as error:
         sys.exit(f"{args.file}: {error.strerror}")
     errors = ImportErrors()
-    conn = database.connection()
-    conn.execute(
-        "CREATE TEMPORARY TABLE import_rows (line INTEGER, artist TEXT, title TEXT, rating INTEGER)"
-    )
-    with stream:
-        conn.execute("BEGIN")  # of the temporary table alone: no lock on the songs
-        rows = checked_rows(stream, args.file, errors)
-        conn.insert_rows("import_rows", ("line", *WRITABLE_FIELDS), rows)
-        conn.execute("COMMIT")
-    if errors.count:
-        sys.exit("\n".join([*errors.shown, f"{args.file}: nothing imported, {errors}"]))
-    now = utc_now()
-    with database.write_transaction() as conn:
-        added = conn.execute(
+
+    def fill(conn):
+        with stream:
+            rows = checked_rows(stream, args.file, errors)
+            conn.insert_rows("import_rows", ("line", *WRITABLE_FIELDS), rows)
+        if errors.count:  # out, and the transaction with it
+            sys.exit("\n".join([*errors.shown, f"{args.file}: nothing imported, {errors}"]))
+
+    def write(conn):
+        now = utc_now()
+        return conn.execute(
             f"INSERT INTO songs ({', '.join(WRITABLE_FIELDS)}, created_at, updated_at)"
             f" SELECT {', '.join(WRITABLE_FIELDS)}, ?, ? FROM import_rows ORDER BY line",
             (now, now),
         ).rowcount
+
+    added = database.staged_write(
+        "import_rows", "line INTEGER, artist TEXT, title TEXT, rating INTEGER", fill, write
+    )
     return f"{args.file}: {added} songs imported"
 
 

@@ -10,10 +10,12 @@ those about gunicorn's sockets and processes, whatever the database.
 import functools
 import os
 import sqlite3
+import tempfile
 import uuid
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import nu_checker
+import pgbouncer
 import pytest
 from webtest import TestApp
 
@@ -32,6 +34,10 @@ CHROMIUM = "/usr/bin/chromium"  # Debian's (apt-get install chromium); Playwrigh
 HOW_TO_ENABLE_BROWSER = "install Debian's Chromium (apt-get install chromium)"
 SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"])  # overrides the backend fixture
 POSTGRES_ONLY = pytest.mark.parametrize("backend", ["postgresql"])
+# Once more through a real PgBouncer in transaction pooling mode (tests/pgbouncer.py), on a
+# database of the test's own: PgBouncer passes no search_path for a schema of its own.
+POOLED = pytest.mark.pooled  # a test or module that asks for the backend runs on all three
+POSTGRES_POOLED = pytest.mark.parametrize("backend", ["postgresql", "pgbouncer"])
 
 
 def pytest_addoption(parser):
@@ -84,6 +90,19 @@ def pytest_sessionstart(session):
 def pytest_configure(config):
     config.addinivalue_line("markers", "browser: runs in Chromium (tests/test_browser.py)")
     config.addinivalue_line("markers", "nu_checker: runs the Nu Html Checker (Java)")
+    config.addinivalue_line("markers", "pooled: runs through PgBouncer too (POOLED)")
+
+
+def pytest_generate_tests(metafunc):
+    """Each test that needs `backend` runs on SQLite and PostgreSQL, and through PgBouncer
+    too when POOLED, unless SQLITE_ONLY, POSTGRES_ONLY or POSTGRES_POOLED names its own."""
+    definition = metafunc.definition
+    if "backend" not in metafunc.fixturenames:
+        return
+    if any("backend" in mark.args[0] for mark in definition.iter_markers("parametrize")):
+        return
+    pooled = ["pgbouncer"] if definition.get_closest_marker("pooled") else []
+    metafunc.parametrize("backend", ["sqlite", "postgresql", *pooled])
 
 
 def pytest_collection_modifyitems(config, items):
@@ -119,7 +138,15 @@ class OptionalPart:
 
 
 OPTIONAL_PARTS = (
-    OptionalPart("PostgreSQL runs", postgres_missing, HOW_TO_ENABLE, on_backend("postgresql")),
+    OptionalPart(
+        "PostgreSQL runs", postgres_missing, HOW_TO_ENABLE, on_backend("postgresql", "pgbouncer")
+    ),
+    OptionalPart(
+        "PgBouncer runs",
+        pgbouncer.pgbouncer_missing,
+        pgbouncer.HOW_TO_ENABLE,
+        on_backend("pgbouncer"),
+    ),
     OptionalPart("browser tests", browser_missing, HOW_TO_ENABLE_BROWSER, marked("browser")),
     OptionalPart(
         "HTML validation",
@@ -141,19 +168,46 @@ def pytest_terminal_summary(terminalreporter, config):
 
 
 @pytest.fixture
-def own_database():
-    """A database of its own, so a test can refuse every connection to it for a while."""
+def own_database(backend, request):
+    """A database of its own, so a test can refuse every connection to it for a while: its
+    name, and its URL (through PgBouncer on that backend)."""
     name = f"songs_outage_{uuid.uuid4().hex[:10]}"
+    yield name, new_database(name, backend, request)
+    drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def pgbouncer_server():
+    with tempfile.TemporaryDirectory(prefix="songs-pgbouncer-") as folder:
+        server = pgbouncer.PgBouncer(folder, POSTGRES_URL)
+        yield server
+        server.stop()
+
+
+def new_database(name, backend, request):
+    """A new database on the server, and its URL: direct, or through the suite's PgBouncer."""
     with admin_connection() as admin:
         admin.execute(f"CREATE DATABASE {name}")
-    parts = urlsplit(POSTGRES_URL)
-    yield name, urlunsplit(parts._replace(path=f"/{name}"))
+    if backend == "pgbouncer":
+        return request.getfixturevalue("pgbouncer_server").url(name)
+    return urlunsplit(urlsplit(POSTGRES_URL)._replace(path=f"/{name}"))
+
+
+def drop_database(name):
     with admin_connection() as admin:
         admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
-        )
-        admin.execute(f"DROP DATABASE {name}")
+        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")  # PgBouncer's pool holds some
+
+
+def server_side(database_url):
+    """database_url as another program on the server's machine reaches it: not through
+    PgBouncer."""
+    parts, server = urlsplit(database_url), urlsplit(POSTGRES_URL)
+    return (
+        urlunsplit(parts._replace(netloc=server.netloc))
+        if parts.scheme != "sqlite"
+        else (database_url)
+    )
 
 
 def admin_connection():
@@ -162,16 +216,24 @@ def admin_connection():
     return psycopg.connect(POSTGRES_URL, autocommit=True)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture
 def backend(request):
+    """ "sqlite", "postgresql" or "pgbouncer": each test is parametrized with it
+    (pytest_generate_tests)."""
     return request.param
 
 
 @pytest.fixture
-def database_url(backend, tmp_path):
-    """The test's own empty database: a SQLite file, or a new schema in PostgreSQL."""
+def database_url(backend, tmp_path, request):
+    """The test's own empty database: a SQLite file, a new schema in PostgreSQL, or a new
+    database reached through PgBouncer."""
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'songs.db'}"
+        return
+    if backend == "pgbouncer":
+        name = f"songs_pooled_{uuid.uuid4().hex[:12]}"
+        yield new_database(name, backend, request)
+        drop_database(name)
         return
     schema = f"songs_test_{uuid.uuid4().hex[:12]}"
     with admin_connection() as admin:
@@ -211,7 +273,7 @@ class OutsideWriter:
         else:
             import psycopg
 
-            self.conn = psycopg.connect(database_url, autocommit=True)
+            self.conn = psycopg.connect(server_side(database_url), autocommit=True)
 
     def hold(self):
         if self.sqlite:

@@ -15,7 +15,7 @@ import pytest
 from test_exports import HOSTILE, rows_of
 from test_resilience import write_until
 
-from conftest import SQLITE_ONLY, create
+from conftest import POOLED, SQLITE_ONLY, create
 from gunicorn_server import ROOT
 from songs import storage
 from songs.storage.sqlite import sqlite_path
@@ -91,6 +91,21 @@ def test_import_reports_the_line_and_field_of_every_bad_row_and_adds_nothing(
     ]
     assert f"{bad}: nothing imported, 4 errors" in result.stderr
     assert dump() == before
+
+
+@POOLED
+def test_imports_one_after_another_each_add_every_song(tmp_path, database_url, db):
+    """Through a transaction pooler too: each import's temporary table lives and dies in its
+    one transaction, not in a server connection that the next import may be given."""
+    songs = tmp_path / "songs.csv"
+    songs.write_text("artist,title,rating\r\nA,One,1\r\nB,Two,2\r\n", newline="")
+
+    results = [make("import", f"FILE={songs}", env={"DATABASE_URL": database_url}) for _ in "abc"]
+
+    assert [(r.returncode, "2 songs imported" in r.stdout) for r in results] == [(0, True)] * 3, [
+        r.stderr for r in results
+    ]
+    assert db.execute("SELECT count(*) FROM songs").fetchone() == (6,)
 
 
 @pytest.mark.parametrize(

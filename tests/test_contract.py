@@ -9,8 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from webtest import TestApp
 
+from conftest import POOLED
 from gunicorn_server import ROOT
 from songs import bodies, headers, listing, validation
+
+pytestmark = POOLED  # through PgBouncer too, in transaction pooling mode
 
 DOCUMENT = json.loads((ROOT / "openapi.json").read_text())
 TOKEN = "a-token-of-twenty-characters-or-more"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import POSTGRES_ONLY, SONG, SQLITE_ONLY, admin_connection
+from conftest import POOLED, POSTGRES_POOLED, SONG, SQLITE_ONLY, admin_connection
 from gunicorn_server import ROOT
 from songs import storage
 from songs.storage.common import BUSY_TIMEOUT_SECONDS
@@ -65,6 +65,7 @@ def replace_a_worker(server, workers=2):
 # Bounded waits
 
 
+@POOLED
 def test_writers_queued_behind_a_held_write_lock_each_get_503_within_the_busy_timeout(
     start_gunicorn, outside_writer
 ):
@@ -134,7 +135,7 @@ def test_a_worker_replaced_while_an_outside_writer_holds_the_lock_boots_and_serv
     assert "Worker failed to boot" not in server.log()
 
 
-@POSTGRES_ONLY
+@POSTGRES_POOLED
 def test_a_worker_replaced_during_a_postgresql_outage_boots_and_serves_once_it_ends(
     start_gunicorn, own_database
 ):
@@ -155,11 +156,12 @@ def test_a_worker_replaced_during_a_postgresql_outage_boots_and_serves_once_it_e
 
     assert alive, server.log()
     assert during == {503}
+    assert serves_again(server)
     assert {server.request_json("GET", "/api/songs")[0] for _ in range(8)} == {200}
     assert server.request_json("POST", "/api/songs", SONG)[0] == 201
 
 
-@POSTGRES_ONLY
+@POSTGRES_POOLED
 def test_gunicorn_starts_during_a_postgresql_outage_and_serves_once_it_ends(
     start_gunicorn, own_database
 ):
@@ -182,8 +184,19 @@ def test_gunicorn_starts_during_a_postgresql_outage_and_serves_once_it_ends(
             admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
 
     assert down == 503
-    assert server.request_json("GET", "/api/songs")[0] == 200
+    assert serves_again(server)
     assert "Traceback" not in server.log()
+
+
+def serves_again(server, seconds=3):
+    """Whether a read is answered within `seconds` of the database's return: at once
+    directly, within PgBouncer's server_login_retry (1 s in tests/pgbouncer.py) through it."""
+    deadline = time.monotonic() + seconds
+    while server.request_json("GET", "/api/songs")[0] != 200:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 # Files that go, turn read-only, or fill the disk

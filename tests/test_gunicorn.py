@@ -11,10 +11,11 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import SONG, SQLITE_ONLY
+from conftest import POOLED, SONG, SQLITE_ONLY
 from gunicorn_server import Gunicorn, procfile_command
 
 
+@POOLED
 def test_create_read_update_delete_round_trip_over_http(start_gunicorn):
     server = start_gunicorn()
 
@@ -79,6 +80,7 @@ def test_workers_starting_at_once_on_a_new_database_all_boot(start_gunicorn, bac
             assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
+@POOLED
 def test_concurrent_writes_across_workers_all_succeed_and_all_land(start_gunicorn, db):
     server = start_gunicorn(workers=4)
     lock, acknowledged = threading.Lock(), {}
@@ -148,6 +150,7 @@ def test_each_request_gets_an_access_log_line_with_its_request_id(start_gunicorn
     assert f"request_id={headers['X-Request-ID']}" in log
 
 
+@POOLED
 def test_writers_racing_with_the_same_etag_cannot_both_win(start_gunicorn):
     server = start_gunicorn(workers=4)
     status, headers, _ = server.request_json("POST", "/api/songs", SONG)
@@ -173,6 +176,7 @@ def test_writers_racing_with_the_same_etag_cannot_both_win(start_gunicorn):
         assert server.request_json("GET", path)[2] == winner
 
 
+@POOLED
 def test_paging_a_filtered_sorted_list_and_exporting_while_others_write(start_gunicorn, db):
     """Each song that matched throughout comes exactly once, in order, with writers running."""
     server = start_gunicorn()
@@ -258,6 +262,7 @@ def test_open_writes_are_warned_of_once_and_tokens_never_reach_the_log(start_gun
     assert '"GET /api/songs?access_token=[redacted] HTTP/1.1" 400' in guarded.log()
 
 
+@POOLED
 def test_retries_with_one_idempotency_key_across_workers_and_a_restart_make_one_song(
     start_gunicorn, database_url
 ):

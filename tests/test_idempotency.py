@@ -5,7 +5,9 @@ import socket
 
 import pytest
 
-from conftest import SONG
+from conftest import POOLED, SONG
+
+pytestmark = POOLED  # through PgBouncer too, in transaction pooling mode
 
 
 def post(client, key, song=SONG, status=201, **headers):

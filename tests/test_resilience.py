@@ -10,7 +10,9 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import SONG
+from conftest import POOLED, SONG
+
+pytestmark = POOLED  # through PgBouncer too, in transaction pooling mode
 
 FIELDS = ("id", "artist", "title", "rating", "created_at", "updated_at")
 

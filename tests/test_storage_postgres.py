@@ -18,7 +18,7 @@ from test_resilience import mixed_writers_lose_nothing
 from webtest import TestApp
 
 import service
-from conftest import POSTGRES_ONLY, SONG, admin_connection, create
+from conftest import POSTGRES_ONLY, POSTGRES_POOLED, SONG, admin_connection, create
 from gunicorn_server import ROOT, procfile_command
 from songs import cursors, storage
 from songs.storage.queries import song_queries
@@ -225,7 +225,7 @@ def test_building_the_app_leaves_no_connection_open_for_a_fork_to_share(database
 
 
 @POSTGRES_ONLY
-def test_each_thread_reuses_one_connection_in_autocommit_with_a_lock_timeout(app):
+def test_each_thread_reuses_one_connection_in_autocommit_preparing_nothing(app):
     database = app.config["songs.database"]
     mine = database.connection()
     mine.execute("SELECT 1")
@@ -243,8 +243,50 @@ def test_each_thread_reuses_one_connection_in_autocommit_with_a_lock_timeout(app
 
     assert database.connection() is mine and mine.raw is raw
     assert theirs and theirs[0] is not mine
-    assert raw.autocommit
-    assert mine.execute("SHOW lock_timeout").fetchone() == ("5s",)
+    assert raw.autocommit and raw.prepare_threshold is None
+
+
+@POSTGRES_POOLED
+def test_every_transaction_has_the_lock_timeout_and_no_other_client_inherits_it(app, database_url):
+    """Through PgBouncer, six threads share two server connections, each transaction on
+    whichever is free; each runs the same statements over and over, as psycopg would
+    prepare them (a statement prepared on one server connection is not on the next)."""
+    import psycopg
+
+    database = app.config["songs.database"]
+
+    def transactions(_):
+        seen = set()
+        for _ in range(10):
+            with database.write_transaction() as conn:
+                seen.add(conn.execute("SHOW lock_timeout").fetchone()[0])
+                conn.execute("SELECT count(*) FROM songs WHERE rating = ?", (3,)).fetchone()
+            database.connection().execute("SELECT id FROM songs WHERE id = ?", (1,)).fetchall()
+        database.close()  # this thread's
+        return seen
+
+    with ThreadPoolExecutor(6) as pool:
+        seen = set().union(*pool.map(transactions, range(6)))
+    with psycopg.connect(database_url, autocommit=True) as other:
+        theirs = {other.execute("SHOW lock_timeout").fetchone()[0] for _ in range(10)}
+    outside = database.connection().execute("SHOW lock_timeout").fetchone()[0]
+
+    assert seen == {"5s"}
+    assert theirs == {"0"} and outside == "0"  # the server's default: nothing leaked
+
+
+@POSTGRES_POOLED
+def test_advisory_locks_end_with_their_transaction(client, db):
+    create(client)
+    client.post_json("/api/songs", SONG, headers={"Idempotency-Key": "held-1"}, status=201)
+    client.post_json("/api/songs", SONG, headers={"Idempotency-Key": "held-1"}, status=201)
+
+    held = db.execute(
+        "SELECT count(*) FROM pg_locks JOIN pg_database d ON d.oid = pg_locks.database"
+        " WHERE locktype = 'advisory' AND d.datname = current_database()"
+    ).fetchone()[0]
+
+    assert held == 0  # a session's lock (pg_advisory_lock) would outlive it, on a shared one
 
 
 @POSTGRES_ONLY
@@ -263,12 +305,17 @@ def test_a_connection_the_server_dropped_is_made_again_and_the_read_answered(cli
     assert client.post_json("/api/songs", SONG, status=201).json["id"] == 2
 
 
-@POSTGRES_ONLY
+@POSTGRES_POOLED
 def test_an_outage_is_503s_and_the_service_serves_again_without_a_restart(
-    start_gunicorn, own_database
+    start_gunicorn, own_database, backend
 ):
-    """Under load, every connection is cut and new ones are refused for 2 s; then allowed."""
+    """Under load, every connection is cut and new ones are refused for a while; then allowed.
+
+    Through PgBouncer, a request first waits for a server connection, up to its
+    query_wait_timeout (2 s in tests/pgbouncer.py)."""
     name, url = own_database
+    wait = 0.2 if backend == "postgresql" else 2.5
+    outage = 2 if backend == "postgresql" else 5
     server = start_gunicorn(url, workers=2)
     samples, acknowledged, stop = [], [], threading.Event()
 
@@ -296,14 +343,14 @@ def test_an_outage_is_503s_and_the_service_serves_again_without_a_restart(
         admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
         )
-        time.sleep(2)
+        time.sleep(outage)
         admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
         allowed = time.monotonic()
-        time.sleep(2)
+        time.sleep(2 + wait)
         stop.set()
 
-    during = [s for s in samples if cut + 0.2 < s[0] < allowed]
-    after = [s for s in samples if s[0] > allowed + 0.5]
+    during = [s for s in samples if cut + wait < s[0] < allowed]
+    after = [s for s in samples if s[0] > allowed + wait + 0.5]
     assert during and {s[1] for s in during} == {503}
     assert all(s[2] == "1" and json.loads(s[3])["status"] == 503 for s in during)
     assert not [s for s in samples if s[1] >= 500 and s[1] != 503]
@@ -318,23 +365,24 @@ def test_an_outage_is_503s_and_the_service_serves_again_without_a_restart(
     assert set(acknowledged) <= stored
 
 
-# Two instances, one database
+# Three instances, one database (through PgBouncer, a pool of 2 for their 12 threads)
 
 
-@POSTGRES_ONLY
-def test_two_instances_on_one_database_see_each_others_writes_and_lose_none(start_gunicorn, db):
-    one, two = start_gunicorn(workers=2), start_gunicorn(workers=2)
+@POSTGRES_POOLED
+def test_three_instances_on_one_database_see_each_others_writes_and_lose_none(start_gunicorn, db):
+    servers = [start_gunicorn(workers=2) for _ in range(3)]
+    one, two, three = servers
 
     status, headers, song = one.request_json("POST", "/api/songs", SONG)
     assert status == 201
     assert two.request_json("GET", f"/api/song/{song['id']}")[2] == song
-    status, _, changed = two.request_json("PATCH", f"/api/song/{song['id']}", {"rating": 5})
+    status, _, changed = three.request_json("PATCH", f"/api/song/{song['id']}", {"rating": 5})
     assert status == 200
     assert one.request_json("GET", f"/api/song/{song['id']}")[2] == changed
-    assert one.request_json("GET", "/api/songs")[2] == two.request_json("GET", "/api/songs")[2]
+    assert len({json.dumps(server.request_json("GET", "/api/songs")[2]) for server in servers}) == 1
 
     def post_many(n):
-        server = (one, two)[n % 2]
+        server = servers[n % 3]
         return [
             server.request_json("POST", "/api/songs", {**SONG, "title": f"{n}-{k}"})[2]["id"]
             for k in range(15)
@@ -346,30 +394,31 @@ def test_two_instances_on_one_database_see_each_others_writes_and_lose_none(star
     stored = {row[0] for row in db.execute("SELECT id FROM songs")}
     assert stored == {song["id"], *ids}
 
-    mixed_writers_lose_nothing([one, two], db, seconds=3)
+    mixed_writers_lose_nothing(servers, db, seconds=3)
+    assert "opens at most 4 PostgreSQL connections: 2 workers x 2 threads" in one.log()
 
 
-@POSTGRES_ONLY
-def test_racing_if_match_writers_on_two_instances_have_exactly_one_winner(start_gunicorn):
-    servers = start_gunicorn(workers=2), start_gunicorn(workers=2)
+@POSTGRES_POOLED
+def test_racing_if_match_writers_on_three_instances_have_exactly_one_winner(start_gunicorn):
+    servers = [start_gunicorn(workers=2) for _ in range(3)]
     status, headers, song = servers[0].request_json("POST", "/api/songs", SONG)
     path = f"/api/song/{song['id']}"
 
     for round_ in range(10):
-        etag = servers[round_ % 2].request("GET", path)[1]["ETag"]
-        barrier = threading.Barrier(8)
+        etag = servers[round_ % 3].request("GET", path)[1]["ETag"]
+        barrier = threading.Barrier(9)
 
         def write(n, etag=etag, barrier=barrier, round_=round_):
             body = json.dumps({**SONG, "title": f"round {round_} writer {n}"})
             headers = {"If-Match": etag, "Content-Type": "application/json"}
             barrier.wait()
-            return servers[n % 2].request("PUT", path, body, headers)[::2]
+            return servers[n % 3].request("PUT", path, body, headers)[::2]
 
-        with ThreadPoolExecutor(8) as pool:
-            results = list(pool.map(write, range(8)))
-        assert sorted(status for status, _ in results) == [200] + [412] * 7
+        with ThreadPoolExecutor(9) as pool:
+            results = list(pool.map(write, range(9)))
+        assert sorted(status for status, _ in results) == [200] + [412] * 8
         winner = next(json.loads(raw) for status, raw in results if status == 200)
-        assert servers[(round_ + 1) % 2].request_json("GET", path)[2] == winner
+        assert servers[(round_ + 1) % 3].request_json("GET", path)[2] == winner
 
 
 # Moving house

@@ -28,6 +28,7 @@ REFUSALS = re.compile(
     r'|no pg_hba\.conf entry for host "[^"]*", user "[^"]*", database "[^"]*"[^\n]*'
 )
 SCHEMA_LOCK = 7_115_600_421_093  # the advisory lock that lets one process at a time apply it
+LOCK_TIMEOUT = f"SET LOCAL lock_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}"  # ms; begin()
 
 
 def import_psycopg():
@@ -81,6 +82,15 @@ class PostgresDatabase:
         finally:
             conn.end_transaction()
 
+    def staged_write(self, table, columns, fill, write):
+        """fill(conn) puts rows into a new temporary `table`, then write(conn) moves them; its
+        result is given. One transaction, where the temporary table lives and dies (a pooler
+        gives the next one another server connection): it locks no song until write does."""
+        with self.write_transaction() as conn:
+            conn.execute(f"CREATE TEMPORARY TABLE {table} ({columns}) ON COMMIT DROP")
+            fill(conn)
+            return write(conn)
+
     def init_schema(self):
         """Apply schema-postgres.sql unless the database has this version of it already.
 
@@ -89,7 +99,7 @@ class PostgresDatabase:
         """
         conn = PostgresConnection(self.url)
         try:
-            conn.execute("BEGIN")
+            conn.begin()
             conn.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))
             if conn.schema_version() < SCHEMA_VERSION:
                 conn.raw.execute(POSTGRES_SCHEMA.read_text())  # no parameters: a script
@@ -137,15 +147,12 @@ class PostgresConnection:
         if "connect_timeout" not in self.url:
             options["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
         try:
-            self.raw = self.psycopg.connect(self.url, **options)
-            # lock_timeout as SQLite's busy timeout: a write kept from its lock this long is a
-            # 503 to retry. Custom plans: psycopg prepares a statement run often, and a generic
-            # plan cannot see how few songs a q pattern or a rating picks, so it would walk the
-            # whole table by id rather than read the matches from their index.
-            self.raw.execute(
-                f"SET lock_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)};"
-                " SET plan_cache_mode = force_custom_plan"
-            )
+            # No statement is prepared on the server: a transaction pooler (PgBouncer before
+            # 1.21) hands each transaction whichever server connection is free, where a
+            # statement prepared on another does not exist. Each statement is then planned
+            # for its own values, as a page by q or rating needs (a generic plan would walk
+            # the table by id), and nothing is set for the session: see begin().
+            self.raw = self.psycopg.connect(self.url, prepare_threshold=None, **options)
         except self.psycopg.OperationalError as error:
             refusal = REFUSALS.search(str(error))
             if refusal:
@@ -164,7 +171,10 @@ class PostgresConnection:
         try:
             return self.send(sql, params)
         except self.psycopg.OperationalError as error:
-            if fresh or not idle or not self.raw.closed:
+            # Not when a pooler refused (PgBouncer's own errors are protocol violations, as
+            # its query_wait_timeout): it would only make the client wait as long again.
+            refused = isinstance(error, self.psycopg.errors.ProtocolViolation)
+            if fresh or not idle or not self.raw.closed or refused:
                 raise self.unavailable(error) from error
         self.connect()
         try:
@@ -173,7 +183,16 @@ class PostgresConnection:
             raise self.unavailable(error) from error
 
     def begin(self):
-        """Start a transaction with its first statement, sent together: a round trip fewer."""
+        """Start a transaction with its first statement, sent together: a round trip fewer.
+
+        lock_timeout is SET LOCAL, for this transaction alone: a session's SET would hold on
+        whichever server connection a transaction pooler gave this one, for other clients,
+        and not on the next it gives. It is SQLite's busy timeout: a write kept from its
+        lock this long is a 503 to retry. A statement outside a transaction is a read,
+        which takes only ACCESS SHARE: no write of the service or of an import holds it
+        up; an init-db that upgrades the schema does, for its one transaction (its DROP
+        TRIGGER), as would a VACUUM FULL or an ALTER TABLE by hand.
+        """
         self.begin_pending = True
 
     def send(self, sql, params):
@@ -181,6 +200,7 @@ class PostgresConnection:
             return self.raw.execute(sql, params)
         with self.raw.pipeline():
             self.raw.execute("BEGIN")
+            self.raw.execute(LOCK_TIMEOUT)
             cursor = self.raw.execute(sql, params)
         self.begin_pending = False
         return cursor

@@ -108,6 +108,25 @@ class SQLiteDatabase:
             if faulty:  # so that the next write opens the file again, once the fault is over
                 self.close()
 
+    def staged_write(self, table, columns, fill, write):
+        """fill(conn) puts rows into a new temporary `table` holding no lock, however long it
+        takes; then write(conn), in one write transaction, moves them; its result is given."""
+        conn = self.connection()
+        conn.execute(f"CREATE TEMPORARY TABLE {table} ({columns})")  # this connection's own
+        try:
+            conn.execute("BEGIN")  # of the temporary table alone: no lock on the songs
+            fill(conn)
+            conn.execute("COMMIT")
+            with self.write_transaction() as conn:
+                return write(conn)
+        finally:
+            try:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                conn.execute(f"DROP TABLE temp.{table}")
+            except sqlite3.Error:
+                pass  # a connection a fault closed took its temporary table with it
+
     def check_file(self):
         """Open this thread's connection, anew if the file changed since; Unavailable if the
         file is gone or cannot be written."""

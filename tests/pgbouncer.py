@@ -1,0 +1,119 @@
+"""A real PgBouncer for the tests: Debian's (apt-get install pgbouncer), in transaction pooling
+mode in front of a PostgreSQL server, on a free loopback port.
+
+`python tests/pgbouncer.py [SERVER_URL]` starts one the same way, prints its URL and keeps it
+until Ctrl-C: `DATABASE_URL=<that URL> make bench` measures the service through it.
+
+Every database of the server is reachable through it by name (`*`), each with a pool of
+POOL_SIZE server connections, fewer than the service's threads open to it: a transaction
+gets whichever server connection is free, as on a hosted pooler.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from gunicorn_server import free_port
+
+PGBOUNCER = "pgbouncer"
+HOW_TO_ENABLE = "install PgBouncer (apt-get install pgbouncer)"
+POOL_SIZE = 2  # server connections per database; a test's gunicorn has 2 workers x 2 threads
+
+
+def pgbouncer_missing():
+    """Why PgBouncer cannot run here, or None when it can."""
+    found = shutil.which(PGBOUNCER) or next(
+        (path for path in ("/usr/sbin/pgbouncer",) if os.access(path, os.X_OK)), None
+    )
+    return None if found else "pgbouncer is not installed"
+
+
+def pgbouncer_path():
+    return shutil.which(PGBOUNCER) or "/usr/sbin/pgbouncer"
+
+
+class PgBouncer:
+    """PgBouncer started at once in front of server_url's host and port; stop() ends it."""
+
+    def __init__(self, folder, server_url, pool_size=POOL_SIZE):
+        server = urlsplit(server_url)
+        self.server_url, self.port, self.folder = server_url, free_port(), Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.chmod(0o777)  # as root, PgBouncer runs as nobody, which writes its log here
+        # (so the folder's parents must let nobody in: tempfile.mkdtemp's do, pytest's do not)
+        user = server.username or "postgres"
+        (self.folder / "users.txt").write_text(f'"{user}" ""\n')
+        (self.folder / "pgbouncer.ini").write_text(
+            "[databases]\n"
+            f"* = host={server.hostname or '127.0.0.1'} port={server.port or 5432}\n"
+            "[pgbouncer]\n"
+            f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
+            f"auth_type = trust\nauth_file = {self.folder / 'users.txt'}\n"
+            f"pool_mode = transaction\ndefault_pool_size = {pool_size}\n"
+            "max_client_conn = 1000\n"
+            # back within a second once the server is: the default waits 15 s after a failure
+            "server_login_retry = 1\nquery_wait_timeout = 2\n"
+            f"logfile = {self.folder / 'pgbouncer.log'}\n"
+        )
+        command = [pgbouncer_path(), str(self.folder / "pgbouncer.ini")]
+        if os.geteuid() == 0:  # it refuses to run as root
+            command[1:1] = ["-u", "nobody"]
+        with open(self.folder / "output.txt", "ab") as output:  # what it says before its log
+            self.process = subprocess.Popen(
+                command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        self.wait_listening()
+
+    def wait_listening(self, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"pgbouncer exited early:\n{self.log()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError(f"pgbouncer did not listen within {timeout} s:\n{self.log()}")
+
+    def url(self, database):
+        """server_url's user, through this PgBouncer, to `database`."""
+        server = urlsplit(self.server_url)
+        user = server.username or "postgres"
+        return urlunsplit(
+            server._replace(netloc=f"{user}@127.0.0.1:{self.port}", path=f"/{database}")
+        )
+
+    def log(self):
+        return "".join(
+            path.read_text(errors="replace")
+            for path in (self.folder / "output.txt", self.folder / "pgbouncer.log")
+            if path.exists()
+        )
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+if __name__ == "__main__":
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="songs-pgbouncer-") as folder:
+        url = sys.argv[1] if len(sys.argv) > 1 else "postgresql://postgres@127.0.0.1:5432/test"
+        pooler = PgBouncer(folder, url, pool_size=int(os.environ.get("POOL_SIZE", POOL_SIZE)))
+        print(pooler.url(urlsplit(url).path[1:] or "postgres"), flush=True)
+        try:
+            pooler.process.wait()
+        except KeyboardInterrupt:
+            pooler.stop()
