@@ -13,6 +13,7 @@ have run.
 """
 
 import argparse
+import functools
 import http.client
 import json
 import os
@@ -29,7 +30,7 @@ import tempfile
 import time
 from importlib.metadata import version
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
@@ -61,7 +62,7 @@ QUERY_SHAPES = (  # the floor runs the same query through storage.select_page (b
 TARGET_QUERY_GROWTH, TARGET_EXPORT_ROWS, TARGET_EXPORT_RSS_MIB = 1.5, 100_000, 5
 TARGET_URL = os.environ.get("DATABASE_URL", "")
 POSTGRES = TARGET_URL.startswith(POSTGRES_SCHEMES)
-BACKEND = "PostgreSQL" if POSTGRES else "SQLite"
+BACKENDS = ("SQLite", "PostgreSQL", "PostgreSQL through PgBouncer")
 
 
 def shapes(size, url):
@@ -223,27 +224,41 @@ def bench_size(bench, tmp, size, notes):
         drop_database(url)
 
 
-def new_database(tmp, size):
-    """The URL of an empty database: a SQLite file, or a new schema in DATABASE_URL's."""
+@functools.cache
+def backend():
+    """What DATABASE_URL names: SQLite, PostgreSQL, or PostgreSQL through a pooler, which
+    answers on a port that is not the server's own."""
     if not POSTGRES:
-        return f"sqlite:///{tmp / f'songs-{size}.db'}"
+        return BACKENDS[0]
     import psycopg
 
-    schema = f"songs_bench_{size}_{os.getpid()}"
-    with psycopg.connect(TARGET_URL, autocommit=True) as admin:
-        admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        admin.execute(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in TARGET_URL else "?"
-    return f"{TARGET_URL}{separator}options={quote(f'-csearch_path={schema},public', safe='')}"
+    with psycopg.connect(TARGET_URL, autocommit=True) as conn:
+        port = conn.execute("SELECT inet_server_port()").fetchone()[0]
+    pooled = port is not None and port != (urlsplit(TARGET_URL).port or 5432)
+    return BACKENDS[2 if pooled else 1]
+
+
+def new_database(tmp, size):
+    """The URL of an empty database: a SQLite file, or a new database beside DATABASE_URL's
+    (not a schema: a pooler passes no search_path), reached the same way."""
+    if not POSTGRES:
+        return f"sqlite:///{tmp / f'songs-{size}.db'}"
+    name = f"songs_bench_{size}_{os.getpid()}"
+    postgres_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}")
+    return urlunsplit(urlsplit(TARGET_URL)._replace(path=f"/{name}"))
 
 
 def drop_database(url):
     if POSTGRES:
-        import psycopg
+        postgres_admin(f"DROP DATABASE {urlsplit(url).path[1:]} WITH (FORCE)")
 
-        schema = re.search(r"search_path%3D(\w+)", url)[1]
-        with psycopg.connect(TARGET_URL, autocommit=True) as admin:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+def postgres_admin(*statements):
+    import psycopg
+
+    with psycopg.connect(TARGET_URL, autocommit=True) as admin:
+        for statement in statements:
+            admin.execute(statement)
 
 
 def bench_database(bench, url, tmp, size, notes):
@@ -536,12 +551,17 @@ def write_results(table, summary, duration, rounds, connections):
         with psycopg.connect(TARGET_URL) as conn:
             server = conn.execute("SHOW server_version").fetchone()[0].split()[0]
         engine = f"PostgreSQL {server} (same machine), psycopg {version('psycopg')}"
+        if backend() == BACKENDS[2]:
+            pgbouncer = subprocess.run(
+                ["pgbouncer", "--version"], capture_output=True, text=True, check=False
+            ).stdout.split("\n")[0]
+            engine += f", through {pgbouncer or 'a pooler'} (same machine, transaction pooling)"
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
     text = replace_block(
         text,
-        BACKEND,
+        backend(),
         [
-            f"### {BACKEND}",
+            f"### {backend()}",
             "",
             f"Run on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
             f"{cpu[1] if cpu else platform.processor()}, {os.cpu_count()} cores; "
@@ -561,8 +581,8 @@ def write_results(table, summary, duration, rounds, connections):
             summary,
         ],
     )
-    tables = {name: block_rows(text, name) for name in ("SQLite", "PostgreSQL")}
-    if all(tables.values()):
+    tables = {name: rows for name in BACKENDS if (rows := block_rows(text, name))}
+    if len(tables) > 1 and BACKENDS[0] in tables:
         text = replace_block(text, "side by side", side_by_side(tables))
     RESULTS.write_text(text)
     print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
@@ -598,19 +618,22 @@ def block_rows(text, name):
 
 
 def side_by_side(tables):
-    sqlite, postgres = tables["SQLite"], tables["PostgreSQL"]
+    """One table of the backends' blocks: each one's req/s and ratio to its own floor."""
+    names = list(tables)
     lines = [
-        "### SQLite and PostgreSQL side by side",
+        f"### {', '.join(names[:-1])} and {names[-1]} side by side",
         "",
-        "Requests per second, and the ratio to each backend's own floor, from the two blocks",
+        "Requests per second, and the ratio to each backend's own floor, from the blocks",
         "above (each run on its own, so compare them knowing the machine may have drifted).",
         "",
-        "| songs | request | SQLite req/s | ratio | PostgreSQL req/s | ratio |",
-        "|---:|---|---:|---:|---:|---:|",
+        f"| songs | request | {' | '.join(f'{name} req/s | ratio' for name in names)} |",
+        f"|---:|---|{'---:|---:|' * len(names)}",
     ]
-    for key, (rps, ratio) in sqlite.items():
-        other_rps, other_ratio = postgres.get(key, ("", ""))
-        lines.append(f"| {key[0]} | {key[1]} | {rps} | {ratio} | {other_rps} | {other_ratio} |")
+    for key, (rps, ratio) in tables[names[0]].items():
+        cells = [rps, ratio]
+        for name in names[1:]:
+            cells += tables[name].get(key, ("", ""))
+        lines.append(f"| {key[0]} | {key[1]} | {' | '.join(cells)} |")
     return lines
 
 
