@@ -65,6 +65,8 @@ def main(argv=None):
     try:
         database.init_schema()
         message = COMMANDS[args.command](database, args)
+        if args.command in BULK_COMMANDS:
+            database.after_bulk_write()
     except (RuntimeError, storage.Refused) as error:  # this database cannot serve as it is
         parser.exit(2, f"service.py: {error}\n")
     except storage.Unavailable as error:  # EX_TEMPFAIL: the same command may work later
@@ -120,6 +122,7 @@ def seed_songs(database, args):
 
 
 SEED_BATCH = 10_000  # songs a transaction: about a second of holding the write lock
+BULK_COMMANDS = {"seed", "import", "migrate-to-postgres"}  # each may add many songs at once
 
 
 SEED_WORDS = (

@@ -127,6 +127,9 @@ class SQLiteDatabase:
             except sqlite3.Error:
                 pass  # a connection a fault closed took its temporary table with it
 
+    def after_bulk_write(self):
+        """Nothing: SQLite changes the rating counts in place (PostgresDatabase's)."""
+
     def check_file(self):
         """Open this thread's connection, anew if the file changed since; Unavailable if the
         file is gone or cannot be written."""
