@@ -106,6 +106,7 @@ class PgBouncer:
 
 
 if __name__ == "__main__":
+    import signal
     import sys
     import tempfile
 
@@ -113,7 +114,10 @@ if __name__ == "__main__":
         url = sys.argv[1] if len(sys.argv) > 1 else "postgresql://postgres@127.0.0.1:5432/test"
         pooler = PgBouncer(folder, url, pool_size=int(os.environ.get("POOL_SIZE", POOL_SIZE)))
         print(pooler.url(urlsplit(url).path[1:] or "postgres"), flush=True)
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
         try:
             pooler.process.wait()
         except KeyboardInterrupt:
+            pass
+        finally:  # on Ctrl-C or SIGTERM: PgBouncer runs in a session of its own
             pooler.stop()
