@@ -200,14 +200,9 @@ def drop_database(name):
 
 
 def server_side(database_url):
-    """database_url as another program on the server's machine reaches it: not through
+    """A PostgreSQL database_url as another program reaches it: at the server, not through
     PgBouncer."""
-    parts, server = urlsplit(database_url), urlsplit(POSTGRES_URL)
-    return (
-        urlunsplit(parts._replace(netloc=server.netloc))
-        if parts.scheme != "sqlite"
-        else (database_url)
-    )
+    return urlunsplit(urlsplit(database_url)._replace(netloc=urlsplit(POSTGRES_URL).netloc))
 
 
 def admin_connection():
@@ -218,8 +213,7 @@ def admin_connection():
 
 @pytest.fixture
 def backend(request):
-    """ "sqlite", "postgresql" or "pgbouncer": each test is parametrized with it
-    (pytest_generate_tests)."""
+    """sqlite, postgresql or pgbouncer, as pytest_generate_tests parametrizes each test."""
     return request.param
 
 

@@ -19,21 +19,18 @@ from urllib.parse import urlsplit, urlunsplit
 
 from gunicorn_server import free_port
 
-PGBOUNCER = "pgbouncer"
 HOW_TO_ENABLE = "install PgBouncer (apt-get install pgbouncer)"
 POOL_SIZE = 2  # server connections per database; a test's gunicorn has 2 workers x 2 threads
 
 
+def pgbouncer_path():
+    """PgBouncer's program, on the PATH or where Debian puts it (sbin), or None."""
+    return shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin")
+
+
 def pgbouncer_missing():
     """Why PgBouncer cannot run here, or None when it can."""
-    found = shutil.which(PGBOUNCER) or next(
-        (path for path in ("/usr/sbin/pgbouncer",) if os.access(path, os.X_OK)), None
-    )
-    return None if found else "pgbouncer is not installed"
-
-
-def pgbouncer_path():
-    return shutil.which(PGBOUNCER) or "/usr/sbin/pgbouncer"
+    return None if pgbouncer_path() else "pgbouncer is not installed"
 
 
 class PgBouncer:
@@ -42,11 +39,11 @@ class PgBouncer:
     def __init__(self, folder, server_url, pool_size=POOL_SIZE):
         server = urlsplit(server_url)
         self.server_url, self.port, self.folder = server_url, free_port(), Path(folder)
+        self.user = server.username or "postgres"
         self.folder.mkdir(parents=True, exist_ok=True)
         self.folder.chmod(0o777)  # as root, PgBouncer runs as nobody, which writes its log here
         # (so the folder's parents must let nobody in: tempfile.mkdtemp's do, pytest's do not)
-        user = server.username or "postgres"
-        (self.folder / "users.txt").write_text(f'"{user}" ""\n')
+        (self.folder / "users.txt").write_text(f'"{self.user}" ""\n')
         (self.folder / "pgbouncer.ini").write_text(
             "[databases]\n"
             f"* = host={server.hostname or '127.0.0.1'} port={server.port or 5432}\n"
@@ -55,7 +52,8 @@ class PgBouncer:
             f"auth_type = trust\nauth_file = {self.folder / 'users.txt'}\n"
             f"pool_mode = transaction\ndefault_pool_size = {pool_size}\n"
             "max_client_conn = 1000\n"
-            # back within a second once the server is: the default waits 15 s after a failure
+            # back within a second of the server, not 15 s; a request that cannot have a
+            # server connection refused after 2 s, not 120 (docs/deploying.md)
             "server_login_retry = 1\nquery_wait_timeout = 2\n"
             f"logfile = {self.folder / 'pgbouncer.log'}\n"
         )
@@ -82,11 +80,8 @@ class PgBouncer:
 
     def url(self, database):
         """server_url's user, through this PgBouncer, to `database`."""
-        server = urlsplit(self.server_url)
-        user = server.username or "postgres"
-        return urlunsplit(
-            server._replace(netloc=f"{user}@127.0.0.1:{self.port}", path=f"/{database}")
-        )
+        netloc, path = f"{self.user}@127.0.0.1:{self.port}", f"/{database}"
+        return urlunsplit(urlsplit(self.server_url)._replace(netloc=netloc, path=path))
 
     def log(self):
         return "".join(
