@@ -96,7 +96,7 @@ def create_app(
     Nothing here touches the database, so a worker boots whatever the database is doing
     (busy, or out of reach: its requests are then 503s until the database is back).
     """
-    database = storage.open_database(settings.database_url(database_url))
+    database = storage.open_database(settings.database_url(database_url), serving=True)
     app = Bottle()
     app.config.update(
         settings.read_settings(

@@ -1,5 +1,6 @@
-"""A real PgBouncer for the tests: Debian's (apt-get install pgbouncer), in transaction pooling
-mode in front of a PostgreSQL server, on a free loopback port.
+"""A real PgBouncer for the tests: Debian's (apt-get install pgbouncer), run with the sample
+deploy/pgbouncer.ini (transaction pooling, and its timeouts) in front of a PostgreSQL
+server, on a free loopback port.
 
 `python tests/pgbouncer.py [SERVER_URL]` starts one the same way, prints its URL and keeps it
 until Ctrl-C: `DATABASE_URL=<that URL> make bench` measures the service through it.
@@ -9,6 +10,7 @@ POOL_SIZE server connections, fewer than the service's threads open to it: a tra
 gets whichever server connection is free, as on a hosted pooler.
 """
 
+import configparser
 import os
 import shutil
 import socket
@@ -17,10 +19,11 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from gunicorn_server import free_port
+from gunicorn_server import ROOT, free_port
 
 HOW_TO_ENABLE = "install PgBouncer (apt-get install pgbouncer)"
 POOL_SIZE = 2  # server connections per database; a test's gunicorn has 2 workers x 2 threads
+SAMPLE = ROOT / "deploy" / "pgbouncer.ini"
 
 
 def pgbouncer_path():
@@ -44,19 +47,22 @@ class PgBouncer:
         self.folder.chmod(0o777)  # as root, PgBouncer runs as nobody, which writes its log here
         # (so the folder's parents must let nobody in: tempfile.mkdtemp's do, pytest's do not)
         (self.folder / "users.txt").write_text(f'"{self.user}" ""\n')
-        (self.folder / "pgbouncer.ini").write_text(
-            "[databases]\n"
-            f"* = host={server.hostname or '127.0.0.1'} port={server.port or 5432}\n"
-            "[pgbouncer]\n"
-            f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
-            f"auth_type = trust\nauth_file = {self.folder / 'users.txt'}\n"
-            f"pool_mode = transaction\ndefault_pool_size = {pool_size}\n"
-            "max_client_conn = 1000\n"
-            # back within a second of the server, not 15 s; a request that cannot have a
-            # server connection refused after 2 s, not 120 (docs/deploying.md)
-            "server_login_retry = 1\nquery_wait_timeout = 2\n"
-            f"logfile = {self.folder / 'pgbouncer.log'}\n"
+        config = configparser.ConfigParser(interpolation=None)
+        config.read(SAMPLE)
+        config["databases"] = {
+            "*": f"host={server.hostname or '127.0.0.1'} port={server.port or 5432}"
+        }
+        config["pgbouncer"].update(
+            listen_addr="127.0.0.1",
+            listen_port=str(self.port),
+            unix_socket_dir="",
+            auth_type="trust",
+            auth_file=str(self.folder / "users.txt"),
+            default_pool_size=str(pool_size),
+            logfile=str(self.folder / "pgbouncer.log"),
         )
+        with open(self.folder / "pgbouncer.ini", "w") as ini:
+            config.write(ini)
         command = [pgbouncer_path(), str(self.folder / "pgbouncer.ini")]
         if os.geteuid() == 0:  # it refuses to run as root
             command[1:1] = ["-u", "nobody"]

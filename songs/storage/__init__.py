@@ -15,6 +15,7 @@ queries.py (the SQL of the service) and migration.py (from a SQLite file to Post
 """
 
 from songs.storage.common import (
+    ANSWER_DEADLINE_SECONDS,
     RATINGS,
     SCHEMA_VERSION,
     SONG_FIELDS,
@@ -62,8 +63,11 @@ __all__ = [
 ]
 
 
-def open_database(url):
-    """The Database DATABASE_URL names: sqlite:///FILE, or postgresql:// (or postgres://)."""
+def open_database(url, serving=False):
+    """The Database DATABASE_URL names: sqlite:///FILE, or postgresql:// (or postgres://).
+
+    serving: for the web service, whose statements wait ANSWER_DEADLINE_SECONDS at most for
+    an answer; the commands' bulk statements may take longer."""
     if url.startswith(POSTGRES_SCHEMES):
-        return PostgresDatabase(url)
+        return PostgresDatabase(url, ANSWER_DEADLINE_SECONDS if serving else None)
     return SQLiteDatabase(sqlite_path(url))

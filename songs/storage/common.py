@@ -10,6 +10,13 @@ SCHEMA_VERSION = 4  # schema.sql's user_version, and schema-postgres.sql's schem
 
 
 BUSY_TIMEOUT_SECONDS = 5.0
+# A statement not answered in this long is abandoned, its connection closed (PostgreSQL):
+# past the lock wait, so that only an answer that is not coming is given up.
+ANSWER_DEADLINE_SECONDS = BUSY_TIMEOUT_SECONDS + 2
+# While the database is silent, one request at a time spends this long trying to connect;
+# a request that waited for a thread behind a deadline is still answered within the bound.
+RECONNECT_SECONDS = 2  # libpq's least connect_timeout
+ANSWER_BOUND_SECONDS = ANSWER_DEADLINE_SECONDS + RECONNECT_SECONDS + 1  # docs/operating.md
 SONG_FIELDS = ("id", "artist", "title", "rating", "created_at", "updated_at")
 SELECT_COLUMNS = ", ".join(SONG_FIELDS)
 RATINGS = (1, 2, 3, 4, 5)

@@ -1,14 +1,27 @@
 """The PostgreSQL backend (postgresql:// or postgres://), through psycopg 3: a connection per
-thread, made again when the server drops it, behind the interface of SQLiteConnection."""
+thread, made again when the server drops it, behind the interface of SQLiteConnection.
+
+Serving, no statement waits for its answer longer than ANSWER_DEADLINE_SECONDS, whatever
+the network does: a route that goes dark or a middlebox that forgets the flow sends no
+reset, and a driver left to itself waits for ever. The deadline is kept by psycopg's own
+wait loop, through a borrowed internal of psycopg 3.3 (pinned in requirements-postgres.txt,
+checked when the class is made): Connection.wait(gen, interval, timeout), which raises
+psycopg.errors._WaitTimeout, an OperationalError, when `timeout` passes. Keepalives and
+TCP_USER_TIMEOUT on the socket let the kernel notice a dead flow on its own too.
+"""
 
 import functools
+import inspect
 import re
 import threading
+import time
 from contextlib import contextmanager
 
 from songs.storage.common import (
+    ANSWER_DEADLINE_SECONDS,
     BUSY_TIMEOUT_SECONDS,
     POSTGRES_SCHEMA,
+    RECONNECT_SECONDS,
     SCHEMA_VERSION,
     TEXT_FIELDS,
     BrokenConstraint,
@@ -20,6 +33,16 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://")  # some platforms hand out t
 
 
 CONNECT_TIMEOUT_SECONDS = 5
+TRY_WAIT_SECONDS = 0.25  # see PostgresConnection.reconnect
+# libpq's keywords for the socket, unless DATABASE_URL sets them: a flow that stops carrying
+# acknowledgements or keepalive answers is ended by the kernel within the deadline.
+SOCKET_OPTIONS = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 1,
+    "keepalives_count": 3,
+    "tcp_user_timeout": int(ANSWER_DEADLINE_SECONDS * 1000),  # ms
+}
 
 
 # libpq's words for a connection the server refuses for good: it names no password.
@@ -45,7 +68,9 @@ def import_psycopg():
 class PostgresDatabase:
     """One PostgreSQL database: a connection per thread, made again whenever one has died."""
 
-    def __init__(self, url):
+    def __init__(self, url, answer_deadline=None):
+        """answer_deadline: the seconds a statement may wait for its answer (serving), or
+        None (the commands, whose bulk statements may rightly take minutes)."""
         psycopg = import_psycopg()
         try:
             params = psycopg.conninfo.conninfo_to_dict(url)
@@ -61,11 +86,13 @@ class PostgresDatabase:
             f"{params.get('host', 'localhost')}:{params.get('port', 5432)}"
         )
         self.local = threading.local()
+        self.answer_deadline = answer_deadline
+        self.silence = Silence()
 
     def connection(self):
         local = self.local
         if getattr(local, "conn", None) is None:
-            local.conn = PostgresConnection(self.url)
+            local.conn = PostgresConnection(self.url, self.answer_deadline, self.silence)
         return local.conn
 
     @contextmanager
@@ -126,6 +153,59 @@ class PostgresDatabase:
             local.conn = None
 
 
+class Silence:
+    """What the threads of one process know of a database that stopped answering.
+
+    When a statement's deadline passes, the database is silent since then: each thread's
+    connection made before is let go at its next use (its flow may be gone with the
+    network), and while the silence lasts one thread at a time tries the database, the
+    others answering 503 at once instead of each waiting out a deadline of its own. The
+    first statement answered ends the silence.
+    """
+
+    def __init__(self):
+        self.since = None  # time.monotonic() when it fell silent, None while it answers
+        self.generation = 0  # connections made before the last silence are let go
+        self.trying = threading.Lock()
+        self.tried = 0.0  # when the last try to connect during a silence ended
+
+    def began(self):
+        if self.since is None:
+            self.since = time.monotonic()
+        self.generation += 1
+
+    def ended(self):
+        self.since = None
+
+    def unavailable(self):
+        since = self.since or time.monotonic()
+        return Unavailable(
+            f"The database has not answered for {time.monotonic() - since:.0f} s; try again."
+        )
+
+
+@functools.cache
+def deadline_connection_class():
+    """psycopg's Connection, whose every wait for the server ends by its `deadline`."""
+    psycopg = import_psycopg()
+    if "timeout" not in inspect.signature(psycopg.Connection.wait).parameters or not hasattr(
+        psycopg.errors, "_WaitTimeout"
+    ):
+        raise RuntimeError(
+            "this psycopg has no deadline in Connection.wait: install requirements-postgres.txt"
+        )
+
+    class DeadlineConnection(psycopg.Connection):
+        deadline = None  # seconds, or None for no deadline
+
+        def wait(self, gen, *args, timeout=None, **kwargs):
+            if timeout is None:
+                timeout = self.deadline
+            return super().wait(gen, *args, timeout=timeout, **kwargs)
+
+    return DeadlineConnection
+
+
 @functools.lru_cache(maxsize=4096)
 def postgres_sql(sql):
     """The service's SQL with psycopg's placeholders: ? becomes %s, and a % is doubled."""
@@ -144,24 +224,34 @@ class PostgresConnection:
     lock_row = " FOR UPDATE"  # a writer's read locks the row until it commits
     shapes_plans = True  # see song_queries
 
-    def __init__(self, url):
+    def __init__(self, url, answer_deadline=None, silence=None):
         self.psycopg = import_psycopg()
         self.url = url
         self.raw = None
         self.begin_pending = False
+        self.answer_deadline = answer_deadline
+        self.silence = silence or Silence()
+        self.generation = self.silence.generation
 
-    def connect(self):
+    def connect(self, timeout=CONNECT_TIMEOUT_SECONDS):
         options = {"autocommit": True}
-        if "connect_timeout" not in self.url:
-            options["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+        for keyword, value in {"connect_timeout": timeout, **SOCKET_OPTIONS}.items():
+            if keyword not in self.url:
+                options[keyword] = value
+        self.generation = self.silence.generation
         try:
             # No statement is prepared on the server: a transaction pooler (PgBouncer before
             # 1.21) hands each transaction whichever server connection is free, where a
             # statement prepared on another does not exist. Each statement is then planned
             # for its own values, as a page by q or rating needs (a generic plan would walk
             # the table by id), and nothing is set for the session: see begin().
-            self.raw = self.psycopg.connect(self.url, prepare_threshold=None, **options)
+            self.raw = deadline_connection_class().connect(
+                self.url, prepare_threshold=None, **options
+            )
+            self.raw.deadline = self.answer_deadline
         except self.psycopg.OperationalError as error:
+            if isinstance(error, self.psycopg.errors.ConnectionTimeout):
+                self.silence.began()
             refusal = REFUSALS.search(str(error))
             if refusal:
                 raise Refused(
@@ -172,6 +262,71 @@ class PostgresConnection:
 
     def execute(self, sql, params=()):
         sql = postgres_sql(sql)
+        silence = self.silence
+        if silence.since is None and self.generation == silence.generation:
+            return self.answered(sql, params)
+        if self.generation != silence.generation:
+            self.let_go()  # made before the silence: its flow may be gone
+        if silence.since is not None and self.raw is None:
+            self.reconnect()
+        return self.answered(sql, params)
+
+    def reconnect(self):
+        """While the database is silent, one thread at a time tries to connect, briefly, for
+        all of the process's; the others wait a moment for its word (a network back answers
+        at once), then are Unavailable. A connection made ends the silence (the server
+        answered it); a try that failed meanwhile is Unavailable too."""
+        silence = self.silence
+        asked = time.monotonic()
+        if not silence.trying.acquire(timeout=TRY_WAIT_SECONDS):
+            raise silence.unavailable()
+        try:
+            if silence.since is None:
+                return  # another thread's try ended it: connect as usual
+            if silence.tried > asked:
+                raise silence.unavailable()
+            try:
+                self.connect(RECONNECT_SECONDS)
+            finally:
+                silence.tried = time.monotonic()
+            silence.ended()
+        finally:
+            silence.trying.release()
+
+    def let_go(self):
+        """Close a connection made before the database fell silent; Unavailable if it held a
+        transaction, whose statements so far went with it."""
+        self.generation = self.silence.generation
+        if self.raw is None:
+            return
+        in_transaction = self.begin_pending or (
+            not self.raw.closed
+            and self.raw.info.transaction_status != self.psycopg.pq.TransactionStatus.IDLE
+        )
+        self.close()
+        if in_transaction:
+            self.begin_pending = False
+            raise Unavailable("The database stopped answering during this transaction; try again.")
+
+    def answered(self, sql, params):
+        """execute's work; a statement answered ends a silence, a deadline passed begins one."""
+        try:
+            cursor = self.run(sql, params)
+        except Unavailable as error:
+            self.after_failure(error)
+            raise
+        if self.silence.since is not None:
+            self.silence.ended()
+        return cursor
+
+    def after_failure(self, error):
+        """After a statement's deadline passed: the database is silent, and this connection,
+        whose answer may still come, is never read again."""
+        if isinstance(error.__cause__, self.psycopg.errors._WaitTimeout):
+            self.silence.began()
+            self.close()
+
+    def run(self, sql, params):
         fresh = self.raw is None or self.raw.closed
         if fresh:
             self.connect()
@@ -216,6 +371,10 @@ class PostgresConnection:
     def unavailable(self, error):
         if isinstance(error, self.psycopg.errors.LockNotAvailable):
             return Unavailable(f"The database is busy; try again. ({error})")
+        if isinstance(error, self.psycopg.errors._WaitTimeout):
+            return Unavailable(
+                f"The database did not answer within {self.answer_deadline:g} s; try again."
+            )
         return Unavailable(f"The database failed; try again. ({error})")
 
     def end_transaction(self):
@@ -297,6 +456,9 @@ class PostgresConnection:
                     yield rows
             self.execute("COMMIT")
         except self.psycopg.OperationalError as error:
-            raise self.unavailable(error) from error
+            unavailable = self.unavailable(error)
+            unavailable.__cause__ = error
+            self.after_failure(unavailable)
+            raise unavailable from error
         finally:
             self.end_transaction()
