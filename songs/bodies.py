@@ -51,13 +51,15 @@ def read_body(limit):
     # gunicorn has already de-chunked wsgi.input but leaves the header, which would make
     # Bottle parse the chunks a second time (bottlepy/bottle#700): read it here.
     chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
-    if not chunked and not length.isdigit():
+    if not chunked and not (length.isascii() and length.isdigit()):
         raise Problem(400, "The Content-Length header is not a number.")
     too_large = Problem(413, f"The request body is larger than the limit of {limit} bytes.")
-    if not chunked and int(length) > limit:
+    digits = length.lstrip("0") or "0"  # leading zeros are allowed, and never reach int()
+    if not chunked and (len(digits) > 15 or int(digits) > limit):
         raise too_large
+    declared = 0 if chunked else int(digits)
     try:
-        body = environ["wsgi.input"].read(limit + 1 if chunked else int(length))
+        body = environ["wsgi.input"].read(limit + 1 if chunked else declared)
     except Exception as error:  # the server's, reading the stream: gunicorn raises its
         # ParseException (InvalidChunkSize, ChunkMissingTerminator...) or NoMoreData
         raise Problem(
@@ -67,10 +69,10 @@ def read_body(limit):
         ) from error
     if len(body) > limit:
         raise too_large
-    if not chunked and len(body) < int(length):  # gunicorn returns what came before EOF
+    if not chunked and len(body) < declared:  # gunicorn returns what came before EOF
         raise Problem(
             400,
-            f"The request body ended after {len(body)} of the {length} bytes its "
+            f"The request body ended after {len(body)} of the {declared} bytes its "
             "Content-Length announced; nothing was changed. Send it again.",
         )
     return body

@@ -333,7 +333,10 @@ def render_error(error):
 def is_page_request():
     if is_api_path(request.path):
         return False
-    return "bottle.route" in request.environ or "text/html" in request.get_header("Accept", "")
+    # From the environ: Bottle's get_header decodes a value as UTF-8, and raises on others.
+    return "bottle.route" in request.environ or "text/html" in request.environ.get(
+        "HTTP_ACCEPT", ""
+    )
 
 
 def edit_refused(song_id, form, error):
