@@ -72,6 +72,24 @@ def on_starting(server):
     count_connections(server)
 
 
+def pre_exec(server):
+    """SIGUSR2 (a new master beside this one, gunicorn's binary upgrade) is refused in one line.
+
+    With reuse_port the master holds no listening socket for a new master to inherit:
+    gunicorn's re-exec hands it an empty GUNICORN_FD, on which it dies at once while this
+    one goes on, and an operator who then stops this one is left with nothing serving. This
+    runs in the forked child before the exec: it ends there, and this master serves on.
+    SIGHUP replaces the workers with the new code instead (docs/operating.md: Upgrades).
+    """
+    if server.cfg.reuse_port:
+        server.log.error(
+            "SIGUSR2 refused: with reuse_port there is no listening socket for a new master "
+            "to inherit; this master serves on. Send SIGHUP to load new code, or restart "
+            "instances one at a time (docs/operating.md: Upgrades)"
+        )
+        os._exit(0)
+
+
 def count_connections(server):
     """Say how many PostgreSQL connections this instance may hold: one per worker thread,
     each opened on its first request and kept (README: Deploying, to size a plan or a pool)."""

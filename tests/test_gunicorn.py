@@ -449,3 +449,53 @@ def test_any_access_log_format_logs_what_gunicorns_own_logger_would(tmp_path, da
         f"application/problem+json 400 <{worker}> -"
     ]
     assert "s3cret" not in server.log()
+
+
+@SQLITE_ONLY  # about gunicorn's master and its signals, whatever the database
+def test_sigusr2_is_refused_in_one_line_and_sighup_then_replaces_workers_under_writers(
+    start_gunicorn, db
+):
+    """With reuse_port the master holds no listening socket for a new master to inherit:
+    gunicorn's re-exec would start one that dies at once, leaving an operator who then stops
+    the old master with nothing serving. The way that works, SIGHUP, loses no write."""
+    server = start_gunicorn(workers=2)
+    old_workers, stop = set(server.workers()), time.monotonic() + 4
+    acknowledged, failures = [], []
+
+    def write(writer):
+        n = 0
+        while time.monotonic() < stop:
+            n += 1
+            try:
+                status, _, song = server.request_json(
+                    "POST", "/api/songs", {**SONG, "title": f"w{writer}-{n}"}
+                )
+            except OSError as error:
+                failures.append(type(error).__name__)
+                continue
+            (acknowledged.append(song["id"]) if status == 201 else failures.append(status))
+
+    with ThreadPoolExecutor(6) as pool:
+        writers = [pool.submit(write, w) for w in range(6)]
+        time.sleep(0.5)
+        os.kill(server.process.pid, signal.SIGUSR2)
+        deadline = time.monotonic() + 10
+        while "SIGUSR2 refused" not in server.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(server.process.pid, signal.SIGHUP)
+        for writer in writers:
+            writer.result()
+
+    log = server.log()
+    assert log.count("SIGUSR2 refused") == 1, log
+    assert (
+        "Traceback" not in log
+        and "Starting gunicorn" in log
+        and log.count("Starting gunicorn") == 1
+    )
+    assert server.process.poll() is None
+    assert not failures, failures
+    assert sorted(acknowledged) == [
+        row[0] for row in db.execute("SELECT id FROM songs ORDER BY id")
+    ]
+    assert not old_workers & set(server.workers())
