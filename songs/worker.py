@@ -5,9 +5,10 @@ gthread hands a connection to a thread as soon as its first byte arrives, and th
 then blocks reading the rest: a client that sends its headers a byte at a time holds that
 thread for as long as it likes, and a few such clients hold every thread of the service.
 Here the worker's event loop, which waits on every connection at once, reads each request
-(its head, and a body up to BUFFERED_BODY_BYTES) as it arrives, and gives it to a thread
-only once it is all there (at its head, for a client that waits for 100 Continue); a
-request not all there within REQUEST_SECONDS is answered 408 and closed. So a slow or
+(its head, and a body up to BUFFERED_BODY_BYTES, more than the service accepts) as it
+arrives, and gives it to a thread only once it is all there; a client that waits for 100
+Continue gets it from the loop, which then reads its body too. A request not all there
+within REQUEST_SECONDS of its first byte is answered 408 and closed. So a slow or
 silent client costs a socket, never a thread. Each answer's writes are bounded too: a
 client that stops reading releases the thread within SEND_TIMEOUT_SECONDS of the write it
 stalls, instead of holding it (and an export's database transaction) open. The thread
@@ -29,6 +30,8 @@ from functools import partial
 from gunicorn.glogging import Logger, SafeAtoms
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+from songs.settings import DEFAULT_MAX_BODY_BYTES, int_setting
+
 
 def client_timeout():
     """CLIENT_TIMEOUT: the seconds a client has to send a whole request, and to take each
@@ -47,9 +50,21 @@ REQUEST_SECONDS = SEND_TIMEOUT_SECONDS = client_timeout()
 # timeout bound a write that a client stalls to the whole of it.
 RECEIVE_TIMEVAL = struct.pack("ll", REQUEST_SECONDS, 0)
 SEND_TIMEVAL = struct.pack("ll", SEND_TIMEOUT_SECONDS // 2, SEND_TIMEOUT_SECONDS % 2 * 500_000)
-BUFFERED_BODY_BYTES = 128 * 1024  # twice MAX_BODY_BYTES's default: past it, the thread reads on
-LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]{1,12})[ \t]*\r\n", re.IGNORECASE)
-EXPECTS_CONTINUE = re.compile(rb"\r\nexpect:[ \t]*100-continue", re.IGNORECASE)
+
+
+def buffered_body_bytes():
+    """Past MAX_BODY_BYTES, which the service refuses (413) without reading the body."""
+    try:
+        limit = int_setting("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)
+    except ValueError:  # the service refuses the setting itself, in one line
+        limit = DEFAULT_MAX_BODY_BYTES
+    return max(128 * 1024, limit + 1)
+
+
+BUFFERED_BODY_BYTES = buffered_body_bytes()
+LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]+)[ \t]*\r\n", re.IGNORECASE)
+EXPECTS_CONTINUE = re.compile(rb"\r\nexpect:[ \t]*100-continue[ \t]*(?=\r\n)", re.IGNORECASE)
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 CHUNKED = re.compile(rb"\r\ntransfer-encoding:[^\r\n]*chunked", re.IGNORECASE)
 SECRET_PARAMETER = re.compile(  # access_token=..., api_key=..., password=... in a query
     r"((?:^|[?&;])[^=&;#\s]*(?:token|key|password|secret|auth)[^=&;#\s]*=)[^&;#\s]*",
@@ -62,6 +77,7 @@ class BufferedThreadWorker(ThreadWorker):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.reading = {}  # connection: (bytes so far, deadline), in the order they came
+        self.continued = set()  # the connections reading now that were sent 100 Continue
 
     def accept(self, listener):
         try:
@@ -136,8 +152,16 @@ class BufferedThreadWorker(ThreadWorker):
         received, deadline = self.reading[conn]
         received += data
         if data and not request_is_whole(received):
+            if conn not in self.continued and EXPECTS_CONTINUE.search(head_of(received)):
+                self.continued.add(conn)
+                try:  # 25 bytes into an empty send buffer: never blocks
+                    conn.sock.send(CONTINUE, socket.MSG_DONTWAIT)
+                except OSError:
+                    pass
             self.reading[conn] = (received, deadline)
             return False
+        if b"100-continue" in received and (conn in self.continued or body_is_in(received)):
+            received = answered_continue(received)  # or gunicorn would send it once more
         self.forget(conn, registered)
         if not received:  # the client went away without a word
             self.nr_conns -= 1
@@ -164,6 +188,7 @@ class BufferedThreadWorker(ThreadWorker):
 
     def forget(self, conn, registered=True):
         del self.reading[conn]
+        self.continued.discard(conn)
         if registered:
             self.poller.unregister(conn.sock)
 
@@ -190,13 +215,40 @@ def request_is_whole(received):
     if head_end < 0:
         return len(received) > 65536  # far past gunicorn's limits: let it refuse the head
     head, body = received[: head_end + 2], received[head_end + 4 :]
-    if EXPECTS_CONTINUE.search(head):
-        return True  # the body comes once gunicorn, on the thread, answers 100 Continue
     if CHUNKED.search(head):
         return body.endswith(b"0\r\n\r\n") or len(body) > BUFFERED_BODY_BYTES
+    declared = declared_length(head)
+    if declared > BUFFERED_BODY_BYTES and EXPECTS_CONTINUE.search(head):
+        return True  # the service refuses it (413) at its head: no 100 Continue from here
+    return len(body) >= min(declared, BUFFERED_BODY_BYTES)
+
+
+def declared_length(head):
+    """Content-Length's value, leading zeros and all (gunicorn accepts them); a length of
+    more than 12 digits, never accepted, is taken as more than is buffered."""
     length = LENGTH.search(head)
-    wanted = int(length.group(1)) if length else 0
-    return len(body) >= min(wanted, BUFFERED_BODY_BYTES)
+    if not length:
+        return 0
+    digits = length.group(1).lstrip(b"0")
+    return int(digits or b"0") if len(digits) <= 12 else BUFFERED_BODY_BYTES + 1
+
+
+def head_of(received):
+    head_end = received.find(b"\r\n\r\n")
+    return received[: head_end + 2] if head_end >= 0 else b""
+
+
+def body_is_in(received):
+    """Whether the body, if any, came with the head: a 100 Continue would come too late."""
+    head = head_of(received)
+    return not CHUNKED.search(head) and declared_length(head) <= BUFFERED_BODY_BYTES
+
+
+def answered_continue(received):
+    """The request without its Expect: 100-continue, which the loop answered or which came
+    with its body: gunicorn's thread would send 100 Continue again."""
+    head = head_of(received)
+    return EXPECTS_CONTINUE.sub(b"", head, count=1) + received[len(head) :]
 
 
 class AccessLogger(Logger):

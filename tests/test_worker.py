@@ -139,6 +139,64 @@ def test_export_clients_that_stop_reading_hold_no_thread_nor_transaction_for_lon
         sock.close()
 
 
+TRICKLED_HEADS = {
+    "expect-100": b"Expect: 100-continue\r\nContent-Length: 146\r\n",
+    "13-digit-length": b"Content-Length: 0000000000146\r\n",
+}
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("head", TRICKLED_HEADS.values(), ids=TRICKLED_HEADS.keys())
+def test_bodies_trickled_a_byte_at_a_time_hold_no_thread_and_end_within_the_client_timeout(
+    served, head
+):
+    """A body that comes a byte a second, after a head that asks for 100 Continue or gives
+    its length with leading zeros: each answer is 408 within CLIENT_TIMEOUT of its start."""
+    stop, ended = threading.Event(), []
+    sockets = [connect(served) for _ in range(ATTACKERS)]
+
+    def trickle(sock):
+        started = time.monotonic()
+        sock.sendall(
+            b"POST /api/songs HTTP/1.1\r\nHost: localhost\r\n"
+            b"Content-Type: application/json\r\n" + head + b"\r\n"
+        )
+        sock.settimeout(0.01)
+        answer = b""
+        for byte in b'{"artist": "' + b"a" * 145:
+            try:
+                answer += sock.recv(200)
+            except TimeoutError:
+                pass
+            if b" 408 " in answer or stop.wait(1):
+                break
+            try:
+                sock.send(bytes([byte]))
+            except OSError:
+                break
+        sock.settimeout(CLIENT_TIMEOUT + 2)
+        try:
+            while b" 408 " not in answer and (more := sock.recv(200)):
+                answer += more
+        except OSError:
+            pass
+        ended.append((answer, time.monotonic() - started))
+
+    with ThreadPoolExecutor(ATTACKERS) as pool:
+        for sock in sockets:
+            pool.submit(trickle, sock)
+        time.sleep(1.5)
+        answers = probe(served)
+        stop.set()
+    for sock in sockets:
+        sock.close()
+
+    assert_prompt(answers)
+    assert len(ended) == ATTACKERS
+    for answer, seconds in ended:
+        assert b"HTTP/1.1 408 " in answer and seconds < CLIENT_TIMEOUT + 2, (answer, seconds)
+
+
 @SQLITE_ONLY
 def test_a_client_that_waits_for_100_continue_gets_it_at_once(served):
     body = json.dumps(SONG).encode()
