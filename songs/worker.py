@@ -17,6 +17,7 @@ accepted, and how, is gunicorn's. With TLS in gunicorn itself (certfile), connec
 served as plain gthread serves them: terminate TLS in front instead.
 """
 
+import errno
 import logging
 import os
 import re
@@ -71,6 +72,10 @@ SECRET_PARAMETER = re.compile(  # access_token=..., api_key=..., password=... in
     re.IGNORECASE,
 )
 TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+# accept() failing for want of a file or memory: the connection waits in the kernel's queue
+# while this worker stops accepting a moment, instead of dying with every connection it holds.
+OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+ACCEPT_PAUSE_SECONDS = 0.5
 
 
 class BufferedThreadWorker(ThreadWorker):
@@ -78,13 +83,34 @@ class BufferedThreadWorker(ThreadWorker):
         super().__init__(*args, **kwargs)
         self.reading = {}  # connection: (bytes so far, deadline), in the order they came
         self.continued = set()  # the connections reading now that were sent 100 Continue
+        self.accept_paused_until = 0.0
+        self.accept_error_logged = 0.0
 
     def accept(self, listener):
         try:
             client, address = listener.accept()
         except (BlockingIOError, ConnectionAbortedError):
             return
+        except OSError as error:
+            if error.errno not in OUT_OF_RESOURCES:
+                raise
+            self.pause_accepting(error)
+            return
         self.take(client, address, listener)
+
+    def pause_accepting(self, error):
+        """Stop accepting for ACCEPT_PAUSE_SECONDS, saying why at most every ten seconds."""
+        now = time.monotonic()
+        self.accept_paused_until = now + ACCEPT_PAUSE_SECONDS
+        super().set_accept_enabled(False)
+        if now - self.accept_error_logged >= 10:
+            self.accept_error_logged = now
+            self.log.error(
+                "cannot accept a connection (%s): this worker holds %d and pauses accepting; "
+                "if it goes on, raise the limit on open files (ulimit -n)",
+                os.strerror(error.errno),
+                self.nr_conns,
+            )
 
     def take(self, client, address, listener):
         """A new connection: its request read here, or with TLS, gthread's way (the bytes
@@ -100,6 +126,8 @@ class BufferedThreadWorker(ThreadWorker):
             self.read_request(conn)
 
     def set_accept_enabled(self, enabled):
+        if enabled and time.monotonic() < self.accept_paused_until:
+            return  # gthread's loop asks again each time round, at least once a second
         super().set_accept_enabled(enabled)
         if not enabled and not self.alive and self.cfg.reuse_port:
             self.close_listeners()
@@ -117,7 +145,7 @@ class BufferedThreadWorker(ThreadWorker):
                     client, address = listener.accept()
                 except ConnectionAbortedError:
                     continue
-                except BlockingIOError:
+                except OSError:  # none queued, or no file left to take one: let them go
                     break
                 self.take(client, address, listener)
             listener.close()
