@@ -7,7 +7,9 @@ streams one export at a time. The attacks here use 16 connections against 2 work
 2 threads each.
 """
 
+import http.client
 import json
+import resource
 import socket
 import threading
 import time
@@ -45,6 +47,7 @@ def connect(server):
 
 
 CLIENT_TIMEOUT = 3  # seconds; 10 unless set
+FILE_LIMIT = 64  # open files a worker may hold, its own dozen or so among them
 
 
 @pytest.fixture
@@ -214,3 +217,51 @@ def test_a_client_that_waits_for_100_continue_gets_it_at_once(served):
 
     assert interim.startswith(b"HTTP/1.1 100 Continue")
     assert answer.startswith(b"HTTP/1.1 201 ")
+
+
+@SQLITE_ONLY  # about a worker's sockets, whatever the database
+def test_a_worker_out_of_file_descriptors_pauses_accepting_and_keeps_its_connections(
+    start_gunicorn,
+):
+    """With a low limit on open files, more connections than it can take: accept() fails with
+    EMFILE. The worker lives, its connections are still answered, and once some close it
+    accepts again."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (FILE_LIMIT, hard))  # inherited by gunicorn
+    try:
+        server = start_gunicorn(workers=1, ready=False)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    server.wait_ready()
+    worker = server.workers()
+    held = []
+    for _ in range(FILE_LIMIT):  # more than the worker has files left for
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=2)
+        try:
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()
+        except OSError:
+            conn.close()
+            break
+        held.append(conn)
+    else:
+        raise AssertionError("the worker never ran out of files")
+    waiting = [http.client.HTTPConnection("127.0.0.1", server.port, timeout=10) for _ in range(3)]
+    for conn in waiting:
+        conn.request("GET", "/healthz")  # queued in the kernel until the worker can take it
+
+    answered = []
+    for conn in held[:10]:
+        conn.request("GET", "/healthz")
+        answered.append(conn.getresponse().status)
+    for conn in held[10:]:
+        conn.close()
+    late = [conn.getresponse().status for conn in waiting]
+    for conn in held[:10] + waiting:
+        conn.close()
+
+    assert answered == [200] * 10
+    assert late == [200] * 3
+    assert server.workers() == worker, server.log()
+    assert "cannot accept a connection (Too many open files)" in server.log()
+    assert "Traceback" not in server.log()
