@@ -114,7 +114,22 @@ LOCK TABLE songs IN SHARE MODE;
 DELETE FROM song_counts;
 INSERT INTO song_counts (rating, songs) SELECT rating, count(*) FROM songs GROUP BY rating;
 
+-- The pages' sign-in sessions and failed sign-ins (version 5), as in schema.sql.
+CREATE TABLE IF NOT EXISTS sessions (
+    id         text             PRIMARY KEY,
+    token      text             NOT NULL,
+    expires_at double precision NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_by_token ON sessions (token);
+CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires_at);
+CREATE TABLE IF NOT EXISTS sign_in_failures (
+    client     text             PRIMARY KEY,
+    failures   integer          NOT NULL,
+    last_at    double precision NOT NULL,
+    wait_until double precision NOT NULL
+);
+
 -- The schema's version (schema.sql's user_version), for upgrading a database in place.
 CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL);
 DELETE FROM schema_version;
-INSERT INTO schema_version (version) VALUES (4);
+INSERT INTO schema_version (version) VALUES (5);

@@ -108,5 +108,26 @@ END;
 DELETE FROM song_counts;
 INSERT INTO song_counts (rating, songs) SELECT rating, count(*) FROM songs GROUP BY rating;
 
+-- The pages' sign-in sessions (version 5), so that signing out ends one on the server, for
+-- every worker and instance: each row is a session's id (the SHA-256 of its cookie's random
+-- secret, so the table alone opens none) and the token it signed in with (an HMAC keyed by
+-- that token, so a token removed from API_TOKEN ends its sessions).
+CREATE TABLE IF NOT EXISTS sessions (
+    id         TEXT PRIMARY KEY,
+    token      TEXT NOT NULL,
+    expires_at REAL NOT NULL  -- Unix time
+) STRICT;
+CREATE INDEX IF NOT EXISTS sessions_by_token ON sessions (token);
+CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires_at);
+
+-- Failed sign-ins by client address, and by all of them together ('*'), so that guesses
+-- slow down for every worker and instance alike (version 5).
+CREATE TABLE IF NOT EXISTS sign_in_failures (
+    client     TEXT PRIMARY KEY,
+    failures   INTEGER NOT NULL,
+    last_at    REAL    NOT NULL,  -- Unix time of the last failure
+    wait_until REAL    NOT NULL   -- no sign-in is tried before this Unix time
+) STRICT;
+
 -- The schema's version, for upgrading databases made by an earlier schema.sql in place.
-PRAGMA user_version = 4;
+PRAGMA user_version = 5;

@@ -24,8 +24,10 @@ from songs.listing import EXPORT_PATHS, page_queries, read_list_query
 from songs.problems import Problem, problem_of, render_problem, status_title
 from songs.records import add_song, change_song, connection, delete_song, song_or_404
 from songs.sessions import (
+    count_failed_sign_in,
     csrf_token,
     end_session,
+    forget_failed_sign_ins,
     local_path,
     page_url,
     read_form,
@@ -33,6 +35,7 @@ from songs.sessions import (
     require_writing,
     see_other,
     see_other_now,
+    sign_in_wait,
     signed_in,
     start_session,
     take_flash,
@@ -240,19 +243,40 @@ def sign_in_page():
 
 
 def sign_in():
+    """A session for a token of API_TOKEN's; else 401, and after a few failures from this
+    address, 429 until its wait is over (no token is even compared meanwhile)."""
     form = read_form()
+    if not request.app.config["songs.api_tokens"]:
+        raise Problem(404, "This service has no API_TOKEN, so there is nothing to sign in to.")
+    following = local_path(form.get("next"))
+    if wait := sign_in_wait():
+        return sign_in_refused(following, wait)
     given = form.get("token", "").strip().encode()
     token = matching_token(given)
     if token is None:
-        error = "That is not an API token of this service." if given else "Enter an API token."
-        return render("sign_in", 401, next=local_path(form.get("next")), error=error)
+        if not given:
+            return render("sign_in", 401, next=following, error="Enter an API token.")
+        count_failed_sign_in()
+        error = "That is not an API token of this service."
+        return render("sign_in", 401, next=following, error=error)
+    forget_failed_sign_ins()
     start_session(token)
-    return see_other(local_path(form.get("next")), "signed-in")
+    return see_other(following, "signed-in")
+
+
+def sign_in_refused(following, wait):
+    response.set_header("Retry-After", str(wait))
+    error = (
+        f"Too many failed sign-ins: nothing was tried. Try again in {wait} second"
+        f"{'' if wait == 1 else 's'}."
+    )
+    return render("sign_in", 429, next=following, error=error)
 
 
 def sign_out():
-    read_form()
-    end_session()
+    """Ends the session on the server; with `everywhere`, every session of its token."""
+    form = read_form()
+    end_session(everywhere=form.get("everywhere") == "1")
     return see_other("/", "signed-out")
 
 

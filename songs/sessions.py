@@ -1,14 +1,26 @@
 """The pages' forms and who sends them: the CSRF token and same-site check every POST
-passes, the session cookie a sign-in sets, and the one-line confirmation after a write.
+passes, the session a sign-in starts (and its throttle), and the one-line confirmation
+after a write.
 
 The CSRF token is a random value in an HttpOnly cookie that each form repeats (the double
 submit of OWASP's cheat sheet); a POST also passes only from this site, as the browser
-tells it in Sec-Fetch-Site and Origin. The session cookie holds its expiry and an HMAC of
-it keyed by the API token signed in with, never the token: rotating the token ends it.
+tells it in Sec-Fetch-Site and Origin.
+
+A session is a random secret in an HttpOnly cookie, and a row in the database (table
+sessions): the SHA-256 of the secret, an HMAC keyed by the API token signed in with, and
+its expiry. Kept in the database, so that every worker and instance knows at once that a
+session has ended, with no secret for instances to share: signing out deletes its row
+(everywhere: every row of its token), and a token taken out of API_TOKEN matches no row.
+
+Failed sign-ins are counted in the database too, per client address and in total: after
+FREE_FAILURES from one address (TOTAL_FREE_FAILURES from all), each further one makes the
+next sign-in wait, 1 s and doubling up to a cap; the form says how long (429, Retry-After).
+The API's bearer tokens are checked apart from all of this (songs/access.py).
 """
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import time
@@ -16,11 +28,19 @@ from urllib.parse import urlencode, urlsplit
 
 from bottle import HTTPResponse, request, response
 
+from songs import storage
 from songs.bodies import BODY_PARSERS, body_media_type, read_body
 from songs.problems import Problem
+from songs.records import connection, database
 
 CSRF_COOKIE, SESSION_COOKIE, FLASH_COOKIE = "songs_csrf", "songs_session", "songs_flash"
 SESSION_SECONDS = 8 * 3600
+SESSION_SECRET = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
+FREE_FAILURES, TOTAL_FREE_FAILURES = 5, 50  # failed sign-ins before any wait
+MAX_WAIT_SECONDS, TOTAL_MAX_WAIT_SECONDS = 300, 30
+FORGET_FAILURES_SECONDS = 900  # a count starts afresh after this long without a failure
+ALL_CLIENTS = "*"
+log = logging.getLogger("songs")
 FLASHES = {
     "added": "The song was added.",
     "saved": "Your changes were saved.",
@@ -72,30 +92,93 @@ def csrf_token():
 
 
 def signed_in():
-    value = request.get_cookie(SESSION_COOKIE) or ""
-    expiry, _, mac = value.partition(".")
-    # At most 12 digits before int(): past 4,300 it raises, and any longer is no time of ours.
-    if not (expiry.isascii() and expiry.isdigit() and len(expiry) <= 12):
-        return False
-    if int(expiry) <= time.time():
-        return False
+    """Whether this request holds a session that has not ended, of a token still configured
+    (asked of the database once per request, and only when a session cookie came)."""
+    if "songs.signed_in" not in request.environ:
+        request.environ["songs.signed_in"] = session_of_a_token() is not None
+    return request.environ["songs.signed_in"]
+
+
+def session_of_a_token():
+    secret = request.get_cookie(SESSION_COOKIE) or ""
+    tokens = request.app.config["songs.api_tokens"]
+    if not (tokens and SESSION_SECRET.fullmatch(secret)):
+        return None
+    session_id = hashlib.sha256(secret.encode()).hexdigest()
+    signed_with = storage.session_token(connection(), session_id, time.time())
+    if signed_with is None:
+        return None
     matched = False
-    for token in request.app.config["songs.api_tokens"]:  # all compared: timing tells nothing
-        matched |= hmac.compare_digest(mac, session_mac(token, int(expiry)))
-    return matched
+    for token in tokens:  # all compared: timing tells nothing
+        matched |= hmac.compare_digest(signed_with, token_mark(token))
+    return session_id if matched else None
+
+
+def token_mark(token):
+    """What a session keeps of the token it signed in with: an HMAC keyed by it."""
+    return hmac.new(token, b"songs session", hashlib.sha256).hexdigest()
 
 
 def start_session(token):
-    expiry = int(time.time()) + SESSION_SECONDS
-    set_cookie(SESSION_COOKIE, f"{expiry}.{session_mac(token, expiry)}", max_age=SESSION_SECONDS)
+    secret, now = secrets.token_urlsafe(32), time.time()
+    with database().write_transaction() as conn:
+        storage.add_session(
+            conn,
+            hashlib.sha256(secret.encode()).hexdigest(),
+            token_mark(token),
+            now + SESSION_SECONDS,
+            now,
+        )
+    set_cookie(SESSION_COOKIE, secret, max_age=SESSION_SECONDS)
 
 
-def end_session():
+def end_session(everywhere=False):
+    """Ends this request's session on the server (`everywhere`: every session of its token)."""
+    session_id = session_of_a_token()
+    if session_id is not None:
+        with database().write_transaction() as conn:
+            storage.remove_session(conn, session_id, everywhere)
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
-def session_mac(token, expiry):
-    return hmac.new(token, f"songs session until {expiry}".encode(), hashlib.sha256).hexdigest()
+def sign_in_wait():
+    """Seconds this client must wait before its next sign-in is tried, 0 if none."""
+    clients = (client_address(), ALL_CLIENTS)
+    wait_until = storage.sign_in_waits(connection(), clients, time.time())
+    return max(0, int(wait_until - time.time() + 0.999))
+
+
+def count_failed_sign_in():
+    """One more failed sign-in from this client, logged with its address (never what it
+    typed); the seconds it now waits."""
+    client, now = client_address(), time.time()
+    with database().write_transaction() as conn:
+        failures, until = storage.count_failure(
+            conn, client, now, FORGET_FAILURES_SECONDS, client_wait
+        )
+        storage.count_failure(conn, ALL_CLIENTS, now, FORGET_FAILURES_SECONDS, total_wait)
+    wait = max(0, int(until - now + 0.999))
+    log.warning("sign-in failed from %s (%d in a row; next try in %d s)", client, failures, wait)
+    return wait
+
+
+def forget_failed_sign_ins():
+    with database().write_transaction() as conn:
+        storage.forget_failures(conn, client_address())
+
+
+def client_wait(failures):
+    return 0 if failures < FREE_FAILURES else min(2 ** (failures - FREE_FAILURES), MAX_WAIT_SECONDS)
+
+
+def total_wait(failures):
+    if failures < TOTAL_FREE_FAILURES:
+        return 0
+    return min(2 ** (failures - TOTAL_FREE_FAILURES), TOTAL_MAX_WAIT_SECONDS)
+
+
+def client_address():
+    return request.environ.get("REMOTE_ADDR") or "unknown"
 
 
 def require_reading():

@@ -288,7 +288,7 @@ def test_signing_in_with_a_token_lets_a_person_add_songs(token_server, page):
     page.get_by_label("Rating").select_option("5")
     page.get_by_role("button", name="Add the song").click()
     expect(page.get_by_role("status")).to_have_text("The song was added.")
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
     expect(page.get_by_role("link", name="Sign in")).to_be_visible()
     assert TOKEN not in token_server.log()
 

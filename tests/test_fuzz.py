@@ -171,7 +171,7 @@ def test_any_header_value_is_never_a_5xx(fuzzed, values, method, path):
     req.environ.update(environ, **{"wsgi.input": io.BytesIO(body)})
     req.environ.setdefault("CONTENT_LENGTH", str(len(body)))
 
-    resp = TestApp(fuzzed.app, lint=False).do_request(req, status="*")
+    resp = req.get_response(fuzzed.app)  # WebOb alone: WebTest's cookie jar reads Host too
 
     if path in PATHS:
         assert_no_5xx(resp)

@@ -6,6 +6,7 @@ What only a browser can show (no script, a phone's width, axe-core) is in test_b
 import json
 import re
 import subprocess
+import time
 from html import unescape
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -394,7 +395,7 @@ def test_a_right_token_signs_in_with_a_cookie_that_does_not_hold_it(signed_clien
     assert resp.status_int == 303 and resp.headers["Location"] == "/songs/new"
     session = next(c for c in resp.headers.getall("Set-Cookie") if c.startswith("songs_session"))
     assert re.fullmatch(
-        r"songs_session=\d+\.[0-9a-f]{64}; HttpOnly; Max-Age=28800; Path=/; SameSite=lax", session
+        r"songs_session=[\w-]{43}; HttpOnly; Max-Age=28800; Path=/; SameSite=lax", session
     )
     assert TOKEN not in session
     form = resp.follow()
@@ -433,6 +434,115 @@ def test_signing_out_ends_the_session(signed_client):
     assert resp.status_int == 303
     assert "songs_session" not in signed_client.cookies
     assert signed_client.get("/songs/new", status=303).headers["Location"].startswith("/sign-in")
+
+
+def signed_in_browser(app, address="192.0.2.1"):
+    """A new browser on `app`, signed in with TOKEN: (the client, its session cookie)."""
+    browser = TestApp(app, extra_environ={"REMOTE_ADDR": address})
+    assert post_form(browser.get("/sign-in"), token=TOKEN).status_int == 303
+    return browser, browser.cookies["songs_session"]
+
+
+def session_works(app, cookie):
+    """Whether a browser holding only a copy of this session cookie may add a song."""
+    thief = TestApp(app)
+    thief.set_cookie("songs_session", cookie)
+    page = thief.get("/songs/new", status="*")
+    if page.status_int != 200:
+        assert page.status_int == 303 and page.location.startswith("/sign-in")
+        return False
+    resp = post_form(page, artist="Copied", title="Cookie", rating="3")
+    assert resp.status_int == 303, resp.text
+    return True
+
+
+def test_a_copied_session_cookie_is_refused_after_sign_out_on_another_instance(make_app):
+    """Two apps on one database stand for two workers or instances."""
+    one, other = make_app(api_token=TOKEN), make_app(api_token=TOKEN)
+    browser, cookie = signed_in_browser(one)
+    assert session_works(other, cookie)
+
+    post_form(browser.get("/"), action="/sign-out")
+
+    assert not session_works(other, cookie)
+    assert not session_works(one, cookie)
+    assert TestApp(one).get("/api/songs").json[0]["title"] == "Cookie"  # the one allowed
+
+
+def test_sign_out_everywhere_ends_every_session_of_that_token_only(make_app):
+    other_token = "another-token-of-16-or-more"
+    app = make_app(api_token=f"{TOKEN},{other_token}")
+    laptop, on_laptop = signed_in_browser(app)
+    _, on_phone = signed_in_browser(app)
+    colleague = TestApp(app)
+    post_form(colleague.get("/sign-in"), token=other_token)
+
+    sign_out = next(f for f in laptop.get("/").forms.values() if f.action == "/sign-out")
+    assert sign_out.submit("everywhere").status_int == 303
+
+    assert not session_works(app, on_laptop) and not session_works(app, on_phone)
+    assert session_works(app, colleague.cookies["songs_session"])
+
+
+def test_a_token_taken_out_of_api_token_ends_its_sessions(make_app):
+    _, cookie = signed_in_browser(make_app(api_token=TOKEN))
+
+    rotated = make_app(api_token="the-new-token-of-16-or-more")
+
+    assert not session_works(rotated, cookie)
+
+
+def sign_in_as(app, address, token):
+    browser = TestApp(app, extra_environ={"REMOTE_ADDR": address})
+    return post_form(browser.get("/sign-in"), token=token)
+
+
+def test_failed_sign_ins_from_an_address_make_it_wait_on_every_instance_and_are_logged(
+    make_app, caplog
+):
+    one, other = make_app(api_token=TOKEN), make_app(api_token=TOKEN)
+    guesser, neighbour = "198.51.100.7", "203.0.113.9"
+    guesses = [sign_in_as(one, guesser, f"guess-number-{n:05}-0000") for n in range(5)]
+
+    refused = sign_in_as(other, guesser, TOKEN)  # the right token, but too soon to try
+
+    assert [page.status_int for page in guesses[:4]] == [401] * 4
+    assert guesses[4].status_int == 401  # the fifth failure makes the next wait
+    assert_page(refused, 429)
+    assert refused.headers["Retry-After"] == "1"
+    assert field_error(refused, "token").startswith("Too many failed sign-ins: nothing was tried.")
+    assert "songs_session" not in refused.headers.get("Set-Cookie", "")
+    assert sign_in_as(other, neighbour, TOKEN).status_int == 303  # another address: no wait
+    failures = [r.getMessage() for r in caplog.records if "sign-in failed" in r.getMessage()]
+    assert len(failures) == 5 and all(guesser in line for line in failures)
+    assert not any("guess-number" in r.getMessage() for r in caplog.records)
+
+
+def test_each_failure_past_the_free_ones_doubles_the_wait(make_app):
+    app = make_app(api_token=TOKEN)
+    address = "198.51.100.8"
+    for n in range(5):
+        sign_in_as(app, address, f"guess-number-{n:05}-0000")
+    first_wait = int(sign_in_as(app, address, TOKEN).headers["Retry-After"])
+    time.sleep(first_wait)
+
+    sixth = sign_in_as(app, address, "guess-number-00006-0000")
+
+    assert first_wait == 1 and sixth.status_int == 401
+    assert sign_in_as(app, address, TOKEN).headers["Retry-After"] == "2"
+
+
+def test_a_sign_in_clears_the_count_of_failures_from_its_address(make_app):
+    app = make_app(api_token=TOKEN)
+    address = "198.51.100.9"
+    for n in range(4):
+        sign_in_as(app, address, f"guess-number-{n:05}-0000")
+    assert sign_in_as(app, address, TOKEN).status_int == 303
+
+    again = [sign_in_as(app, address, f"typo-number-{n:05}-0000").status_int for n in range(4)]
+
+    assert again == [401] * 4
+    assert sign_in_as(app, address, TOKEN).status_int == 303
 
 
 def test_a_post_without_a_session_is_refused_and_changes_nothing(signed_client):

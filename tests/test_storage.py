@@ -118,7 +118,7 @@ def test_the_service_creates_the_schema_in_wal_mode_with_its_version(app, databa
     conn = sqlite3.connect(database_path)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert conn.execute("PRAGMA user_version").fetchone() == (4,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (storage.SCHEMA_VERSION,)
     finally:
         conn.close()
 
@@ -213,7 +213,7 @@ def test_a_database_made_by_an_earlier_schema_is_upgraded_keeping_every_song(tmp
     assert result.returncode == 0, result.stderr
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT * FROM songs ORDER BY id").fetchall() == before
-    assert conn.execute("PRAGMA user_version").fetchone() == (4,)
+    assert conn.execute("PRAGMA user_version").fetchone() == (storage.SCHEMA_VERSION,)
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert conn.execute("SELECT * FROM song_counts ORDER BY rating").fetchall() == [
         (rating, 60) for rating in range(1, 6)

@@ -155,7 +155,9 @@ def test_an_older_schema_version_is_upgraded_in_place_keeping_every_song(client,
 
     storage.open_database(client.app.config["songs.database"].url).init_schema()  # init-db
 
-    assert db.execute("SELECT version FROM schema_version").fetchall() == [(4,)]
+    assert db.execute("SELECT version FROM schema_version").fetchall() == [
+        (storage.SCHEMA_VERSION,)
+    ]
     assert db.execute("SELECT to_regclass('songs_search_title') IS NOT NULL").fetchone() == (True,)
     assert db.execute("SELECT * FROM songs ORDER BY id").fetchall() == before
     assert [song["title"] for song in client.get("/api/songs?q=ong%203").json] == ["Song 3"]
@@ -449,6 +451,45 @@ def test_racing_if_match_writers_on_three_instances_have_exactly_one_winner(star
         assert sorted(status for status, _ in results) == [200] + [412] * 8
         winner = next(json.loads(raw) for status, raw in results if status == 200)
         assert servers[(round_ + 1) % 3].request_json("GET", path)[2] == winner
+
+
+def cookies_of(headers):
+    """{name: value} of a response's Set-Cookie headers."""
+    pairs = (header.split(";")[0].partition("=") for header in headers.get_all("Set-Cookie", []))
+    return {name: value for name, _, value in pairs}
+
+
+def post_page_form(server, path, fields, cookies):
+    """A page's form POST as a browser sends it: (status, headers)."""
+    cookie = "; ".join(f"{name}={value}" for name, value in cookies.items())
+    body = "&".join(f"{name}={value}" for name, value in fields.items())
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie}
+    status, headers, _ = server.request("POST", path, body, headers)
+    return status, headers
+
+
+@POSTGRES_ONLY
+def test_a_session_signed_out_on_one_instance_is_refused_by_another(start_gunicorn):
+    token = "an-api-token-of-16-or-more"
+    one, two = (start_gunicorn(workers=2, env={"API_TOKEN": token}) for _ in range(2))
+    csrf = cookies_of(one.request("GET", "/sign-in")[1])["songs_csrf"]
+    status, headers = post_page_form(
+        one, "/sign-in", {"csrf_token": csrf, "token": token}, {"songs_csrf": csrf}
+    )
+    assert status == 303
+    browser = {"songs_csrf": csrf, "songs_session": cookies_of(headers)["songs_session"]}
+    copied = dict(browser)
+
+    def may_add(server, cookies):
+        cookie = "; ".join(f"{name}={value}" for name, value in cookies.items())
+        return server.request("GET", "/songs/new", headers={"Cookie": cookie})[0] == 200
+
+    assert may_add(two, copied)
+    assert post_page_form(one, "/sign-out", {"csrf_token": csrf}, browser)[0] == 303
+
+    assert not may_add(two, copied) and not may_add(one, copied)
+    song = {"csrf_token": csrf, "artist": "A", "title": "B", "rating": "3"}
+    assert post_page_form(two, "/songs", song, copied)[0] == 401
 
 
 # Moving house

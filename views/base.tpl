@@ -18,6 +18,7 @@
     <form method="post" action="/sign-out" class="inline">
       <input type="hidden" name="csrf_token" value="{{csrf()}}">
       <button type="submit" class="link">Sign out</button>
+      <button type="submit" class="link" name="everywhere" value="1">Sign out everywhere</button>
     </form>
 % elif needs_sign_in:
     <a href="/sign-in">Sign in</a>

@@ -6,7 +6,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]  # where schema.sql is, beside service.py
 SQLITE_SCHEMA = ROOT / "schema.sql"
 POSTGRES_SCHEMA = ROOT / "schema-postgres.sql"
-SCHEMA_VERSION = 4  # schema.sql's user_version, and schema-postgres.sql's schema_version
+SCHEMA_VERSION = 5  # schema.sql's user_version, and schema-postgres.sql's schema_version
 
 
 BUSY_TIMEOUT_SECONDS = 5.0
