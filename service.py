@@ -40,8 +40,8 @@ settings.py, access.py (request checks and tokens), headers.py (request ids and 
 listing.py and cursors.py (the list's query and its pages), exports.py, bodies.py and
 validation.py, records.py (the writes), conditional.py (ETags and preconditions),
 idempotency.py, openapi.py (the document as this configuration serves it), problems.py
-(every error), pages.py and sessions.py (the pages, their forms and sign-in, with views/
-and static/), commands.py (the command line), worker.py (gunicorn's worker and access
+(every error), pages.py, reference.py and sessions.py (the pages, their forms and sign-in,
+with views/ and static/), commands.py (the command line), worker.py (gunicorn's worker and access
 log), and storage/ (the SQL, for SQLite and PostgreSQL).
 """
 

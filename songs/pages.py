@@ -8,9 +8,7 @@ form passes (CSRF, same site, the session) is songs/sessions.py. The API itself 
 only bearer tokens, so no cookie can make it write.
 """
 
-import functools
 import html
-import json
 import re
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
@@ -23,6 +21,7 @@ from songs.cursors import DEFAULT_SORT
 from songs.listing import EXPORT_PATHS, page_queries, read_list_query
 from songs.problems import Problem, problem_of, render_problem, status_title
 from songs.records import add_song, change_song, connection, delete_song, song_or_404
+from songs.reference import reference
 from songs.sessions import (
     count_failed_sign_in,
     csrf_token,
@@ -180,60 +179,6 @@ def api_reference():
     base = f"{request.urlparts.scheme}://{request.urlparts.netloc}"
     document, operations = reference(request.app.config["songs.openapi"], base)
     return render("reference", document=document, operations=operations)
-
-
-@functools.lru_cache(maxsize=8)  # the document is fixed for an app; base is its host
-def reference(document_bytes, base):
-    """The document, and each operation as the reference page lists it, $refs resolved."""
-    document = json.loads(document_bytes)
-    operations = []
-    for path, item in document["paths"].items():
-        for method, operation in item.items():
-            if method not in ("get", "head", "post", "put", "patch", "delete", "options"):
-                continue
-            parameters = [resolved(document, p) for p in operation.get("parameters", [])]
-            body = resolved(document, operation.get("requestBody", {}))
-            content = body.get("content", {})
-            example = next((c["example"] for c in content.values() if "example" in c), None)
-            operations.append(
-                {
-                    "id": operation["operationId"],
-                    "method": method.upper(),
-                    "path": path,
-                    "summary": operation.get("summary", ""),
-                    "description": operation.get("description", ""),
-                    "parameters": parameters,
-                    "bodies": list(content),
-                    "responses": {
-                        status: resolved(document, answer).get("description", "")
-                        for status, answer in operation["responses"].items()
-                    },
-                    "secured": bool(operation.get("security", document.get("security"))),
-                    "curl": curl_example(base, method.upper(), path, content, example),
-                }
-            )
-    return document, operations
-
-
-def resolved(document, node):
-    while "$ref" in node:
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            document = document[part]
-        node = document
-    return node
-
-
-def curl_example(base, method, path, content, example):
-    words = ["curl", "-i"]
-    if method == "HEAD":
-        words.append("--head")
-    elif method != "GET":
-        words += ["-X", method]
-    if example is not None:
-        media_type = next(iter(content))
-        words += ["-H", f"'Content-Type: {media_type}'", "-d", f"'{json.dumps(example)}'"]
-    words.append(f"'{base}{path.replace('{song_id}', '1')}'")
-    return " ".join(words)
 
 
 def sign_in_page():

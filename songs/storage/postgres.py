@@ -2,23 +2,16 @@
 thread, made again when the server drops it, behind the interface of SQLiteConnection.
 
 Serving, no statement waits for its answer longer than ANSWER_DEADLINE_SECONDS, whatever
-the network does: a route that goes dark or a middlebox that forgets the flow sends no
-reset, and a driver left to itself waits for ever. The deadline is kept by psycopg's own
-wait loop, through a borrowed internal of psycopg 3.3 (pinned in requirements-postgres.txt,
-checked when the class is made): Connection.wait(gen, interval, timeout), which raises
-psycopg.errors._WaitTimeout, an OperationalError, when `timeout` passes. Keepalives and
-TCP_USER_TIMEOUT on the socket let the kernel notice a dead flow on its own too.
+the network does (silence.py).
 """
 
 import functools
-import inspect
 import re
 import threading
 import time
 from contextlib import contextmanager
 
 from songs.storage.common import (
-    ANSWER_DEADLINE_SECONDS,
     BUSY_TIMEOUT_SECONDS,
     POSTGRES_SCHEMA,
     RECONNECT_SECONDS,
@@ -28,21 +21,13 @@ from songs.storage.common import (
     Refused,
     Unavailable,
 )
+from songs.storage.silence import SOCKET_OPTIONS, Silence, deadline_connection_class
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")  # some platforms hand out the short one
 
 
 CONNECT_TIMEOUT_SECONDS = 5
 TRY_WAIT_SECONDS = 0.25  # see PostgresConnection.reconnect
-# libpq's keywords for the socket, unless DATABASE_URL sets them: a flow that stops carrying
-# acknowledgements or keepalive answers is ended by the kernel within the deadline.
-SOCKET_OPTIONS = {
-    "keepalives": 1,
-    "keepalives_idle": 5,
-    "keepalives_interval": 1,
-    "keepalives_count": 3,
-    "tcp_user_timeout": int(ANSWER_DEADLINE_SECONDS * 1000),  # ms
-}
 
 
 # libpq's words for a connection the server refuses for good: it names no password.
@@ -151,59 +136,6 @@ class PostgresDatabase:
         if getattr(local, "conn", None) is not None:
             local.conn.close()
             local.conn = None
-
-
-class Silence:
-    """What the threads of one process know of a database that stopped answering.
-
-    When a statement's deadline passes, the database is silent since then: each thread's
-    connection made before is let go at its next use (its flow may be gone with the
-    network), and while the silence lasts one thread at a time tries the database, the
-    others answering 503 at once instead of each waiting out a deadline of its own. The
-    first statement answered ends the silence.
-    """
-
-    def __init__(self):
-        self.since = None  # time.monotonic() when it fell silent, None while it answers
-        self.generation = 0  # connections made before the last silence are let go
-        self.trying = threading.Lock()
-        self.tried = 0.0  # when the last try to connect during a silence ended
-
-    def began(self):
-        if self.since is None:
-            self.since = time.monotonic()
-        self.generation += 1
-
-    def ended(self):
-        self.since = None
-
-    def unavailable(self):
-        since = self.since or time.monotonic()
-        return Unavailable(
-            f"The database has not answered for {time.monotonic() - since:.0f} s; try again."
-        )
-
-
-@functools.cache
-def deadline_connection_class():
-    """psycopg's Connection, whose every wait for the server ends by its `deadline`."""
-    psycopg = import_psycopg()
-    if "timeout" not in inspect.signature(psycopg.Connection.wait).parameters or not hasattr(
-        psycopg.errors, "_WaitTimeout"
-    ):
-        raise RuntimeError(
-            "this psycopg has no deadline in Connection.wait: install requirements-postgres.txt"
-        )
-
-    class DeadlineConnection(psycopg.Connection):
-        deadline = None  # seconds, or None for no deadline
-
-        def wait(self, gen, *args, timeout=None, **kwargs):
-            if timeout is None:
-                timeout = self.deadline
-            return super().wait(gen, *args, timeout=timeout, **kwargs)
-
-    return DeadlineConnection
 
 
 @functools.lru_cache(maxsize=4096)
