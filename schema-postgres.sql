@@ -60,15 +60,21 @@ CREATE INDEX IF NOT EXISTS songs_by_rating ON songs (rating, id);
 CREATE INDEX IF NOT EXISTS songs_by_created_at ON songs (created_at, id);
 CREATE INDEX IF NOT EXISTS songs_by_updated_at ON songs (updated_at, id);
 
--- The indexes behind q: the trigrams of artist and of title (pg_trgm), which serve ILIKE with
--- a pattern of three characters or more, so a substring search reads the songs that match.
--- One index per column: the planner combines two for "artist ILIKE ? OR title ILIKE ?", where
--- it would not use one index over both columns.
+-- What q searches (version 5): artist and title case-folded in NFC by the service, as in
+-- schema.sql; '' until then. The indexes behind q are the trigrams of each (pg_trgm), which
+-- serve LIKE with a pattern of three characters or more, so a substring search reads the
+-- songs that match. One index per column: the planner combines two for "artist_key LIKE ?
+-- OR title_key LIKE ?", where it would not use one index over both columns. Version 5
+-- moved them from artist and title (searched with ILIKE, folded by the locale).
 -- fastupdate off: a burst of writes would otherwise queue in the index's pending list, which
 -- every search then reads in full until vacuum merges it.
-CREATE INDEX IF NOT EXISTS songs_search_artist ON songs USING gin (artist gin_trgm_ops)
+ALTER TABLE songs ADD COLUMN IF NOT EXISTS artist_key text NOT NULL DEFAULT '';
+ALTER TABLE songs ADD COLUMN IF NOT EXISTS title_key text NOT NULL DEFAULT '';
+DROP INDEX IF EXISTS songs_search_artist;
+DROP INDEX IF EXISTS songs_search_title;
+CREATE INDEX IF NOT EXISTS songs_search_artist_key ON songs USING gin (artist_key gin_trgm_ops)
     WITH (fastupdate = off);
-CREATE INDEX IF NOT EXISTS songs_search_title ON songs USING gin (title gin_trgm_ops)
+CREATE INDEX IF NOT EXISTS songs_search_title_key ON songs USING gin (title_key gin_trgm_ops)
     WITH (fastupdate = off);
 
 -- Idempotency-Key on POST /api/songs: each key's request (a digest of the song it asked

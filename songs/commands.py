@@ -16,7 +16,14 @@ from songs import storage
 from songs.exports import csv_chunks
 from songs.problems import Problem
 from songs.settings import database_url, int_setting, read_settings
-from songs.storage import SONG_FIELDS, count_songs, song_batches
+from songs.storage import (
+    KEY_FIELDS,
+    SONG_FIELDS,
+    TEXT_FIELDS,
+    count_songs,
+    search_key,
+    song_batches,
+)
 from songs.validation import WRITABLE_FIELDS, validate_song
 from songs.wire import timestamp, utc_now
 
@@ -64,6 +71,7 @@ def main(argv=None):
         parser.exit(2, f"service.py: {error}\n")
     try:
         database.init_schema()
+        storage.key_songs(database)  # any song added by hand, or before schema version 5
         message = COMMANDS[args.command](database, args)
         if args.command in BULK_COMMANDS:
             database.after_bulk_write()
@@ -110,13 +118,24 @@ def seed_songs(database, args):
         for n in range(args.count):
             stamp = timestamp(start + timedelta(seconds=n))
             title = " ".join(rng.choice(words) for words in SEED_WORDS[1:])
-            yield rng.choice(artists), title, rng.randint(1, 5), stamp, stamp
+            artist = rng.choice(artists)
+            yield (
+                artist,
+                title,
+                rng.randint(1, 5),
+                stamp,
+                stamp,
+                search_key(artist),
+                search_key(title),
+            )
 
     rows = songs()
     while batch := list(itertools.islice(rows, SEED_BATCH)):  # the service's writes go between
         with database.write_transaction() as conn:
             conn.insert_rows(
-                "songs", ("artist", "title", "rating", "created_at", "updated_at"), batch
+                "songs",
+                ("artist", "title", "rating", "created_at", "updated_at", *KEY_FIELDS),
+                batch,
             )
     return f"{database.name}: {args.count} songs added"
 
@@ -154,20 +173,24 @@ def import_songs(database, args):
     def fill(conn):
         with stream:
             rows = checked_rows(stream, args.file, errors)
-            conn.insert_rows("import_rows", ("line", *WRITABLE_FIELDS), rows)
+            conn.insert_rows("import_rows", ("line", *WRITABLE_FIELDS, *KEY_FIELDS), rows)
         if errors.count:  # out, and the transaction with it
             sys.exit("\n".join([*errors.shown, f"{args.file}: nothing imported, {errors}"]))
 
     def write(conn):
         now = utc_now()
+        columns = ", ".join((*WRITABLE_FIELDS, *KEY_FIELDS))
         return conn.execute(
-            f"INSERT INTO songs ({', '.join(WRITABLE_FIELDS)}, created_at, updated_at)"
-            f" SELECT {', '.join(WRITABLE_FIELDS)}, ?, ? FROM import_rows ORDER BY line",
+            f"INSERT INTO songs ({columns}, created_at, updated_at)"
+            f" SELECT {columns}, ?, ? FROM import_rows ORDER BY line",
             (now, now),
         ).rowcount
 
     added = database.staged_write(
-        "import_rows", "line INTEGER, artist TEXT, title TEXT, rating INTEGER", fill, write
+        "import_rows",
+        "line INTEGER, artist TEXT, title TEXT, rating INTEGER, artist_key TEXT, title_key TEXT",
+        fill,
+        write,
     )
     return f"{args.file}: {added} songs imported"
 
@@ -221,7 +244,11 @@ def checked_rows(stream, name, errors):
                     errors.add(f"line {start}: {error['field']} {error['message']}")
                 continue
             if not errors.count:  # once one row is bad, none will be added
-                yield (start, *(song[field] for field in WRITABLE_FIELDS))
+                yield (
+                    start,
+                    *(song[field] for field in WRITABLE_FIELDS),
+                    *(search_key(song[field]) for field in TEXT_FIELDS),
+                )
     except (csv.Error, UnicodeDecodeError) as error:
         errors.add(f"line {reader.line_num + 1}: not UTF-8 CSV ({error}); reading stopped")
 

@@ -3,6 +3,7 @@ bad one named at once; an export's, which has no pages; and the Link header that
 list (RFC 8288)."""
 
 import re
+import unicodedata
 from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
 from urllib.parse import parse_qsl, urlencode
@@ -125,10 +126,12 @@ def read_flag(value):
 
 
 def read_search(value):
-    """A substring to find in artist or title; the trigram index needs three characters."""
+    """A substring to find in artist or title, in NFC as they are; the trigram index needs
+    three characters. (Each backend folds its case with search_key, as the songs' own.)"""
     bad = CONTROL_OR_SURROGATE.search(value)
     if bad:
         return None, f"must not contain a control character (U+{ord(bad.group()):04X})"
+    value = unicodedata.normalize("NFC", value)
     if not MIN_SEARCH_LENGTH <= len(value) <= MAX_TEXT_LENGTH:
         return None, f"must be {MIN_SEARCH_LENGTH} to {MAX_TEXT_LENGTH} characters long"
     return value, None

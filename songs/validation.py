@@ -2,6 +2,7 @@
 problem at once (schema.sql repeats the same rules as CHECK constraints)."""
 
 import re
+import unicodedata
 
 from songs.problems import Problem, problem_naming_each
 
@@ -55,7 +56,9 @@ def validate_song(pairs, form, patch=False):
 
 
 def check_text(value):
-    """(the text trimmed of white space, None), or (None, what is wrong with what remains)."""
+    """(the text trimmed of white space, in Unicode's composed form NFC, None), or (None, what
+    is wrong with what remains). NFC: "é" typed as one character or as "e" and an accent is
+    the same text, stored and compared alike."""
     if not isinstance(value, str):
         return None, f"must be a string, not {json_type(value)}"
     text = value.strip()  # first: a pasted tab or line break around the text is not an error
@@ -66,6 +69,7 @@ def check_text(value):
         return None, f"must not contain {kind} (U+{ord(bad.group()):04X} at index {at})"
     if not text:
         return None, "must not be empty or only white space"
+    text = unicodedata.normalize("NFC", text)  # a surrogate would raise: refused above
     if len(text) > MAX_TEXT_LENGTH:
         return None, f"must be at most {MAX_TEXT_LENGTH} characters, not {len(text)}"
     return text, None

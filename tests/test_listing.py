@@ -8,6 +8,7 @@ import pytest
 from test_cursors import links, next_url
 
 from conftest import create
+from songs import storage
 
 FIELDS = ("id", "artist", "title", "rating", "created_at", "updated_at")
 
@@ -21,15 +22,17 @@ def catalogue(client, db):
     titles = ["Dancing Queen", "Army of Me", "Lovecats", "Friday", "So, Long", 'Say "Hi"']
     rows = [
         (
-            rng.choice(artists),
-            rng.choice(titles),
+            artist := rng.choice(artists),
+            title := rng.choice(titles),
             rng.randint(1, 5),
             f"2026-0{1 + n // 10}-{10 + n % 10}T12:00:00.{n:03d}Z",
             f"2026-06-01T00:{40 - n:02d}:00.000Z",
+            storage.search_key(artist),  # as the service writes them
+            storage.search_key(title),
         )
         for n in range(40)
     ]
-    db.insert_rows("songs", FIELDS[1:], rows)
+    db.insert_rows("songs", (*FIELDS[1:], *storage.KEY_FIELDS), rows)
     return client.get("/api/songs?limit=1000").json
 
 
@@ -354,3 +357,55 @@ def test_bad_parameters_change_nothing(client, catalogue, dump):
     client.get("/api/songs?sort=nope&rating=0&format=csv&limit=0", status=400)
 
     assert dump() == before
+
+
+TRICKY_TITLES = [  # ids 1 to 12, in this order
+    "İstanbul",
+    "istanbul",
+    "Irmak",
+    "ılık",  # a dotless ı: no other letter folds to it
+    "Straße",
+    "STRASSE",
+    "GROẞ",  # a capital sharp s
+    "ΣΟΦΌΣ",
+    "σοφός",  # a final sigma
+    "ﬁne",  # a ligature
+    "\u00c9dith",  # É composed (NFC)
+    "E\u0301dith",  # É decomposed (NFD): stored composed
+]
+
+
+@pytest.mark.parametrize(
+    ("query", "ids"),
+    [
+        ("q=Stra%C3%9Fe", [5, 6]),  # ß folds to ss, both ways
+        ("q=STRASSE", [5, 6]),
+        ("q=gro%C3%9F", [7]),
+        ("q=%CF%83%CE%BF%CF%86%CF%8C%CF%82", [8, 9]),  # σοφός: final and capital sigma too
+        ("q=fine", [10]),
+        ("q=%C3%A9dith", [11, 12]),  # édith, composed
+        ("q=e%CC%81dith", [11, 12]),  # édith, decomposed
+        ("q=%C4%B0st", [1]),  # İ folds to i and a combining dot, as Unicode's full folding has it
+        ("q=ist", [2]),
+        ("q=%C4%B1l%C4%B1", [4]),  # ılı
+        ("title=%C3%89dith", [11, 12]),  # the filters fold ASCII letters only, on both
+        ("title=E%CC%81dith", [11, 12]),
+        ("title=%C3%A9dith", []),
+        ("title=strasse", [6]),
+        ("title=%C4%B0stanbul", [1]),
+    ],
+)
+def test_tricky_letters_are_folded_and_composed_alike_on_both_backends(client, query, ids):
+    for title in TRICKY_TITLES:
+        create(client, artist="Tricky", title=title)
+
+    found = client.get(f"/api/songs?{query}&sort=id&limit=100").json
+
+    assert [song["id"] for song in found] == ids
+
+
+def test_a_song_sent_decomposed_is_stored_and_answered_composed(client):
+    song = create(client, artist="E\u0301dith Piaf", title="Non, je ne regrette rien")
+
+    assert song["artist"] == "\u00c9dith Piaf"
+    assert client.get(f"/api/song/{song['id']}").json["artist"] == "\u00c9dith Piaf"

@@ -17,6 +17,7 @@ from gunicorn_server import ROOT
 from songs import storage
 
 INSERT = "INSERT INTO songs (artist, title, rating) VALUES (?, ?, ?)"
+COLUMNS = ", ".join(storage.SONG_FIELDS)
 
 
 @pytest.fixture
@@ -109,7 +110,7 @@ def test_the_table_is_strict_with_exactly_the_song_columns(conn):
     columns = [row[1] for row in conn.execute("PRAGMA table_info(songs)")]
     strict = conn.execute("SELECT strict FROM pragma_table_list WHERE name = 'songs'").fetchone()
 
-    assert columns == ["id", "artist", "title", "rating", "created_at", "updated_at"]
+    assert columns == [*storage.SONG_FIELDS, *storage.KEY_FIELDS]
     assert strict == (1,)
 
 
@@ -195,15 +196,20 @@ def test_each_thread_reuses_one_connection_with_the_service_pragmas(app):
     assert mine.isolation_level is None  # transactions are explicit: BEGIN IMMEDIATE
 
 
-@pytest.mark.parametrize("version", [1, 2, 3])
+@pytest.mark.parametrize("version", [1, 2, 3, 4])
 def test_a_database_made_by_an_earlier_schema_is_upgraded_keeping_every_song(tmp_path, version):
-    """tests/schemas/schema-v<N>.sql is schema.sql as committed at version N (v1 the first)."""
+    """tests/schemas/schema-v<N>.sql is schema.sql as committed at version N (v1 the first).
+
+    Song 300's artist is decomposed (NFD), as an earlier version stored what it was sent:
+    the upgrade composes it (NFC), and changes nothing else of any song."""
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)
     conn.executescript((ROOT / "tests" / "schemas" / f"schema-v{version}.sql").read_text())
-    conn.executemany(INSERT, [(f"Artist {n}", f"Title {n}", n % 5 + 1) for n in range(300)])
+    conn.executemany(INSERT, [(f"Artist {n}", f"Title {n}", n % 5 + 1) for n in range(299)])
+    conn.execute(INSERT, ("E\u0301dith Piaf", "Title 299", 5))
     conn.commit()
-    before = conn.execute("SELECT * FROM songs ORDER BY id").fetchall()
+    before = conn.execute(f"SELECT {COLUMNS} FROM songs ORDER BY id").fetchall()
+    before[-1] = (300, "\u00c9dith Piaf", *before[-1][2:])
     conn.close()
 
     result = init_db(f"sqlite:///{path}")
@@ -212,7 +218,7 @@ def test_a_database_made_by_an_earlier_schema_is_upgraded_keeping_every_song(tmp
 
     assert result.returncode == 0, result.stderr
     conn = sqlite3.connect(path)
-    assert conn.execute("SELECT * FROM songs ORDER BY id").fetchall() == before
+    assert conn.execute(f"SELECT {COLUMNS} FROM songs ORDER BY id").fetchall() == before
     assert conn.execute("PRAGMA user_version").fetchone() == (storage.SCHEMA_VERSION,)
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert conn.execute("SELECT * FROM song_counts ORDER BY rating").fetchall() == [
@@ -222,6 +228,8 @@ def test_a_database_made_by_an_earlier_schema_is_upgraded_keeping_every_song(tmp
     found = client.get("/api/songs?q=TLE%2029&count=true")  # "tle 29": titles 29, 290 to 299
     assert found.headers["X-Total-Count"] == "11"
     assert client.get("/api/songs?artist=artist%207").json[0]["id"] == 8
+    assert [s["id"] for s in client.get("/api/songs?q=%C3%A9dith").json] == [300]
+    assert [s["id"] for s in client.get("/api/songs?artist=E%CC%81dith%20Piaf").json] == [300]
     headers = {"Idempotency-Key": "after-upgrade"}
     assert client.post_json("/api/songs", SONG, headers=headers).json["id"] == 301
     app.config["songs.database"].close()

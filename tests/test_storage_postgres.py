@@ -56,7 +56,7 @@ def sqlite_shape(path):
             "checks": sorted(re.findall(r"CONSTRAINT (\w+) CHECK", sql)),
             "indexes": indexes,
         }
-    for column in conn.execute("PRAGMA table_info(songs_search)").fetchall():
+    for column in conn.execute("PRAGMA table_info(songs_search_keys)").fetchall():
         shape["songs"]["indexes"][f"songs_search_{column[1]}"] = [f"{column[1]} trigram"]
     conn.close()
     return shape
@@ -128,8 +128,8 @@ def test_both_schemas_define_the_same_columns_constraints_and_indexes(database_u
         "songs_by_rating",
         "songs_by_created_at",
         "songs_by_updated_at",
-        "songs_search_artist",  # one FTS5 table on SQLite, a GIN index per column here
-        "songs_search_title",
+        "songs_search_artist_key",  # one FTS5 table on SQLite, a GIN index per column here
+        "songs_search_title_key",
     }
 
 
@@ -148,20 +148,31 @@ def test_an_older_schema_version_is_upgraded_in_place_keeping_every_song(client,
     for n in range(5):
         create(client, title=f"Song {n}")
     db.execute("UPDATE schema_version SET version = 2")
-    db.execute("DROP INDEX songs_search_title")  # as a version without it would have it
+    db.execute("ALTER TABLE songs DROP COLUMN artist_key, DROP COLUMN title_key")  # before 5
     db.execute("DROP TABLE song_counts")  # nor these, before version 4
     db.execute("DROP TRIGGER song_counts_kept ON songs")
-    before = db.execute("SELECT * FROM songs ORDER BY id").fetchall()
+    db.execute(  # an earlier version stored text as it was sent, decomposed too
+        "INSERT INTO songs (artist, title, rating) VALUES ('E\u0301dith Piaf', 'Song 5', 3)"
+    )
+    columns = ", ".join(storage.SONG_FIELDS)
+    before = db.execute(f"SELECT {columns} FROM songs ORDER BY id").fetchall()
+    before[-1] = (before[-1][0], "\u00c9dith Piaf", *before[-1][2:])
 
-    storage.open_database(client.app.config["songs.database"].url).init_schema()  # init-db
+    database = storage.open_database(client.app.config["songs.database"].url)
+    database.init_schema()  # and the rest of init-db:
+    assert storage.key_songs(database) == 6
+    database.close()
 
     assert db.execute("SELECT version FROM schema_version").fetchall() == [
         (storage.SCHEMA_VERSION,)
     ]
-    assert db.execute("SELECT to_regclass('songs_search_title') IS NOT NULL").fetchone() == (True,)
-    assert db.execute("SELECT * FROM songs ORDER BY id").fetchall() == before
+    assert db.execute("SELECT to_regclass('songs_search_title_key') IS NOT NULL").fetchone() == (
+        True,
+    )
+    assert db.execute(f"SELECT {columns} FROM songs ORDER BY id").fetchall() == before
     assert [song["title"] for song in client.get("/api/songs?q=ong%203").json] == ["Song 3"]
-    assert db.execute("SELECT rating, songs FROM song_counts").fetchall() == [(SONG["rating"], 5)]
+    assert [song["title"] for song in client.get("/api/songs?q=%C3%A9dith").json] == ["Song 5"]
+    assert db.execute("SELECT rating, songs FROM song_counts").fetchall() == [(SONG["rating"], 6)]
     create(client, rating=1)  # the trigger is back
     assert db.execute("SELECT songs FROM song_counts WHERE rating = 1").fetchone() == (1,)
 
@@ -183,13 +194,25 @@ def test_an_older_schema_version_is_upgraded_in_place_keeping_every_song(client,
 def test_a_page_reads_its_own_index_when_the_statistics_mislead(make_app, db, query, filters):
     """Statistics from 2,000 varied songs, then 6,000 recent ones that match none of these
     queries: a plan that walks the id index and filters reads all 6,000 for each page."""
+    columns = ("artist", "title", "rating", *storage.KEY_FIELDS)  # as the service writes them
     db.insert_rows(
         "songs",
-        ("artist", "title", "rating"),
-        [(f"Artist {n % 10}", f"Title {n % 10}", n % 5 + 1) for n in range(2000)],
+        columns,
+        [
+            (
+                f"Artist {n % 10}",
+                f"Title {n % 10}",
+                n % 5 + 1,
+                f"artist {n % 10}",
+                f"title {n % 10}",
+            )
+            for n in range(2000)
+        ],
     )
     db.execute("ANALYZE songs")
-    db.insert_rows("songs", ("artist", "title", "rating"), [("Gregori Klosman", "Jaws", 3)] * 6000)
+    db.insert_rows(
+        "songs", columns, [("Gregori Klosman", "Jaws", 3, "gregori klosman", "jaws")] * 6000
+    )
 
     (sql, params), *_ = song_queries(db, filters, cursors.DEFAULT_SORT, None)
     plan = db.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql} LIMIT 101", params).fetchone()[0]
@@ -643,7 +666,10 @@ def test_the_procfile_release_step_creates_the_schema_before_web_processes_start
     command = procfile_command("release")
     assert command[0] == "python"
     command[0] = sys.executable
-    db.execute("INSERT INTO songs (artist, title, rating) VALUES ('Kept', 'Song', 3)")
+    db.execute(  # as the service writes it, keys and all
+        "INSERT INTO songs (artist, title, rating, artist_key, title_key)"
+        " VALUES ('Kept', 'Song', 3, 'kept', 'song')"
+    )
     before = dump()
 
     result = run(*command, env=environment(DATABASE_URL=database_url))

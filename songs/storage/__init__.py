@@ -16,12 +16,15 @@ queries.py (the SQL of the service) and migration.py (from a SQLite file to Post
 
 from songs.storage.common import (
     ANSWER_DEADLINE_SECONDS,
+    KEY_FIELDS,
     RATINGS,
     SCHEMA_VERSION,
     SONG_FIELDS,
+    TEXT_FIELDS,
     BrokenConstraint,
     Refused,
     Unavailable,
+    search_key,
 )
 from songs.storage.migration import migrate_from_sqlite
 from songs.storage.postgres import POSTGRES_SCHEMES, PostgresDatabase
@@ -34,6 +37,7 @@ from songs.storage.queries import (
     find_song,
     forget_failures,
     insert_song,
+    key_songs,
     remember_key,
     remove_session,
     remove_song,
@@ -46,9 +50,11 @@ from songs.storage.queries import (
 from songs.storage.sqlite import SQLiteDatabase, sqlite_path
 
 __all__ = [
+    "KEY_FIELDS",
     "RATINGS",
     "SCHEMA_VERSION",
     "SONG_FIELDS",
+    "TEXT_FIELDS",
     "BrokenConstraint",
     "PostgresDatabase",
     "Refused",
@@ -62,11 +68,13 @@ __all__ = [
     "find_song",
     "forget_failures",
     "insert_song",
+    "key_songs",
     "migrate_from_sqlite",
     "open_database",
     "remember_key",
     "remove_session",
     "remove_song",
+    "search_key",
     "select_page",
     "session_token",
     "sign_in_waits",

@@ -1,6 +1,7 @@
 """What both backends and the queries share: the schema's version and files, a song's
 columns, the lock wait, and the two errors the service answers."""
 
+import unicodedata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]  # where schema.sql is, beside service.py
@@ -21,6 +22,7 @@ SONG_FIELDS = ("id", "artist", "title", "rating", "created_at", "updated_at")
 SELECT_COLUMNS = ", ".join(SONG_FIELDS)
 RATINGS = (1, 2, 3, 4, 5)
 TEXT_FIELDS = ("artist", "title")  # compared and sorted case-insensitively (ASCII letters)
+KEY_FIELDS = ("artist_key", "title_key")  # what q searches: search_key of each
 INDEXED_COLUMNS = {"artist", "title", "rating", "created_at", "updated_at"}  # songs_by_<column>
 EXPORT_BATCH = 1000  # songs per query, per fetch and per chunk of an export
 
@@ -36,3 +38,20 @@ class Refused(Unavailable):
 
 class BrokenConstraint(Exception):
     """A write broke a constraint of the schema: the service's validation let a bad song by."""
+
+
+def search_key(text):
+    """What q finds a song's artist or title by, and a search term is folded to: the text's
+    full Unicode case folding (Python's casefold: İ, ẞ and ß, Σ and ς, ﬁ and fi), in NFC.
+
+    Computed here and stored beside the text (songs.artist_key, songs.title_key), so that
+    both backends search one folding, not SQLite's FTS5 and PostgreSQL's locale each theirs.
+    """
+    return unicodedata.normalize("NFC", text.casefold())
+
+
+def composed_and_keyed(artist, title):
+    """(artist, title, artist_key, title_key): the text in NFC, as the service writes it
+    (rows from before schema version 5, or from elsewhere, may hold other forms)."""
+    artist, title = unicodedata.normalize("NFC", artist), unicodedata.normalize("NFC", title)
+    return artist, title, search_key(artist), search_key(title)

@@ -2,7 +2,7 @@
 
 import sqlite3
 
-from songs.storage.common import SELECT_COLUMNS, SONG_FIELDS
+from songs.storage.common import KEY_FIELDS, SELECT_COLUMNS, SONG_FIELDS, composed_and_keyed
 
 
 def migrate_from_sqlite(path, database):
@@ -24,10 +24,13 @@ def migrate_from_sqlite(path, database):
             conn.execute("LOCK TABLE songs IN EXCLUSIVE MODE")  # reads go on, writes wait
             conn.execute("CREATE TEMPORARY TABLE incoming (LIKE songs) ON COMMIT DROP")
             conn.insert_rows(
-                "incoming", SONG_FIELDS, source.execute(f"SELECT {SELECT_COLUMNS} FROM songs")
+                "incoming",
+                (*SONG_FIELDS, *KEY_FIELDS),
+                map(keyed, source.execute(f"SELECT {SELECT_COLUMNS} FROM songs")),
             )
+            columns = ", ".join((*SONG_FIELDS, *KEY_FIELDS))
             added = conn.execute(
-                f"INSERT INTO songs ({SELECT_COLUMNS}) SELECT {SELECT_COLUMNS} FROM incoming"
+                f"INSERT INTO songs ({columns}) SELECT {columns} FROM incoming"
                 " ON CONFLICT (id) DO NOTHING"
             ).rowcount
             different = [
@@ -90,3 +93,11 @@ def move_id_sequence(source, conn):
     if target > last:
         conn.execute("SELECT setval(?::regclass, ?)", (sequence, target))
     return target + 1
+
+
+def keyed(row):
+    """A song of the file, its artist and title in NFC (as the service writes them), with
+    their search keys."""
+    song_id, artist, title, *rest = row
+    artist, title, artist_key, title_key = composed_and_keyed(artist, title)
+    return song_id, artist, title, *rest, artist_key, title_key

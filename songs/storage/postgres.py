@@ -20,6 +20,7 @@ from songs.storage.common import (
     BrokenConstraint,
     Refused,
     Unavailable,
+    search_key,
 )
 from songs.storage.silence import SOCKET_OPTIONS, Silence, deadline_connection_class
 
@@ -351,9 +352,11 @@ class PostgresConnection:
 
     @staticmethod
     def search_term(value):
-        """The songs whose artist or title holds `value`, from the pg_trgm GIN index."""
-        pattern = "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        return "(artist ILIKE ? OR title ILIKE ?)", [pattern, pattern]
+        """The songs whose artist or title holds `value`, both folded by search_key, from the
+        pg_trgm GIN indexes of the keys."""
+        key = search_key(value)
+        pattern = "%" + key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return "(artist_key LIKE ? OR title_key LIKE ?)", [pattern, pattern]
 
     @staticmethod
     def index_hint(driver):

@@ -8,6 +8,8 @@ from songs.storage.common import (
     SELECT_COLUMNS,
     SONG_FIELDS,
     TEXT_FIELDS,
+    composed_and_keyed,
+    search_key,
 )
 
 # Songs
@@ -27,22 +29,51 @@ def song_from_row(row):
 
 
 def insert_song(conn, fields, now):
+    artist, title = fields["artist"], fields["title"]
     rows = conn.execute(
-        "INSERT INTO songs (artist, title, rating, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
-        f" RETURNING {SELECT_COLUMNS}",
-        (fields["artist"], fields["title"], fields["rating"], now, now),
+        "INSERT INTO songs (artist, title, rating, created_at, updated_at, artist_key, title_key)"
+        f" VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {SELECT_COLUMNS}",
+        (artist, title, fields["rating"], now, now, search_key(artist), search_key(title)),
     ).fetchall()
     return song_from_row(rows[0])
 
 
 def update_song(conn, song_id, fields, now):
     """The replaced song, or None when there is no song with that id."""
+    artist, title = fields["artist"], fields["title"]
     rows = conn.execute(
-        "UPDATE songs SET artist = ?, title = ?, rating = ?, updated_at = ? WHERE id = ?"
-        f" RETURNING {SELECT_COLUMNS}",
-        (fields["artist"], fields["title"], fields["rating"], now, song_id),
+        "UPDATE songs SET artist = ?, title = ?, rating = ?, updated_at = ?, artist_key = ?,"
+        f" title_key = ? WHERE id = ? RETURNING {SELECT_COLUMNS}",
+        (artist, title, fields["rating"], now, search_key(artist), search_key(title), song_id),
     ).fetchall()
     return song_from_row(rows[0]) if rows else None
+
+
+def key_songs(database):
+    """The songs whose keys are '' (added by hand, or before schema version 5): their artist
+    and title made NFC, and their search keys written; how many. Run by every command
+    (init-db as gunicorn starts, too); a scan of the table when there are none."""
+    conn = database.connection()
+    if not conn.execute("SELECT 1 FROM songs WHERE artist_key = '' LIMIT 1").fetchall():
+        return 0
+
+    def fill(conn):
+        rows = conn.execute("SELECT id, artist, title FROM songs WHERE artist_key = ''").fetchall()
+        keyed = ((song_id, *composed_and_keyed(artist, title)) for song_id, artist, title in rows)
+        conn.insert_rows("keyed_songs", KEYED_COLUMNS, keyed)
+
+    def write(conn):
+        return conn.execute(
+            "UPDATE songs SET artist = k.artist, title = k.title, artist_key = k.artist_key,"
+            " title_key = k.title_key FROM keyed_songs AS k"
+            " WHERE songs.id = k.id AND songs.artist_key = ''"  # else the service wrote it since
+        ).rowcount
+
+    columns = "id BIGINT, artist TEXT, title TEXT, artist_key TEXT, title_key TEXT"
+    return database.staged_write("keyed_songs", columns, fill, write)
+
+
+KEYED_COLUMNS = ("id", "artist", "title", "artist_key", "title_key")
 
 
 def remove_song(conn, song_id):

@@ -18,6 +18,7 @@ from songs.storage.common import (
     TEXT_FIELDS,
     BrokenConstraint,
     Unavailable,
+    search_key,
 )
 
 
@@ -161,7 +162,7 @@ class SQLiteDatabase:
             if current == SCHEMA_VERSION and journal == "wal":
                 return
             try:
-                conn.executescript(f"BEGIN IMMEDIATE;\n{SQLITE_SCHEMA.read_text()}\nCOMMIT;")
+                apply_schema(conn)
             except sqlite3.OperationalError as error:
                 if "fts5" not in str(error):
                     raise
@@ -338,9 +339,12 @@ class SQLiteConnection(sqlite3.Connection):
 
     @staticmethod
     def search_term(value):
-        """The songs whose artist or title holds `value`, from the FTS5 trigram index."""
-        phrase = '"' + value.replace('"', '""') + '"'  # one phrase: the substring
-        return "id IN (SELECT rowid FROM songs_search WHERE songs_search MATCH ?)", [phrase]
+        """The songs whose artist or title holds `value`, both folded by search_key, from the
+        FTS5 trigram index of the keys."""
+        phrase = '"' + search_key(value).replace('"', '""') + '"'  # one phrase: the substring
+        return "id IN (SELECT rowid FROM songs_search_keys WHERE songs_search_keys MATCH ?)", [
+            phrase
+        ]
 
     @staticmethod
     def index_hint(driver):
@@ -360,3 +364,28 @@ class SQLiteConnection(sqlite3.Connection):
             self.execute("SELECT 1 FROM songs LIMIT 1").fetchall()
         except sqlite3.Error as error:
             raise Unavailable(f"The database cannot be read: {error}") from error
+
+
+# The columns schema.sql's CREATE TABLE has that a songs table made before may lack: SQLite
+# has no ADD COLUMN IF NOT EXISTS, so they are added here, in the script's transaction.
+ADDED_COLUMNS = {  # column: its definition, added by that schema version
+    "artist_key": "TEXT NOT NULL DEFAULT ''",  # 5
+    "title_key": "TEXT NOT NULL DEFAULT ''",  # 5
+}
+
+
+def apply_schema(conn):
+    """schema.sql in one BEGIN IMMEDIATE transaction, after adding the columns it expects."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(songs)")}
+    adding = "".join(
+        f"ALTER TABLE songs ADD COLUMN {name} {definition};\n"
+        for name, definition in ADDED_COLUMNS.items()
+        if columns and name not in columns
+    )
+    try:
+        conn.executescript(f"BEGIN IMMEDIATE;\n{adding}{SQLITE_SCHEMA.read_text()}\nCOMMIT;")
+    except sqlite3.OperationalError as error:
+        if not (adding and "duplicate column name" in str(error)):
+            raise
+        conn.execute("ROLLBACK")  # another process added them first, and applied the script
+        conn.executescript(f"BEGIN IMMEDIATE;\n{SQLITE_SCHEMA.read_text()}\nCOMMIT;")
