@@ -67,6 +67,7 @@ def on_starting(server):
         server.log.warning(
             "API_TOKEN is not set: anyone who can reach this service can change its songs"
         )
+    refuse_http2_cleartext(server)
     refuse_a_taken_port(server)
     prepare_schema(server)
     count_connections(server)
@@ -101,6 +102,16 @@ def count_connections(server):
             workers * threads,
             workers,
             threads,
+        )
+
+
+def refuse_http2_cleartext(server):
+    """Exit in one line with HTTP/2 cleartext on: the worker reads each request in its loop
+    as HTTP/1.1 before a thread takes it (songs/worker.py), so h2c would be misread."""
+    if getattr(server.cfg, "http2_cleartext", "off") != "off":
+        sys.exit(
+            "http2_cleartext is not supported: songs' worker serves HTTP/1.1 (put an HTTP/2 "
+            "proxy in front, or turn --http2-cleartext off)"
         )
 
 

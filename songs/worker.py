@@ -15,6 +15,15 @@ stalls, instead of holding it (and an export's database transaction) open. The t
 parses the request with gunicorn's own parser, from the bytes read here: what is
 accepted, and how, is gunicorn's. With TLS in gunicorn itself (certfile), connections are
 served as plain gthread serves them: terminate TLS in front instead.
+
+It borrows gthread's internals, all present together in gunicorn 27.0 (pinned in
+requirements.txt), and checked as this module is imported and as each worker starts
+(check_borrowed), so that another gunicorn fails in one line naming what it lacks:
+ThreadWorker's accept, set_accept_enabled, enqueue_req, handle_request,
+on_client_socket_readable and murder_pending, and its poller, keepalived_conns and
+nr_conns; TConn's init, sock, parser (and the parser's unreader) and data_ready. HTTP/1.1
+only: gunicorn.conf.py refuses to start with HTTP/2 cleartext on, whose connections this
+loop would read as HTTP/1.1.
 """
 
 import errno
@@ -28,6 +37,7 @@ import time
 import traceback
 from functools import partial
 
+import gunicorn
 from gunicorn.glogging import Logger, SafeAtoms
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
@@ -78,9 +88,39 @@ OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 ACCEPT_PAUSE_SECONDS = 0.5
 
 
+BORROWED = {  # what of gthread this worker uses: (the class, its methods, an instance's fields)
+    "ThreadWorker": (
+        ThreadWorker,
+        "accept set_accept_enabled enqueue_req handle_request on_client_socket_readable"
+        " murder_pending",
+        "poller keepalived_conns nr_conns",
+    ),
+    "TConn": (TConn, "init", "sock parser data_ready"),
+}
+
+
+def check_borrowed(instances=None, borrowed=BORROWED):
+    """RuntimeError naming each borrowed internal this gunicorn lacks; `instances`, a
+    {name: object}, has instance fields checked too."""
+    missing = []
+    for name, (cls, methods, fields) in borrowed.items():
+        missing += [f"{name}.{m}" for m in methods.split() if not callable(getattr(cls, m, None))]
+        if instances and name in instances:
+            missing += [f"{name}.{f}" for f in fields.split() if not hasattr(instances[name], f)]
+    if missing:
+        raise RuntimeError(
+            f"songs.worker needs gunicorn 27.0's gthread internals; gunicorn "
+            f"{gunicorn.__version__} lacks {', '.join(missing)}: install requirements.txt"
+        )
+
+
+check_borrowed()
+
+
 class BufferedThreadWorker(ThreadWorker):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        check_borrowed({"ThreadWorker": self, "TConn": TConn(self.cfg, None, None, None)})
         self.reading = {}  # connection: (bytes so far, deadline), in the order they came
         self.continued = set()  # the connections reading now that were sent 100 Continue
         self.accept_paused_until = 0.0

@@ -11,6 +11,8 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from conftest import POOLED, SONG, SQLITE_ONLY
 from gunicorn_server import Gunicorn, procfile_command
 
@@ -499,3 +501,27 @@ def test_sigusr2_is_refused_in_one_line_and_sighup_then_replaces_workers_under_w
         row[0] for row in db.execute("SELECT id FROM songs ORDER BY id")
     ]
     assert not old_workers & set(server.workers())
+
+
+@SQLITE_ONLY  # about gunicorn's settings, whatever the database
+def test_http2_cleartext_is_refused_at_start_in_one_line(tmp_path, database_url):
+    server = Gunicorn(
+        procfile_command(),
+        tmp_path / "gunicorn.log",
+        env={"DATABASE_URL": database_url},
+        gunicorn_args="--workers 1 --http2-cleartext prior-knowledge",
+    )
+
+    assert server.process.wait(timeout=30) != 0
+    assert "http2_cleartext is not supported" in server.log()
+    assert "Booting worker" not in server.log() and "Traceback" not in server.log()
+
+
+def test_every_gunicorn_internal_the_worker_borrows_is_there_and_a_missing_one_is_named():
+    from songs import worker
+
+    worker.check_borrowed()  # as the module's import, and each worker's start, do
+    gone = {"Gone": (type("Gone", (), {}), "enqueue_req", "poller")}
+
+    with pytest.raises(RuntimeError, match=r"lacks Gone\.enqueue_req, Gone\.poller: install"):
+        worker.check_borrowed({"Gone": object()}, borrowed=gone)
