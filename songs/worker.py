@@ -120,7 +120,12 @@ check_borrowed()
 class BufferedThreadWorker(ThreadWorker):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        check_borrowed({"ThreadWorker": self, "TConn": TConn(self.cfg, None, None, None)})
+        ends = socket.socketpair()  # a connection of gthread's, for its fields, then closed
+        try:
+            check_borrowed({"ThreadWorker": self, "TConn": TConn(self.cfg, ends[0], None, None)})
+        finally:
+            for end in ends:
+                end.close()
         self.reading = {}  # connection: (bytes so far, deadline), in the order they came
         self.continued = set()  # the connections reading now that were sent 100 Continue
         self.accept_paused_until = 0.0
