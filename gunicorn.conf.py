@@ -51,7 +51,7 @@ keepalive = 75  # longer than a platform router keeps idle connections to the ap
 limit_request_line = 8190
 
 accesslog = "-"
-logger_class = "songs.worker.AccessLogger"  # lean, and no token put in a URL is logged
+logger_class = "songs.access_log.AccessLogger"  # lean, and no token put in a URL is logged
 access_log_format = '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
 
 # The control socket (gunicorn 25.1+) is a management interface this service does not

@@ -41,8 +41,8 @@ listing.py and cursors.py (the list's query and its pages), exports.py, bodies.p
 validation.py, records.py (the writes), conditional.py (ETags and preconditions),
 idempotency.py, openapi.py (the document as this configuration serves it), problems.py
 (every error), pages.py, reference.py and sessions.py (the pages, their forms and sign-in,
-with views/ and static/), commands.py (the command line), worker.py (gunicorn's worker and access
-log), and storage/ (the SQL, for SQLite and PostgreSQL).
+with views/ and static/), commands.py (the command line), worker.py and access_log.py
+(gunicorn's worker and its access log), and storage/ (the SQL, for SQLite and PostgreSQL).
 """
 
 import threading

@@ -1,5 +1,5 @@
-"""gunicorn's gthread worker, with each request read whole before a thread takes it; and
-gunicorn's logger, with a lean access log that leaves out secrets in a URL's query.
+"""gunicorn's gthread worker, with each request read whole before a thread takes it (its
+access log is songs/access_log.py).
 
 gthread hands a connection to a thread as soon as its first byte arrives, and the thread
 then blocks reading the rest: a client that sends its headers a byte at a time holds that
@@ -27,18 +27,15 @@ loop would read as HTTP/1.1.
 """
 
 import errno
-import logging
 import os
 import re
 import selectors
 import socket
 import struct
 import time
-import traceback
 from functools import partial
 
 import gunicorn
-from gunicorn.glogging import Logger, SafeAtoms
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from songs.settings import DEFAULT_MAX_BODY_BYTES, int_setting
@@ -77,10 +74,6 @@ LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]+)[ \t]*\r\n", re.IGNORECA
 EXPECTS_CONTINUE = re.compile(rb"\r\nexpect:[ \t]*100-continue[ \t]*(?=\r\n)", re.IGNORECASE)
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 CHUNKED = re.compile(rb"\r\ntransfer-encoding:[^\r\n]*chunked", re.IGNORECASE)
-SECRET_PARAMETER = re.compile(  # access_token=..., api_key=..., password=... in a query
-    r"((?:^|[?&;])[^=&;#\s]*(?:token|key|password|secret|auth)[^=&;#\s]*=)[^&;#\s]*",
-    re.IGNORECASE,
-)
 TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 # accept() failing for want of a file or memory: the connection waits in the kernel's queue
 # while this worker stops accepting a moment, instead of dying with every connection it holds.
@@ -322,99 +315,3 @@ def answered_continue(received):
     with its body: gunicorn's thread would send 100 Continue again."""
     head = head_of(received)
     return EXPECTS_CONTINUE.sub(b"", head, count=1) + received[len(head) :]
-
-
-class AccessLogger(Logger):
-    """gunicorn's logger, with an access log that costs a request little, and the value of
-    every query parameter named like a secret replaced (the service takes tokens only in
-    Authorization, but clients put them in URLs anyway).
-
-    gunicorn's own access() builds every atom for every request (each header, each environ
-    variable, the user of a Basic Authorization) and sends the line through logging's
-    records and formatter: on a bare app that halved the requests per second. Here the
-    format's atoms are made when it asks for them, the common ones cheaply and any other
-    from gunicorn's own atoms(); gunicorn's escaping of double quotes is kept; and the line
-    goes straight to the access log's streams, under their handlers' locks, the same bytes
-    logging would write.
-    """
-
-    def access(self, resp, req, environ, request_time):
-        if not self.access_log_enabled:
-            return
-        try:
-            line = self.cfg.access_log_format % Atoms(self, resp, req, environ, request_time)
-        except Exception:
-            self.error(traceback.format_exc())
-            return
-        for handler in self.access_log.handlers:
-            if type(handler) in (logging.StreamHandler, logging.FileHandler) and handler.stream:
-                with handler.lock:
-                    try:
-                        handler.stream.write(line + handler.terminator)
-                        handler.stream.flush()
-                    except Exception:
-                        self.error(traceback.format_exc())
-            else:  # syslog, or a handler of the operator's: as logging would
-                handler.handle(
-                    logging.LogRecord("gunicorn.access", logging.INFO, "", 0, line, (), None)
-                )
-
-    def atoms(self, resp, req, environ, request_time):
-        atoms = super().atoms(resp, req, environ, request_time)
-        for name in ("r", "q"):
-            if atoms.get(name):
-                atoms[name] = redact(atoms[name])
-        return atoms
-
-    def now(self):
-        """gunicorn's [day/month/year:time zone], made once a second."""
-        second = int(time.time())
-        if self.clock[0] != second:
-            self.clock = (second, super().now())
-        return self.clock[1]
-
-    clock = (0, "")
-
-
-class Atoms(dict):
-    """What an access log format asks for, made when it asks: as gunicorn's SafeAtoms would
-    give it ("-" for what is missing, double quotes escaped)."""
-
-    __slots__ = ("parts", "all")
-
-    def __init__(self, logger, resp, req, environ, request_time):
-        super().__init__()
-        self.parts = (logger, resp, req, environ, request_time)
-        self.all = None
-
-    def __missing__(self, key):
-        atom = COMMON_ATOMS.get(key)
-        if atom is not None:
-            value = atom(*self.parts)
-        elif key.startswith("{") and key.endswith("}o"):
-            name = key[1:-2].lower()
-            value = next((v for k, v in self.parts[1].headers if k.lower() == name), "-")
-        else:  # any other atom, from gunicorn's own
-            if self.all is None:
-                self.all = SafeAtoms(self.parts[0].atoms(*self.parts[1:]))
-            return self.all[key]
-        if isinstance(value, str) and '"' in value:
-            value = value.replace('"', '\\"')
-        self[key] = value
-        return value
-
-
-COMMON_ATOMS = {  # (logger, resp, req, environ, request_time) -> the atom, as gunicorn makes it
-    "h": lambda logger, resp, req, environ, took: environ.get("REMOTE_ADDR", "-"),
-    "t": lambda logger, resp, req, environ, took: logger.now(),
-    "r": lambda logger, resp, req, environ, took: redact(
-        f"{environ['REQUEST_METHOD']} {environ['RAW_URI']} {environ['SERVER_PROTOCOL']}"
-    ),
-    "s": lambda logger, resp, req, environ, took: str(resp.status).split(None, 1)[0],
-    "b": lambda logger, resp, req, environ, took: "-" if resp.sent is None else str(resp.sent),
-    "M": lambda logger, resp, req, environ, took: took.seconds * 1000 + took.microseconds // 1000,
-}
-
-
-def redact(text):
-    return SECRET_PARAMETER.sub(r"\1[redacted]", text) if "=" in text else text

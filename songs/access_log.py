@@ -1,0 +1,109 @@
+"""gunicorn's logger, with a lean access log that leaves out secrets in a URL's query."""
+
+import logging
+import re
+import time
+import traceback
+
+from gunicorn.glogging import Logger, SafeAtoms
+
+SECRET_PARAMETER = re.compile(  # access_token=..., api_key=..., password=... in a query
+    r"((?:^|[?&;])[^=&;#\s]*(?:token|key|password|secret|auth)[^=&;#\s]*=)[^&;#\s]*",
+    re.IGNORECASE,
+)
+
+
+class AccessLogger(Logger):
+    """gunicorn's logger, with an access log that costs a request little, and the value of
+    every query parameter named like a secret replaced (the service takes tokens only in
+    Authorization, but clients put them in URLs anyway).
+
+    gunicorn's own access() builds every atom for every request (each header, each environ
+    variable, the user of a Basic Authorization) and sends the line through logging's
+    records and formatter: on a bare app that halved the requests per second. Here the
+    format's atoms are made when it asks for them, the common ones cheaply and any other
+    from gunicorn's own atoms(); gunicorn's escaping of double quotes is kept; and the line
+    goes straight to the access log's streams, under their handlers' locks, the same bytes
+    logging would write.
+    """
+
+    def access(self, resp, req, environ, request_time):
+        if not self.access_log_enabled:
+            return
+        try:
+            line = self.cfg.access_log_format % Atoms(self, resp, req, environ, request_time)
+        except Exception:
+            self.error(traceback.format_exc())
+            return
+        for handler in self.access_log.handlers:
+            if type(handler) in (logging.StreamHandler, logging.FileHandler) and handler.stream:
+                with handler.lock:
+                    try:
+                        handler.stream.write(line + handler.terminator)
+                        handler.stream.flush()
+                    except Exception:
+                        self.error(traceback.format_exc())
+            else:  # syslog, or a handler of the operator's: as logging would
+                handler.handle(
+                    logging.LogRecord("gunicorn.access", logging.INFO, "", 0, line, (), None)
+                )
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        for name in ("r", "q"):
+            if atoms.get(name):
+                atoms[name] = redact(atoms[name])
+        return atoms
+
+    def now(self):
+        """gunicorn's [day/month/year:time zone], made once a second."""
+        second = int(time.time())
+        if self.clock[0] != second:
+            self.clock = (second, super().now())
+        return self.clock[1]
+
+    clock = (0, "")
+
+
+class Atoms(dict):
+    """What an access log format asks for, made when it asks: as gunicorn's SafeAtoms would
+    give it ("-" for what is missing, double quotes escaped)."""
+
+    __slots__ = ("parts", "all")
+
+    def __init__(self, logger, resp, req, environ, request_time):
+        super().__init__()
+        self.parts = (logger, resp, req, environ, request_time)
+        self.all = None
+
+    def __missing__(self, key):
+        atom = COMMON_ATOMS.get(key)
+        if atom is not None:
+            value = atom(*self.parts)
+        elif key.startswith("{") and key.endswith("}o"):
+            name = key[1:-2].lower()
+            value = next((v for k, v in self.parts[1].headers if k.lower() == name), "-")
+        else:  # any other atom, from gunicorn's own
+            if self.all is None:
+                self.all = SafeAtoms(self.parts[0].atoms(*self.parts[1:]))
+            return self.all[key]
+        if isinstance(value, str) and '"' in value:
+            value = value.replace('"', '\\"')
+        self[key] = value
+        return value
+
+
+COMMON_ATOMS = {  # (logger, resp, req, environ, request_time) -> the atom, as gunicorn makes it
+    "h": lambda logger, resp, req, environ, took: environ.get("REMOTE_ADDR", "-"),
+    "t": lambda logger, resp, req, environ, took: logger.now(),
+    "r": lambda logger, resp, req, environ, took: redact(
+        f"{environ['REQUEST_METHOD']} {environ['RAW_URI']} {environ['SERVER_PROTOCOL']}"
+    ),
+    "s": lambda logger, resp, req, environ, took: str(resp.status).split(None, 1)[0],
+    "b": lambda logger, resp, req, environ, took: "-" if resp.sent is None else str(resp.sent),
+    "M": lambda logger, resp, req, environ, took: took.seconds * 1000 + took.microseconds // 1000,
+}
+
+
+def redact(text):
+    return SECRET_PARAMETER.sub(r"\1[redacted]", text) if "=" in text else text
