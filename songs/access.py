@@ -1,6 +1,8 @@
-"""Before every request: its id, a path that decodes, and the bearer token (API_TOKEN)."""
+"""Before every request: its id, its deadline, a path that decodes, and the bearer token
+(API_TOKEN)."""
 
 import hmac
+import time
 
 from bottle import request
 
@@ -12,6 +14,9 @@ OPEN_PATHS = ("/healthz", "/api/openapi.json")  # for the platform's checks, and
 
 def before_each_request():
     take_request_id()
+    # Its deadline counts from when a worker's thread could first take it (songs/worker.py).
+    queued_at = request.environ.get("songs.queued_at") or time.monotonic()
+    request.app.config["songs.database"].start_request(queued_at)
     check_path()
     check_token()
 

@@ -32,6 +32,7 @@ import re
 import selectors
 import socket
 import struct
+import threading
 import time
 from functools import partial
 
@@ -123,6 +124,7 @@ class BufferedThreadWorker(ThreadWorker):
         self.continued = set()  # the connections reading now that were sent 100 Continue
         self.accept_paused_until = 0.0
         self.accept_error_logged = 0.0
+        self.handling = threading.local()  # each thread's request: when it was queued
 
     def accept(self, listener):
         try:
@@ -162,6 +164,21 @@ class BufferedThreadWorker(ThreadWorker):
             client.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, SEND_TIMEVAL)
             client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, RECEIVE_TIMEVAL)
             self.read_request(conn)
+
+    def enqueue_req(self, conn):
+        conn.queued_at = time.monotonic()  # its request's deadline counts from here
+        super().enqueue_req(conn)
+
+    def load_wsgi(self):
+        """The app, given each request's time in the queue as environ["songs.queued_at"]."""
+        super().load_wsgi()
+        app, handling = self.wsgi, self.handling
+
+        def with_queued_at(environ, start_response):
+            environ["songs.queued_at"] = handling.queued_at
+            return app(environ, start_response)
+
+        self.wsgi = with_queued_at
 
     def set_accept_enabled(self, enabled):
         if enabled and time.monotonic() < self.accept_paused_until:
@@ -246,6 +263,8 @@ class BufferedThreadWorker(ThreadWorker):
         once with SO_SNDTIMEO and SO_RCVTIMEO, since a Python timeout polls before each."""
         if self.cfg.is_ssl:
             conn.sock.settimeout(SEND_TIMEOUT_SECONDS)
+        # Once: a next request read from the same buffer counts from when it is handled.
+        self.handling.queued_at, conn.queued_at = getattr(conn, "queued_at", None), None
         try:
             return super().handle_request(req, conn)
         except (TimeoutError, BlockingIOError):  # Python's timeout, or the kernel's

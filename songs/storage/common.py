@@ -18,6 +18,9 @@ ANSWER_DEADLINE_SECONDS = BUSY_TIMEOUT_SECONDS + 2
 # a request that waited for a thread behind a deadline is still answered within the bound.
 RECONNECT_SECONDS = 2  # libpq's least connect_timeout
 ANSWER_BOUND_SECONDS = ANSWER_DEADLINE_SECONDS + RECONNECT_SECONDS + 1  # docs/operating.md
+# From the moment a worker's thread could take it, a request's statements end within this:
+# whatever they waited for, it is answered within the bound.
+REQUEST_BUDGET_SECONDS = ANSWER_BOUND_SECONDS - 1
 SONG_FIELDS = ("id", "artist", "title", "rating", "created_at", "updated_at")
 SELECT_COLUMNS = ", ".join(SONG_FIELDS)
 RATINGS = (1, 2, 3, 4, 5)

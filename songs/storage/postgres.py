@@ -5,7 +5,6 @@ Serving, no statement waits for its answer longer than ANSWER_DEADLINE_SECONDS, 
 the network does (silence.py).
 """
 
-import functools
 import re
 import threading
 import time
@@ -15,18 +14,16 @@ from songs.storage.common import (
     BUSY_TIMEOUT_SECONDS,
     POSTGRES_SCHEMA,
     RECONNECT_SECONDS,
+    REQUEST_BUDGET_SECONDS,
     SCHEMA_VERSION,
-    TEXT_FIELDS,
     BrokenConstraint,
     Refused,
     Unavailable,
-    search_key,
 )
+from songs.storage.postgres_dialect import PostgresDialect, postgres_sql
 from songs.storage.silence import SOCKET_OPTIONS, Silence, deadline_connection_class
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")  # some platforms hand out the short one
-
-
 CONNECT_TIMEOUT_SECONDS = 5
 TRY_WAIT_SECONDS = 0.25  # see PostgresConnection.reconnect
 
@@ -78,8 +75,14 @@ class PostgresDatabase:
     def connection(self):
         local = self.local
         if getattr(local, "conn", None) is None:
-            local.conn = PostgresConnection(self.url, self.answer_deadline, self.silence)
+            local.conn = PostgresConnection(self.url, self.answer_deadline, self.silence, local)
         return local.conn
+
+    def start_request(self, queued_at):
+        """A request taken from the worker's queue at `queued_at` (time.monotonic()): serving,
+        its statements end by REQUEST_BUDGET_SECONDS after, whatever they wait for (a
+        silent network, a pooler's queue, a thread behind others)."""
+        self.local.request_deadline = queued_at + REQUEST_BUDGET_SECONDS
 
     @contextmanager
     def write_transaction(self):
@@ -139,13 +142,7 @@ class PostgresDatabase:
             local.conn = None
 
 
-@functools.lru_cache(maxsize=4096)
-def postgres_sql(sql):
-    """The service's SQL with psycopg's placeholders: ? becomes %s, and a % is doubled."""
-    return sql.replace("%", "%%").replace("?", "%s")
-
-
-class PostgresConnection:
+class PostgresConnection(PostgresDialect):
     """psycopg 3 behind the interface of SQLiteConnection, in autocommit mode.
 
     A connection the server dropped (a restart, a failover, an idle timeout) is made again
@@ -157,7 +154,7 @@ class PostgresConnection:
     lock_row = " FOR UPDATE"  # a writer's read locks the row until it commits
     shapes_plans = True  # see song_queries
 
-    def __init__(self, url, answer_deadline=None, silence=None):
+    def __init__(self, url, answer_deadline=None, silence=None, local=None):
         self.psycopg = import_psycopg()
         self.url = url
         self.raw = None
@@ -165,8 +162,12 @@ class PostgresConnection:
         self.answer_deadline = answer_deadline
         self.silence = silence or Silence()
         self.generation = self.silence.generation
+        self.local = local  # its thread's: the request's deadline (start_request)
 
     def connect(self, timeout=CONNECT_TIMEOUT_SECONDS):
+        left = self.time_left()
+        if left is not None:  # libpq takes whole seconds, and 2 at least
+            timeout = max(2, min(timeout, int(left + 0.999)))
         options = {"autocommit": True}
         for keyword, value in {"connect_timeout": timeout, **SOCKET_OPTIONS}.items():
             if keyword not in self.url:
@@ -253,10 +254,12 @@ class PostgresConnection:
         return cursor
 
     def after_failure(self, error):
-        """After a statement's deadline passed: the database is silent, and this connection,
-        whose answer may still come, is never read again."""
+        """After a statement's deadline passed, this connection, whose answer may still come,
+        is never read again; and the database is silent, unless the wait was cut short by
+        its request's deadline (a lock may rightly take longer than what was left)."""
         if isinstance(error.__cause__, self.psycopg.errors._WaitTimeout):
-            self.silence.began()
+            if self.raw is not None and self.raw.deadline == self.answer_deadline:
+                self.silence.began()
             self.close()
 
     def run(self, sql, params):
@@ -291,7 +294,27 @@ class PostgresConnection:
         """
         self.begin_pending = True
 
+    def time_left(self):
+        """Seconds before this thread's request must be answered, or None (no deadline)."""
+        deadline = getattr(self.local, "request_deadline", None)
+        if self.answer_deadline is None or deadline is None:
+            return None
+        return deadline - time.monotonic()
+
+    def statement_deadline(self):
+        """The seconds the next statement may wait: the answer deadline, or what is left of
+        the request's; Unavailable when none is."""
+        left = self.time_left()
+        if left is None:
+            return self.answer_deadline
+        if left <= 0:
+            raise Unavailable(
+                f"This request waited {REQUEST_BUDGET_SECONDS:g} s and more; try again."
+            )
+        return min(self.answer_deadline, left)
+
     def send(self, sql, params):
+        self.raw.deadline = self.statement_deadline()
         if not self.begin_pending:
             return self.raw.execute(sql, params)
         with self.raw.pipeline():
@@ -305,9 +328,8 @@ class PostgresConnection:
         if isinstance(error, self.psycopg.errors.LockNotAvailable):
             return Unavailable(f"The database is busy; try again. ({error})")
         if isinstance(error, self.psycopg.errors._WaitTimeout):
-            return Unavailable(
-                f"The database did not answer within {self.answer_deadline:g} s; try again."
-            )
+            waited = self.raw.deadline if self.raw is not None else self.answer_deadline
+            return Unavailable(f"The database did not answer within {waited:.1f} s; try again.")
         return Unavailable(f"The database failed; try again. ({error})")
 
     def end_transaction(self):
@@ -335,33 +357,6 @@ class PostgresConnection:
             return 0
         return self.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
 
-    @staticmethod
-    def compare(field, operator, indexed):
-        """`field operator ?`; text folds ASCII letters only and compares bytes, as NOCASE."""
-        if field in TEXT_FIELDS:
-            return f'songs_nocase({field}) COLLATE "C" {operator} songs_nocase(?)'
-        return f"{field} {operator} ?"
-
-    @staticmethod
-    def operand(column, indexed):
-        return column  # PostgreSQL's planner weighs the indexes with its statistics
-
-    @staticmethod
-    def sort_expression(field):
-        return f'songs_nocase({field}) COLLATE "C"' if field in TEXT_FIELDS else field
-
-    @staticmethod
-    def search_term(value):
-        """The songs whose artist or title holds `value`, both folded by search_key, from the
-        pg_trgm GIN indexes of the keys."""
-        key = search_key(value)
-        pattern = "%" + key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        return "(artist_key LIKE ? OR title_key LIKE ?)", [pattern, pattern]
-
-    @staticmethod
-    def index_hint(driver):
-        return ""
-
     def lock_key(self, key):
         """Retries of one Idempotency-Key take turns: the second waits, then finds the first's."""
         self.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (key,))
@@ -384,6 +379,7 @@ class PostgresConnection:
         """The rows of one SELECT, `size` at a time, from a server-side cursor in a read-only
         transaction: one snapshot, and the service holds one batch at a time."""
         self.execute("BEGIN READ ONLY")
+        self.raw.deadline = self.answer_deadline  # each batch's; the answer has begun
         try:
             with self.raw.cursor(name="songs_export") as cursor:
                 cursor.execute(postgres_sql(sql), params)

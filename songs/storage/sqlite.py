@@ -49,6 +49,9 @@ class SQLiteDatabase:
         self.name = path
         self.local = threading.local()
 
+    def start_request(self, queued_at):
+        """Nothing: a write's wait is the busy timeout's (PostgresDatabase's bounds more)."""
+
     def connection(self):
         local = self.local
         if getattr(local, "conn", None) is None:
