@@ -459,8 +459,8 @@ def test_sigusr2_is_refused_in_one_line_and_sighup_then_replaces_workers_under_w
 ):
     """With reuse_port the master holds no listening socket for a new master to inherit:
     gunicorn's re-exec would start one that dies at once, leaving an operator who then stops
-    the old master with nothing serving. The way that works, SIGHUP, loses no write: every
-    song acknowledged is stored, and none is stored that was not acknowledged."""
+    the old master with nothing serving. SIGHUP loses no write: every song acknowledged is
+    stored, and none is stored that was not acknowledged."""
     server = start_gunicorn(workers=2)
     old_workers, stop = set(server.workers()), time.monotonic() + 4
     acknowledged, failures = [], []
@@ -497,11 +497,16 @@ def test_sigusr2_is_refused_in_one_line_and_sighup_then_replaces_workers_under_w
         and log.count("Starting gunicorn") == 1
     )
     assert server.process.poll() is None
-    # Linux's window as an old worker closes its listening socket (see the reload test
-    # above): a connection reset in its handshake, before any request was sent.
-    assert len(failures) <= 2 and set(failures) <= {"ConnectionResetError"}, failures
+    # As the workers swap, a new connection can be refused (the old workers have closed
+    # their listening sockets, the new ones not yet opened theirs) or reset in its
+    # handshake: before any request was sent, so nothing was done (docs/operating.md).
+    assert set(failures) <= {"ConnectionResetError", "ConnectionRefusedError"}, failures
+    assert len(failures) <= max(20, len(acknowledged) // 10), failures
     stored = [row[0] for row in db.execute("SELECT id FROM songs ORDER BY id")]
     assert sorted(acknowledged) == stored
+    deadline = time.monotonic() + 10  # the old workers finish what they hold, then go
+    while old_workers & set(server.workers()) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not old_workers & set(server.workers())
 
 
