@@ -181,9 +181,13 @@ def api_reference():
     return render("reference", document=document, operations=operations)
 
 
-def sign_in_page():
+def require_tokens():
     if not request.app.config["songs.api_tokens"]:
         raise Problem(404, "This service has no API_TOKEN, so there is nothing to sign in to.")
+
+
+def sign_in_page():
+    require_tokens()
     return render("sign_in", next=local_path(request.query.get("next")), error=None)
 
 
@@ -191,8 +195,7 @@ def sign_in():
     """A session for a token of API_TOKEN's; else 401, and after a few failures from this
     address, 429 until its wait is over (no token is even compared meanwhile)."""
     form = read_form()
-    if not request.app.config["songs.api_tokens"]:
-        raise Problem(404, "This service has no API_TOKEN, so there is nothing to sign in to.")
+    require_tokens()
     following = local_path(form.get("next"))
     if wait := sign_in_wait():
         return sign_in_refused(following, wait)

@@ -42,6 +42,20 @@ def assert_prompt(answers):
     assert [status for status, _ in answers] == [200] * len(answers)
 
 
+def probe_while_attacked(server, sockets, attack, stop):
+    """probe(server) while attack(sock) runs on each of `sockets`; then `stop` is set, the
+    attacks end, and the sockets are closed."""
+    with ThreadPoolExecutor(len(sockets)) as pool:
+        for sock in sockets:
+            pool.submit(attack, sock)
+        time.sleep(1.5)
+        answers = probe(server)
+        stop.set()
+    for sock in sockets:
+        sock.close()
+    return answers
+
+
 def connect(server):
     return socket.create_connection(("127.0.0.1", server.port), timeout=30)
 
@@ -68,14 +82,7 @@ def test_slowloris_headers_a_byte_a_second_hold_no_thread(served):
                 return
             sock.send(bytes([byte]))
 
-    with ThreadPoolExecutor(ATTACKERS) as pool:
-        for sock in sockets:
-            pool.submit(trickle, sock)
-        time.sleep(1.5)
-        answers = probe(served)
-        stop.set()
-    for sock in sockets:
-        sock.close()
+    answers = probe_while_attacked(served, sockets, trickle, stop)
 
     assert_prompt(answers)
 
@@ -185,14 +192,7 @@ def test_bodies_trickled_a_byte_at_a_time_hold_no_thread_and_end_within_the_clie
             pass
         ended.append((answer, time.monotonic() - started))
 
-    with ThreadPoolExecutor(ATTACKERS) as pool:
-        for sock in sockets:
-            pool.submit(trickle, sock)
-        time.sleep(1.5)
-        answers = probe(served)
-        stop.set()
-    for sock in sockets:
-        sock.close()
+    answers = probe_while_attacked(served, sockets, trickle, stop)
 
     assert_prompt(answers)
     assert len(ended) == ATTACKERS
