@@ -12,12 +12,14 @@ its expiry. Kept in the database, so that every worker and instance knows at onc
 session has ended, with no secret for instances to share: signing out deletes its row
 (everywhere: every row of its token), and a token taken out of API_TOKEN matches no row.
 
-Failed sign-ins are counted in the database too, per client address and in total: after
-FREE_FAILURES from one address (TOTAL_FREE_FAILURES from all), each further one makes the
-next sign-in wait, 1 s and doubling up to a cap; the form says how long (429, Retry-After).
+Failed sign-ins are counted in the database too, per client address and in total: from
+the FIRST_WAITING_FAILURE-th from one address (TOTAL_FIRST_WAITING_FAILURE-th from all),
+each makes the next sign-in wait, 1 s and doubling up to a cap; the form says how long
+(429, Retry-After).
 The API's bearer tokens are checked apart from all of this (songs/access.py).
 """
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -36,7 +38,7 @@ from songs.records import connection, database
 CSRF_COOKIE, SESSION_COOKIE, FLASH_COOKIE = "songs_csrf", "songs_session", "songs_flash"
 SESSION_SECONDS = 8 * 3600
 SESSION_SECRET = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
-FREE_FAILURES, TOTAL_FREE_FAILURES = 5, 50  # failed sign-ins before any wait
+FIRST_WAITING_FAILURE, TOTAL_FIRST_WAITING_FAILURE = 5, 50  # the failure that makes a wait
 MAX_WAIT_SECONDS, TOTAL_MAX_WAIT_SECONDS = 300, 30
 FORGET_FAILURES_SECONDS = 900  # a count starts afresh after this long without a failure
 ALL_CLIENTS = "*"
@@ -104,7 +106,7 @@ def session_of_a_token():
     tokens = request.app.config["songs.api_tokens"]
     if not (tokens and SESSION_SECRET.fullmatch(secret)):
         return None
-    session_id = hashlib.sha256(secret.encode()).hexdigest()
+    session_id = session_id_of(secret)
     signed_with = storage.session_token(connection(), session_id, time.time())
     if signed_with is None:
         return None
@@ -112,6 +114,11 @@ def session_of_a_token():
     for token in tokens:  # all compared: timing tells nothing
         matched |= hmac.compare_digest(signed_with, token_mark(token))
     return session_id if matched else None
+
+
+def session_id_of(secret):
+    """What the database keeps of a session's secret: its SHA-256, which opens nothing."""
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def token_mark(token):
@@ -123,11 +130,7 @@ def start_session(token):
     secret, now = secrets.token_urlsafe(32), time.time()
     with database().write_transaction() as conn:
         storage.add_session(
-            conn,
-            hashlib.sha256(secret.encode()).hexdigest(),
-            token_mark(token),
-            now + SESSION_SECONDS,
-            now,
+            conn, session_id_of(secret), token_mark(token), now + SESSION_SECONDS, now
         )
     set_cookie(SESSION_COOKIE, secret, max_age=SESSION_SECONDS)
 
@@ -143,23 +146,22 @@ def end_session(everywhere=False):
 
 def sign_in_wait():
     """Seconds this client must wait before its next sign-in is tried, 0 if none."""
-    clients = (client_address(), ALL_CLIENTS)
-    wait_until = storage.sign_in_waits(connection(), clients, time.time())
-    return max(0, int(wait_until - time.time() + 0.999))
+    now = time.time()
+    wait_until = storage.sign_in_waits(connection(), (client_address(), ALL_CLIENTS), now)
+    return whole_seconds_until(wait_until, now)
 
 
 def count_failed_sign_in():
     """One more failed sign-in from this client, logged with its address (never what it
-    typed); the seconds it now waits."""
+    typed)."""
     client, now = client_address(), time.time()
     with database().write_transaction() as conn:
         failures, until = storage.count_failure(
-            conn, client, now, FORGET_FAILURES_SECONDS, client_wait
+            conn, client, now, FORGET_FAILURES_SECONDS, CLIENT_WAIT
         )
-        storage.count_failure(conn, ALL_CLIENTS, now, FORGET_FAILURES_SECONDS, total_wait)
-    wait = max(0, int(until - now + 0.999))
+        storage.count_failure(conn, ALL_CLIENTS, now, FORGET_FAILURES_SECONDS, TOTAL_WAIT)
+    wait = whole_seconds_until(until, now)
     log.warning("sign-in failed from %s (%d in a row; next try in %d s)", client, failures, wait)
-    return wait
 
 
 def forget_failed_sign_ins():
@@ -167,14 +169,20 @@ def forget_failed_sign_ins():
         storage.forget_failures(conn, client_address())
 
 
-def client_wait(failures):
-    return 0 if failures < FREE_FAILURES else min(2 ** (failures - FREE_FAILURES), MAX_WAIT_SECONDS)
+def doubling_wait(failures, first, cap):
+    """Seconds to wait after `failures` in a row: none before the `first`-th, then 1, 2, 4…
+    up to `cap`."""
+    return 0 if failures < first else min(2 ** (failures - first), cap)
 
 
-def total_wait(failures):
-    if failures < TOTAL_FREE_FAILURES:
-        return 0
-    return min(2 ** (failures - TOTAL_FREE_FAILURES), TOTAL_MAX_WAIT_SECONDS)
+CLIENT_WAIT = functools.partial(doubling_wait, first=FIRST_WAITING_FAILURE, cap=MAX_WAIT_SECONDS)
+TOTAL_WAIT = functools.partial(
+    doubling_wait, first=TOTAL_FIRST_WAITING_FAILURE, cap=TOTAL_MAX_WAIT_SECONDS
+)
+
+
+def whole_seconds_until(moment, now):
+    return max(0, int(moment - now + 0.999))
 
 
 def client_address():
