@@ -51,13 +51,13 @@ from pathlib import Path
 from bottle import Bottle, request, response
 
 from songs import pages, records, settings, storage
-from songs.access import before_each_request, may_read
+from songs.access import before_each_request, connection, database, may_read
 from songs.bodies import ACCEPTED_PATCH_TYPES, read_patch_body, read_song_body
 from songs.commands import main
 from songs.conditional import (
-    check_write_preconditions,
     evaluate_preconditions,
     representation,
+    request_preconditions,
     written,
 )
 from songs.exports import EXPORTS_PER_WORKER, export_songs
@@ -70,9 +70,10 @@ from songs.problems import (
     Problem,
     allow_header,
     database_troubles,
+    error_handler,
     log,
 )
-from songs.records import connection, database, song_or_404
+from songs.records import song_or_404
 from songs.storage import SONG_FIELDS, count_songs, select_page
 from songs.wire import json_body, song_path
 
@@ -119,7 +120,7 @@ def create_app(
     app.uninstall(True)  # handlers return bytes; Bottle's JSON and template plugins only add work
     app.install(database_troubles)
     app.router.add_filter("song_id", lambda config: (SONG_ID_PATTERN, int, str))
-    app.default_error_handler = pages.render_error  # problem JSON, or a page for people
+    app.default_error_handler = error_handler(pages.error_page)  # problem JSON, or a page
     app.add_hook("before_request", before_each_request)  # one hook: each costs a call chain
     app.add_hook("after_request", add_common_headers)
 
@@ -203,7 +204,9 @@ def counted(conn, query):
 
 def create_song():
     key = idempotency_key()
-    song = records.add_song(read_song_body(), key)
+    song, replayed = records.add_song(database(), read_song_body(), key)
+    if replayed:
+        response.set_header("Idempotent-Replayed", "true")
     response.set_header("Location", song_path(song["id"]))
     return written(song, 201)
 
@@ -222,7 +225,7 @@ def patch_song(song_id):
 
 
 def delete_song(song_id):
-    records.delete_song(song_id)
+    records.delete_song(database(), song_id, request_preconditions())
     response.status = 204
     return b""
 
@@ -249,12 +252,13 @@ def describe(song_id=None):
 def change_song(song_id, read_fields):
     """PUT and PATCH: 404, then 428 and 412, then the body's problems (RFC 9110, 13.2.1:
     preconditions are judged before the content), then records.change_song."""
+    preconditions = request_preconditions()
     try:
         fields = read_fields()
     except Problem:
-        check_write_preconditions(song_or_404(connection(), song_id))
+        preconditions.check_write(song_or_404(connection(), song_id))
         raise
-    return written(records.change_song(song_id, fields), 200)
+    return written(records.change_song(database(), song_id, fields, preconditions), 200)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """Before every request: its id, its deadline, a path that decodes, and the bearer token
-(API_TOKEN)."""
+(API_TOKEN); and the database of the app serving it."""
 
 import hmac
 import time
@@ -7,7 +7,7 @@ import time
 from bottle import request
 
 from songs.headers import take_request_id
-from songs.problems import Problem
+from songs.problems import Problem, is_api_path
 
 OPEN_PATHS = ("/healthz", "/api/openapi.json")  # for the platform's checks, and for generators
 
@@ -16,9 +16,19 @@ def before_each_request():
     take_request_id()
     # Its deadline counts from when a worker's thread could first take it (songs/worker.py).
     queued_at = request.environ.get("songs.queued_at") or time.monotonic()
-    request.app.config["songs.database"].start_request(queued_at)
+    database().start_request(queued_at)
     check_path()
     check_token()
+
+
+def database():
+    """The database of the app serving this request."""
+    return request.app.config["songs.database"]
+
+
+def connection():
+    """The current thread's connection to the database of the app serving this request."""
+    return database().connection()
 
 
 def check_path():
@@ -63,11 +73,6 @@ def check_token():
         "The Authorization header does not hold a valid bearer token.",
         headers={"WWW-Authenticate": 'Bearer realm="songs", error="invalid_token"'},
     )
-
-
-def is_api_path(path):
-    """Whether `path` is the API's (and /healthz), rather than a page for people."""
-    return path.startswith("/api/") or path == "/healthz"
 
 
 def holds_token():

@@ -3,6 +3,7 @@
 
 import hashlib
 import re
+from dataclasses import dataclass
 
 from bottle import request, response
 
@@ -51,36 +52,61 @@ def song_etag(song):
 
 
 def evaluate_preconditions(etag):
-    """If-Match, then If-None-Match (RFC 9110, 13.2.2): True for a 304, or a 412 Problem.
+    """The request's If-Match, then If-None-Match (RFC 9110, 13.2.2): True for a 304, or a
+    412 Problem.
 
     `etag` is None for a representation that has none (an export): only * matches it.
     """
-    if_match = request.environ.get("HTTP_IF_MATCH")
-    if if_match is not None and not etag_matches(if_match, etag, strong=True):
-        if etag is None:
-            raise Problem(412, f"If-Match {if_match} cannot match: an export has no ETag.")
-        raise Problem(
-            412,
-            f"If-Match {if_match} does not match the current ETag, {etag}: it changed since "
-            "it was read. GET it again and retry.",
-        )
-    if_none_match = request.environ.get("HTTP_IF_NONE_MATCH")
-    if if_none_match is not None and etag_matches(if_none_match, etag, strong=False):
-        if request.method in ("GET", "HEAD"):
-            return True
-        raise Problem(412, f"If-None-Match {if_none_match} matches the current ETag, {etag}.")
-    return False
+    return request_preconditions().evaluate(etag, request.method in ("GET", "HEAD"))
 
 
-def check_write_preconditions(song):
-    """Before a write to `song`: 428 if If-Match is required and absent, 412 if it fails."""
-    if request.app.config["songs.require_if_match"] and "HTTP_IF_MATCH" not in request.environ:
-        raise Problem(
-            428,
-            "Writes to a song need If-Match with the song's ETag, so that no change is lost; "
-            "GET the song for its ETag.",
-        )
-    evaluate_preconditions(song_etag(song))
+@dataclass(frozen=True)
+class Preconditions:
+    """What a request makes a write depend on: its If-Match and If-None-Match values, and
+    whether If-Match is required (REQUIRE_IF_MATCH). The write layer checks them against the
+    song inside its transaction, without reading any request."""
+
+    if_match: str | None = None
+    if_none_match: str | None = None
+    required: bool = False
+
+    def evaluate(self, etag, reading=False):
+        """True for a 304 (a read whose If-None-Match matches), else False or a 412 Problem."""
+        if self.if_match is not None and not etag_matches(self.if_match, etag, strong=True):
+            if etag is None:
+                raise Problem(412, f"If-Match {self.if_match} cannot match: an export has no ETag.")
+            raise Problem(
+                412,
+                f"If-Match {self.if_match} does not match the current ETag, {etag}: it changed "
+                "since it was read. GET it again and retry.",
+            )
+        if self.if_none_match is not None and etag_matches(self.if_none_match, etag, strong=False):
+            if reading:
+                return True
+            raise Problem(
+                412, f"If-None-Match {self.if_none_match} matches the current ETag, {etag}."
+            )
+        return False
+
+    def check_write(self, song):
+        """Before a write to `song`: 428 if If-Match is required and absent, 412 if it fails."""
+        if self.required and self.if_match is None:
+            raise Problem(
+                428,
+                "Writes to a song need If-Match with the song's ETag, so that no change is "
+                "lost; GET the song for its ETag.",
+            )
+        self.evaluate(song_etag(song))
+
+
+def request_preconditions(if_match=None):
+    """The request's Preconditions; `if_match` in place of its header (an edit form's ETag)."""
+    environ = request.environ
+    return Preconditions(
+        environ.get("HTTP_IF_MATCH") if if_match is None else if_match,
+        environ.get("HTTP_IF_NONE_MATCH"),
+        request.app.config["songs.require_if_match"],
+    )
 
 
 ENTITY_TAG = re.compile(r'(W/)?"([\x21\x23-\x7e\x80-\xff]*)"')

@@ -5,7 +5,7 @@ import json
 import re
 from datetime import datetime, timedelta, timezone
 
-from bottle import request, response
+from bottle import request
 
 from songs.problems import Problem
 from songs.storage import find_key
@@ -34,7 +34,6 @@ def replayed_song(conn, key, fields):
             "This Idempotency-Key was used within 24 hours for a different song; "
             "use a new key for a new song.",
         )
-    response.set_header("Idempotent-Replayed", "true")
     return json.loads(song)
 
 

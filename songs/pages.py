@@ -15,12 +15,12 @@ from urllib.parse import parse_qsl, urlencode
 
 from bottle import request, response, template
 
-from songs.access import is_api_path, matching_token
-from songs.conditional import entity_tag, song_etag
+from songs.access import connection, database, matching_token
+from songs.conditional import entity_tag, request_preconditions, song_etag
 from songs.cursors import DEFAULT_SORT
 from songs.listing import EXPORT_PATHS, page_queries, read_list_query
-from songs.problems import Problem, problem_of, render_problem, status_title
-from songs.records import add_song, change_song, connection, delete_song, song_or_404
+from songs.problems import Problem, status_title
+from songs.records import add_song, change_song, delete_song, song_or_404
 from songs.reference import reference
 from songs.sessions import (
     count_failed_sign_in,
@@ -131,7 +131,7 @@ def create_song_page():
         fields = validate_song(song_pairs(form), form=True)
     except Problem as error:
         return render("new", 422, form=dict(song_pairs(form)), errors=field_errors(error))
-    song = add_song(fields)
+    song, _ = add_song(database(), fields)
     return see_other(f"/songs/{song['id']}", "added")
 
 
@@ -145,13 +145,15 @@ def update_song_page(song_id):
     """POST /songs/<id>: the edit form; its ETag is the API's If-Match, for people."""
     form = read_form()
     require_writing()
-    if_match = form_if_match(form)
+    preconditions = form_preconditions(form)
     try:
-        song = change_song(song_id, validate_song(song_pairs(form), form=True))
+        fields = validate_song(song_pairs(form), form=True)
+        song = change_song(database(), song_id, fields, preconditions)
     except Problem as error:
         return edit_refused(song_id, form, error)
     # If-Match held, so the song had the form's ETag: it still has it only if nothing changed
-    return see_other(f"/songs/{song_id}", "unchanged" if song_etag(song) == if_match else "saved")
+    unchanged = song_etag(song) == preconditions.if_match
+    return see_other(f"/songs/{song_id}", "unchanged" if unchanged else "saved")
 
 
 def delete_page(song_id):
@@ -163,9 +165,8 @@ def delete_page(song_id):
 def delete_song_page(song_id):
     form = read_form()
     require_writing()
-    form_if_match(form)
     try:
-        delete_song(song_id)
+        delete_song(database(), song_id, form_preconditions(form))
     except Problem as error:
         if error.status_code != 412:
             raise
@@ -294,21 +295,9 @@ def escape(value):
 NEEDS_ESCAPING = re.compile("[&<>\"']")
 
 
-def render_error(error):
-    """Every error: an HTML page for a page, or a browser asking for one; else problem JSON."""
-    if not is_page_request():
-        return render_problem(error)
-    problem = problem_of(error)
+def error_page(problem):
+    """An error's page for people, made of its problem (songs/problems.py chooses)."""
     return render("error", problem["status"], problem=problem)
-
-
-def is_page_request():
-    if is_api_path(request.path):
-        return False
-    # From the environ: Bottle's get_header decodes a value as UTF-8, and raises on others.
-    return "bottle.route" in request.environ or "text/html" in request.environ.get(
-        "HTTP_ACCEPT", ""
-    )
 
 
 def edit_refused(song_id, form, error):
@@ -339,10 +328,10 @@ def edit_refused(song_id, form, error):
     )
 
 
-def form_if_match(form):
-    """The form's ETag, made the request's If-Match: records.py checks it as the API's."""
-    request.environ["HTTP_IF_MATCH"] = form.get("etag", "") or '""'  # none matches nothing
-    return request.environ["HTTP_IF_MATCH"]
+def form_preconditions(form):
+    """The request's preconditions, with the form's ETag as If-Match: records.py checks it as
+    the API's."""
+    return request_preconditions(if_match=form.get("etag", "") or '""')  # none matches nothing
 
 
 def field_errors(error, kind="field"):

@@ -1,5 +1,6 @@
 """Errors: the one application/problem+json shape (RFC 9457), the handler that gives every
-error that body, and the plugin that makes database trouble a 503 rather than a 500."""
+error that body (or, for people, a page made of it), and the plugin that makes database
+trouble a 503 rather than a 500."""
 
 import functools
 import json
@@ -36,41 +37,72 @@ def song_not_found(song_id):
     return Problem(404, f"Song {song_id} does not exist.")
 
 
-def render_problem(error):
-    """Every error's body: RFC 9457 problem JSON, never a traceback (bottlepy/bottle#710)."""
-    problem = problem_of(error)
-    response.content_type = "application/problem+json"
-    return json.dumps(problem).encode()  # ASCII: a field name may hold a lone surrogate
+def error_handler(render_page):
+    """Bottle's handler of every error: problem JSON for the API, or, for a page or a browser
+    asking for one, `render_page(problem)`, the pages' HTML for it."""
+
+    def render_error(error):
+        problem = problem_of(error)
+        answer_with(problem)
+        if is_page_request():
+            return render_page(problem)
+        response.content_type = "application/problem+json"
+        return json.dumps(problem).encode()  # ASCII: a field name may hold a lone surrogate
+
+    return render_error
+
+
+def is_api_path(path):
+    """Whether `path` is the API's (and /healthz), rather than a page for people."""
+    return path.startswith("/api/") or path == "/healthz"
+
+
+def is_page_request():
+    if is_api_path(request.path):
+        return False
+    # From the environ: Bottle's get_header decodes a value as UTF-8, and raises on others.
+    return "bottle.route" in request.environ or "text/html" in request.environ.get(
+        "HTTP_ACCEPT", ""
+    )
 
 
 def problem_of(error):
-    """The problem's members for any error, and the answer's status line and headers."""
+    """The members of the problem JSON (RFC 9457, never a traceback: bottlepy/bottle#710)
+    for any error."""
     status = error.status_code
     if isinstance(error, Problem):
         detail = error.body
     elif status == 404:
         detail = f"Nothing is at {request.path}."
     elif status == 405:
-        response.set_header("Allow", allow_header(response.headers.get("Allow", "").split(",")))
-        detail = (
-            f"{request.method} is not allowed on {request.path}; use {response.headers['Allow']}."
-        )
+        detail = f"{request.method} is not allowed on {request.path}; use {allowed(error)}."
     elif status >= 500:
         detail = "The server failed to answer this request; the failure is logged."
     else:
         detail = status_title(status)
-    request_id = request.environ.setdefault("songs.request_id", os.urandom(16).hex())
-    response.set_header("Cache-Control", "no-store")
-    add_common_headers()  # again: Bottle drops them when a handler fails with a 500
-    response.status = f"{status} {status_title(status)}"  # Bottle's own line says "Entity"
     return {
         "type": "about:blank",
         "title": status_title(status),
         "status": status,
         "detail": detail,
-        "request_id": request_id,
+        "request_id": request.environ.setdefault("songs.request_id", os.urandom(16).hex()),
         **getattr(error, "members", {}),
     }
+
+
+def answer_with(problem):
+    """The status line and headers of the answer that carries `problem`."""
+    status = problem["status"]
+    if status == 405:
+        response.set_header("Allow", allowed(response))
+    response.set_header("Cache-Control", "no-store")
+    add_common_headers()  # again: Bottle drops them when a handler fails with a 500
+    response.status = f"{status} {status_title(status)}"  # Bottle's own line says "Entity"
+
+
+def allowed(answer):
+    """The Allow value for a 405: Bottle's list (on the error or the response), with HEAD."""
+    return allow_header(answer.headers.get("Allow", "").split(","))
 
 
 def allow_header(methods):

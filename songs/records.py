@@ -1,25 +1,17 @@
-"""The songs as the handlers of the API and of the pages read and write them: the database
-of the app serving the request, one song or a 404, and each write in its one transaction
-(songs/storage holds the SQL)."""
+"""The writes, each in its one transaction: they take what they need as arguments (the
+database, the fields, the preconditions, the Idempotency-Key) and return what happened,
+reading no request and setting no response, so that the API's handlers, the pages and the
+command line call them alike (songs/storage holds the SQL)."""
 
 import json
 
-from bottle import request
-
-from songs.conditional import check_write_preconditions
+from songs.conditional import Preconditions
 from songs.idempotency import replayed_song, request_digest
 from songs.problems import song_not_found
 from songs.storage import find_song, insert_song, remember_key, remove_song, update_song
 from songs.wire import utc_now
 
-
-def database():
-    return request.app.config["songs.database"]
-
-
-def connection():
-    """The current thread's connection to the database of the app serving this request."""
-    return database().connection()
+NONE = Preconditions()  # a write that depends on nothing
 
 
 def song_or_404(conn, song_id, for_update=False):
@@ -29,36 +21,38 @@ def song_or_404(conn, song_id, for_update=False):
     return song
 
 
-def add_song(fields, key=None):
-    """The new song; with an Idempotency-Key, the one it made within 24 hours, if any."""
-    with database().write_transaction() as conn:
+def add_song(database, fields, key=None):
+    """(the new song, False); with an Idempotency-Key that made a song within 24 hours, (that
+    song, True), or 422 if the key made another."""
+    with database.write_transaction() as conn:
         song = replayed_song(conn, key, fields) if key else None
-        if song is None:
-            song = insert_song(conn, fields, utc_now())
-            if key:
-                remember_key(
-                    conn, key, request_digest(fields), json.dumps(song), song["created_at"]
-                )
-    return song
+        if song is not None:
+            return song, True
+        song = insert_song(conn, fields, utc_now())
+        if key:
+            remember_key(conn, key, request_digest(fields), json.dumps(song), song["created_at"])
+    return song, False
 
 
-def change_song(song_id, fields):
-    """The song with `fields` replaced: 404, then 428 and 412 (If-Match), then a write only if
-    it changes anything.
+def change_song(database, song_id, fields, preconditions=NONE):
+    """The song with `fields` replaced: 404, then 428 and 412 (`preconditions`), then a write
+    only if it changes anything.
 
-    If-Match is compared with the song as it is inside the write transaction, so two writers
-    holding the same ETag cannot both succeed.
+    The preconditions are judged against the song as it is inside the write transaction, so
+    two writers holding the same ETag cannot both succeed.
     """
-    with database().write_transaction() as conn:
+    with database.write_transaction() as conn:
         song = song_or_404(conn, song_id, for_update=True)
-        check_write_preconditions(song)
+        preconditions.check_write(song)
         if any(song[name] != value for name, value in fields.items()):
             song = update_song(conn, song_id, {**song, **fields}, utc_now())
     return song
 
 
-def delete_song(song_id):
-    """404, then 428 and 412 (If-Match), then the song is gone."""
-    with database().write_transaction() as conn:
-        check_write_preconditions(song_or_404(conn, song_id, for_update=True))
+def delete_song(database, song_id, preconditions=NONE):
+    """404, then 428 and 412 (`preconditions`), then the song is gone: the song it was."""
+    with database.write_transaction() as conn:
+        song = song_or_404(conn, song_id, for_update=True)
+        preconditions.check_write(song)
         remove_song(conn, song_id)
+    return song

@@ -31,9 +31,9 @@ from urllib.parse import urlencode, urlsplit
 from bottle import HTTPResponse, request, response
 
 from songs import storage
+from songs.access import connection, database
 from songs.bodies import BODY_PARSERS, body_media_type, read_body
 from songs.problems import Problem
-from songs.records import connection, database
 
 CSRF_COOKIE, SESSION_COOKIE, FLASH_COOKIE = "songs_csrf", "songs_session", "songs_flash"
 SESSION_SECONDS = 8 * 3600

@@ -68,3 +68,17 @@ def test_storage_imports_nothing_of_songs_above_it():
             assert {
                 name for name in imported(path) if not name.startswith("songs.storage")
             } == set()
+
+
+def test_the_write_layer_reads_no_request_and_sets_no_response():
+    """records.py takes its inputs as arguments: nothing of Bottle's reaches it directly."""
+    tree = ast.parse(MODULES["songs.records"].read_text())
+    modules = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    modules |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+
+    assert not {name for name in modules if name.split(".")[0] == "bottle"}
