@@ -74,7 +74,7 @@ from songs.problems import (
     log,
 )
 from songs.records import song_or_404
-from songs.storage import SONG_FIELDS, count_songs, select_page
+from songs.storage import count_songs, select_page, song_from_row
 from songs.wire import json_body, song_path
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
@@ -178,7 +178,7 @@ def list_songs():
     conn = connection()
     total = counted(conn, query)
     rows = select_page(conn, query.filters, query.sort, query.after, query.limit + 1)
-    songs = [dict(zip(SONG_FIELDS, row, strict=False)) for row in rows[: query.limit]]
+    songs = [song_from_row(row) for row in rows[: query.limit]]
     response.set_header("Link", list_links(query, songs[-1] if len(rows) > query.limit else None))
     return representation(json_body(songs), validated_with=response.get_header("Link") + total)
 

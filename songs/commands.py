@@ -16,15 +16,9 @@ from songs import storage
 from songs.exports import csv_chunks
 from songs.problems import Problem
 from songs.settings import database_url, int_setting, read_settings
-from songs.storage import (
-    KEY_FIELDS,
-    SONG_FIELDS,
-    TEXT_FIELDS,
-    count_songs,
-    search_key,
-    song_batches,
-)
-from songs.validation import WRITABLE_FIELDS, validate_song
+from songs.song import FIELDS, READ_ONLY_FIELDS, SONG_FIELDS, WRITABLE_FIELDS, in_words
+from songs.storage import WRITTEN, WRITTEN_TYPES, count_songs, song_batches, written_values
+from songs.validation import validate_song
 from songs.wire import timestamp, utc_now
 
 DESCRIPTION = "songs: a JSON API over one table of songs (artist, title, rating)."
@@ -118,26 +112,26 @@ def seed_songs(database, args):
         for n in range(args.count):
             stamp = timestamp(start + timedelta(seconds=n))
             title = " ".join(rng.choice(words) for words in SEED_WORDS[1:])
-            artist = rng.choice(artists)
-            yield (
-                artist,
-                title,
-                rng.randint(1, 5),
-                stamp,
-                stamp,
-                search_key(artist),
-                search_key(title),
+            song = {"title": title, "artist": rng.choice(artists)}
+            song.update(
+                (field.name, sample(field, rng))
+                for field in FIELDS
+                if field.writable and field.name not in song
             )
+            yield (*written_values(song), stamp, stamp)
 
     rows = songs()
     while batch := list(itertools.islice(rows, SEED_BATCH)):  # the service's writes go between
         with database.write_transaction() as conn:
-            conn.insert_rows(
-                "songs",
-                ("artist", "title", "rating", "created_at", "updated_at", *KEY_FIELDS),
-                batch,
-            )
+            conn.insert_rows("songs", (*WRITTEN, "created_at", "updated_at"), batch)
     return f"{database.name}: {args.count} songs added"
+
+
+def sample(field, rng):
+    """A made-up value of a field the seed has no words of its own for."""
+    if field.kind == "integer":
+        return rng.randint(field.low, field.high)
+    return " ".join(rng.choice(words) for words in SEED_WORDS)
 
 
 SEED_BATCH = 10_000  # songs a transaction: about a second of holding the write lock
@@ -173,13 +167,13 @@ def import_songs(database, args):
     def fill(conn):
         with stream:
             rows = checked_rows(stream, args.file, errors)
-            conn.insert_rows("import_rows", ("line", *WRITABLE_FIELDS, *KEY_FIELDS), rows)
+            conn.insert_rows("import_rows", ("line", *WRITTEN), rows)
         if errors.count:  # out, and the transaction with it
             sys.exit("\n".join([*errors.shown, f"{args.file}: nothing imported, {errors}"]))
 
     def write(conn):
         now = utc_now()
-        columns = ", ".join((*WRITABLE_FIELDS, *KEY_FIELDS))
+        columns = ", ".join(WRITTEN)
         return conn.execute(
             f"INSERT INTO songs ({columns}, created_at, updated_at)"
             f" SELECT {columns}, ?, ? FROM import_rows ORDER BY line",
@@ -188,7 +182,7 @@ def import_songs(database, args):
 
     added = database.staged_write(
         "import_rows",
-        "line INTEGER, artist TEXT, title TEXT, rating INTEGER, artist_key TEXT, title_key TEXT",
+        f"line INTEGER, {WRITTEN_TYPES}",
         fill,
         write,
     )
@@ -214,6 +208,9 @@ class ImportErrors:
         return f"{self.count} errors" + (f" ({hidden} more not shown)" if hidden else "")
 
 
+SET_BY_THE_SERVICE = [name for name in SONG_FIELDS if name in READ_ONLY_FIELDS]
+
+
 def checked_rows(stream, name, errors):
     """(line, artist, title, rating) for each row of a CSV file that validate_song accepts;
     the problems of the others go to `errors`, with their line numbers."""
@@ -226,8 +223,8 @@ def checked_rows(stream, name, errors):
             or set(WRITABLE_FIELDS) - set(header)
         ):
             sys.exit(
-                f"{name}: line 1: the header must name artist, title and rating, and "
-                f"may name id, created_at and updated_at, each once; it is {','.join(header)}"
+                f"{name}: line 1: the header must name {in_words(WRITABLE_FIELDS)}, and may "
+                f"name {in_words(SET_BY_THE_SERVICE)}, each once; it is {','.join(header)}"
             )
         end = reader.line_num
         for row in reader:
@@ -244,11 +241,7 @@ def checked_rows(stream, name, errors):
                     errors.add(f"line {start}: {error['field']} {error['message']}")
                 continue
             if not errors.count:  # once one row is bad, none will be added
-                yield (
-                    start,
-                    *(song[field] for field in WRITABLE_FIELDS),
-                    *(search_key(song[field]) for field in TEXT_FIELDS),
-                )
+                yield (start, *written_values(song))
     except (csv.Error, UnicodeDecodeError) as error:
         errors.add(f"line {reader.line_num + 1}: not UTF-8 CSV ({error}); reading stopped")
 

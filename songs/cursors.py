@@ -8,11 +8,10 @@ import hashlib
 import json
 import re
 
-from songs.storage import RATINGS
-from songs.validation import WRITABLE_FIELDS, check_text
+from songs.song import BY_NAME
+from songs.validation import check_text
 
 DEFAULT_SORT = (("id", True),)  # the list's order without sort=: newest first
-MAX_SONG_ID = 2**63 - 1  # SQLite's largest INTEGER
 
 
 def encode_cursor(position, fingerprint):
@@ -66,12 +65,11 @@ def cursor_position(cursor, fingerprint, sort):
 def sort_value_is_valid(field, value):
     """Whether `value` could be a stored song's `field`: anyone can make up a cursor, so its
     values are checked as strictly as the schema checks a song's."""
-    if field == "id":
-        return type(value) is int and 1 <= value <= MAX_SONG_ID
-    if field == "rating":
-        return value in RATINGS and type(value) is int
-    if field in WRITABLE_FIELDS:
-        return check_text(value) == (value, None)
+    field = BY_NAME[field]
+    if field.kind in ("id", "integer"):
+        return type(value) is int and field.low <= value <= field.high
+    if field.kind == "text":
+        return check_text(value, field.high) == (value, None)
     return type(value) is str and STORED_TIME.fullmatch(value) is not None
 
 

@@ -8,7 +8,7 @@ import json
 from bottle import request, response
 
 from songs.problems import Problem
-from songs.storage import SONG_FIELDS, song_batches
+from songs.storage import SONG_FIELDS, song_batches, song_from_row
 
 EXPORTS_PER_WORKER = 1  # of gunicorn.conf.py's 2 threads: the other serves everything else
 EXPORT_CONTENT_TYPES = {
@@ -82,8 +82,7 @@ def csv_chunks(batches):
 def ndjson_chunks(batches):
     for rows in batches:
         yield "".join(
-            json.dumps(dict(zip(SONG_FIELDS, row, strict=False)), ensure_ascii=False) + "\n"
-            for row in rows
+            json.dumps(song_from_row(row), ensure_ascii=False) + "\n" for row in rows
         ).encode()
 
 

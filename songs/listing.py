@@ -18,11 +18,11 @@ from songs.cursors import (
     read_cursor,
 )
 from songs.problems import Problem, problem_naming_each
-from songs.validation import CONTROL_OR_SURROGATE, FORM_RATINGS, MAX_TEXT_LENGTH, check_text
+from songs.song import FILTERS, MAX_TEXT_LENGTH, SORT_FIELDS
+from songs.validation import CONTROL_OR_SURROGATE, check_text, decimal_digits
 from songs.wire import timestamp
 
 PAGE_SIZE, MAX_PAGE_SIZE = 100, 1000
-SORT_FIELDS = ("id", "artist", "title", "rating", "created_at", "updated_at")
 MIN_SEARCH_LENGTH = 3  # the shortest substring the trigram index can find
 EXPORT_PATHS = ("/api/songs.csv", "/api/songs.ndjson")
 
@@ -58,7 +58,7 @@ def read_list_query(export=False):
                 errors[name] = problem
             else:
                 values[name] = clean
-    filters = {name: values[name] for name in FILTERS if name in values}
+    filters = {name: values[name] for name in FILTER_NAMES if name in values}
     sort = values.get("sort", DEFAULT_SORT)
     fingerprint = query_fingerprint(filters, sort)
     after = None
@@ -137,17 +137,31 @@ def read_search(value):
     return value, None
 
 
-def read_ratings(value):
-    ratings = value.split(",")
-    if all(rating in FORM_RATINGS for rating in ratings):
-        return tuple(sorted({int(rating) for rating in ratings})), None
-    return None, "must be a rating from 1 to 5, or several separated by commas (4,5)"
+def read_integers(field):
+    """A filter's reader of one value of an integer field, or several separated by commas."""
+
+    def read(value):
+        numbers = [plain_number(part) for part in value.split(",")]
+        if all(n is not None and field.low <= n <= field.high for n in numbers):
+            return tuple(sorted(set(numbers))), None
+        return None, (
+            f"must be a {field.name} from {field.low} to {field.high}, or several separated by "
+            "commas (4,5)"
+        )
+
+    return read
 
 
-def read_rating(value):
-    if value in FORM_RATINGS:
-        return int(value), None
-    return None, "must be a whole number from 1 to 5"
+def read_integer(field):
+    """A filter's reader of an integer bound."""
+
+    def read(value):
+        number = plain_number(value)
+        if number is not None and field.low <= number <= field.high:
+            return number, None
+        return None, f"must be a whole number from {field.low} to {field.high}"
+
+    return read
 
 
 RFC3339 = re.compile(
@@ -200,33 +214,29 @@ def read_time(value, round_up):
     return timestamp(moment), None
 
 
-FILTERS = (
-    "q",
-    "artist",
-    "title",
-    "rating",
-    "min_rating",
-    "max_rating",
-    "created_after",
-    "created_before",
-    "updated_after",
-    "updated_before",
-)
+def plain_number(value):
+    """The number that `value` writes in plain decimal digits (no leading zero), else None."""
+    number = decimal_digits(value)
+    return number if str(number) == value else None
+
+
+def filter_reader(field, how):
+    """What reads a filter's value: by its field's kind, and how it compares (songs/song.py)."""
+    if field.kind == "text":
+        return lambda value: check_text(value, field.high)
+    if field.kind == "integer":
+        return read_integers(field) if how == "in" else read_integer(field)
+    return lambda value: read_time(value, round_up=how == "<")  # a time: after (>), before (<)
+
+
+FILTER_NAMES = ("q", *FILTERS)
 LIST_PARAMETERS = {
     "limit": read_limit,
     "cursor": read_cursor,  # and once the filters and sort are known, cursor_position
     "sort": read_sort,
     "count": read_flag,
     "q": read_search,
-    "artist": lambda value: check_text(value),  # defined with the body's validation, below
-    "title": lambda value: check_text(value),
-    "rating": read_ratings,
-    "min_rating": read_rating,
-    "max_rating": read_rating,
-    "created_after": lambda value: read_time(value, round_up=False),
-    "created_before": lambda value: read_time(value, round_up=True),
-    "updated_after": lambda value: read_time(value, round_up=False),
-    "updated_before": lambda value: read_time(value, round_up=True),
+    **{name: filter_reader(field, how) for name, (field, how) in FILTERS.items()},
 }
 EXPORT_PARAMETERS = {
     name: read for name, read in LIST_PARAMETERS.items() if name not in ("limit", "cursor")

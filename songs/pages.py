@@ -39,7 +39,8 @@ from songs.sessions import (
     start_session,
     take_flash,
 )
-from songs.storage import SONG_FIELDS, count_by_rating, select_page
+from songs.song import FIELDS, SHOWN_FIELDS, SONG_FIELDS, WRITABLE_FIELDS
+from songs.storage import count_by_rating, select_page, song_from_row
 from songs.validation import validate_song
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,12 +55,7 @@ PAGE_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",  # a page holds its visitor's CSRF token
 }
-COLUMNS = (
-    ("artist", "Artist"),
-    ("title", "Title"),
-    ("rating", "Rating"),
-    ("updated_at", "Last change (UTC)"),
-)
+LINKED = "title"  # the songs table's column that links to each song's page
 
 
 def load_static():
@@ -90,12 +86,12 @@ def songs_page():
         # each bad parameter by its field, or the query string as a whole (not UTF-8)
         errors = field_errors(error, "parameter") or {"query": error.body}
         return render(
-            "songs", 400, query=dict(given), errors=errors, rows="", listed=None, columns=COLUMNS
+            "songs", 400, query=dict(given), errors=errors, rows="", listed=None, columns=SHOWN
         )
     conn = connection()
     rows = select_page(conn, query.filters, query.sort, query.after, query.limit + 1)
     more = len(rows) > query.limit
-    last = dict(zip(SONG_FIELDS, rows[query.limit - 1], strict=True)) if more else None
+    last = song_from_row(rows[query.limit - 1]) if more else None
     first, following = page_queries(query, last)
     exports = urlencode([pair for pair in query.given if pair[0] != "limit"])
     listed = {
@@ -104,7 +100,7 @@ def songs_page():
         "default_sort": query.sort == DEFAULT_SORT,
         "first": f"/?{first}" if query.after is not None else None,
         "next": following and f"/?{following}",
-        "sort_links": {field: sort_link(query, field) for field, _ in COLUMNS},
+        "sort_links": {field: sort_link(query, field) for field, _ in SHOWN},
         "as_json": page_url("/api/songs", [*query.given, *cursor_of(request.query_string)]),
         "as_csv": page_url(EXPORT_PATHS[0], exports),
         "as_ndjson": page_url(EXPORT_PATHS[1], exports),
@@ -115,7 +111,7 @@ def songs_page():
         errors={},
         rows=table_rows(rows[: query.limit]),
         listed=listed,
-        columns=COLUMNS,
+        columns=SHOWN,
     )
 
 
@@ -264,25 +260,37 @@ def render(name, status=200, **values):
         signed_in=signed_in(),
         flash=take_flash(),
         static={name: found[3] for name, found in config["songs.static"].items()},
+        fields=FIELDS,
         **values,
     ).encode()
 
 
 def table_rows(rows):
-    """The songs table's rows as HTML, made here in one format per row rather than in the
-    template: SimpleTemplate's per-value calls would cost a page of 100 songs as much again
-    as the rest of it. Artist and title are escaped; ids, ratings and the stored timestamps
-    (schema.sql's CHECKs) are digits and punctuation that need no escaping."""
+    """The songs table's rows as HTML, made here rather than in the template: SimpleTemplate's
+    per-value calls would cost a page of 100 songs as much again as the rest of it. Text is
+    escaped; ids, integers and the stored timestamps (schema.sql's CHECKs) are digits and
+    punctuation that need no escaping."""
     return "".join(
-        ROW.format(song_id, escape(artist), escape(title), rating, at, at[:10], at[11:16])
-        for song_id, artist, title, rating, _, at in rows
+        f"<tr>{''.join(cell(row[index], row[0]) for index, cell in CELLS)}</tr>\n" for row in rows
     )
 
 
-ROW = (
-    '<tr><td>{1}</td><td><a href="/songs/{0}">{2}</a></td><td>{3}</td>'
-    '<td><time datetime="{4}">{5} {6}</time></td></tr>\n'
-)
+def table_cell(field):
+    """How the songs table shows a field: a function of its value and the song's id."""
+    if field.name == LINKED:
+        return lambda value, song_id: f'<td><a href="/songs/{song_id}">{escape(value)}</a></td>'
+    if field.kind == "text":
+        return lambda value, _: f"<td>{escape(value)}</td>"
+    if field.kind == "time":
+        return lambda at, _: f'<td><time datetime="{at}">{at[:10]} {at[11:16]}</time></td>'
+    return lambda value, _: f"<td>{value}</td>"
+
+
+SHOWN = tuple(
+    (field.name, f"{field.label} (UTC)" if field.kind == "time" else field.label)
+    for field in SHOWN_FIELDS
+)  # the songs table's columns: (field, heading)
+CELLS = tuple((SONG_FIELDS.index(field.name), table_cell(field)) for field in SHOWN_FIELDS)
 
 
 def escape(value):
@@ -351,4 +359,4 @@ def cursor_of(query_string):
 
 
 def song_pairs(form):
-    return [(name, form[name]) for name in ("artist", "title", "rating") if name in form]
+    return [(name, form[name]) for name in WRITABLE_FIELDS if name in form]

@@ -1,18 +1,16 @@
-"""What a song is: its fields, and the one function that checks a body's, naming every
-problem at once (schema.sql repeats the same rules as CHECK constraints)."""
+"""The one function that checks a song's fields as a body or a form sends them, by what
+songs/song.py declares of each, naming every problem at once (schema.sql repeats the same
+rules as CHECK constraints)."""
 
 import re
 import unicodedata
 
 from songs.problems import Problem, problem_naming_each
-
-WRITABLE_FIELDS = ("artist", "title", "rating")
-READ_ONLY_FIELDS = frozenset({"id", "created_at", "updated_at"})
-MAX_TEXT_LENGTH = 500
-
+from songs.song import BY_NAME, MAX_TEXT_LENGTH, READ_ONLY_FIELDS, WRITABLE_FIELDS, in_words
 
 CONTROL_OR_SURROGATE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-FORM_RATINGS = {"1", "2", "3", "4", "5"}
+NOT_A_FIELD = f"is not a field of a song ({', '.join(WRITABLE_FIELDS)})"
+NOT_REMOVABLE = f"cannot be removed: every song has an {in_words(WRITABLE_FIELDS)}"
 
 
 class JSONObject(list):
@@ -35,14 +33,15 @@ def validate_song(pairs, form, patch=False):
         seen.add(name)
         if name in READ_ONLY_FIELDS:
             continue
-        if patch and value is None and name in WRITABLE_FIELDS:
-            clean, problem = None, "cannot be removed: every song has an artist, title and rating"
-        elif name == "rating":
-            clean, problem = check_rating(value, form)
-        elif name in WRITABLE_FIELDS:
-            clean, problem = check_text(value)
+        field = BY_NAME.get(name)
+        if field is None:
+            clean, problem = None, NOT_A_FIELD
+        elif patch and value is None:
+            clean, problem = None, NOT_REMOVABLE
+        elif field.kind == "integer":
+            clean, problem = check_integer(value, field, form)
         else:
-            clean, problem = None, "is not a field of a song (artist, title, rating)"
+            clean, problem = check_text(value, field.high)
         if problem:
             errors[name] = problem
         else:
@@ -55,7 +54,7 @@ def validate_song(pairs, form, patch=False):
     return song
 
 
-def check_text(value):
+def check_text(value, most=MAX_TEXT_LENGTH):
     """(the text trimmed of white space, in Unicode's composed form NFC, None), or (None, what
     is wrong with what remains). NFC: "é" typed as one character or as "e" and an accent is
     the same text, stored and compared alike."""
@@ -70,24 +69,32 @@ def check_text(value):
     if not text:
         return None, "must not be empty or only white space"
     text = unicodedata.normalize("NFC", text)  # a surrogate would raise: refused above
-    if len(text) > MAX_TEXT_LENGTH:
-        return None, f"must be at most {MAX_TEXT_LENGTH} characters, not {len(text)}"
+    if len(text) > most:
+        return None, f"must be at most {most} characters, not {len(text)}"
     return text, None
 
 
-def check_rating(value, form):
-    """(the rating, None), or (None, what is wrong with it); forms give it as decimal digits."""
+def check_integer(value, field, form):
+    """(the integer, None), or (None, what is wrong with it); forms give it as decimal digits."""
     if form:
-        digits = value.lstrip("0") if isinstance(value, str) else None
-        if digits in FORM_RATINGS:
-            return int(digits), None
-        return None, "must be a whole number from 1 to 5, in decimal digits"
+        number = decimal_digits(value)
+        if number is not None and field.low <= number <= field.high:
+            return number, None
+        return None, f"must be a whole number from {field.low} to {field.high}, in decimal digits"
     if type(value) is float and value.is_integer():
         value = int(value)  # 3.0 is the integer 3, in JSON Schema as in JSON (RFC 8259, 6)
-    if type(value) is int and 1 <= value <= 5:
+    if type(value) is int and field.low <= value <= field.high:
         return value, None
     kind = "" if type(value) is int else f", not {json_type(value)}"
-    return None, f"must be an integer from 1 to 5{kind}"
+    return None, f"must be an integer from {field.low} to {field.high}{kind}"
+
+
+def decimal_digits(value):
+    """The number that ASCII decimal digits write (leading zeros allowed), else None."""
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit():
+        return None
+    digits = value.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 19 else None
 
 
 JSON_TYPE_NAMES = (  # in order: a bool is an int, and a JSONObject a list

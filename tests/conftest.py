@@ -255,6 +255,15 @@ def db(database_url):
     database.close()
 
 
+@pytest.fixture
+def database(database_url):
+    """The test's database as the service opens it, its schema made (as by init-db)."""
+    database = storage.open_database(database_url)
+    database.init_schema()
+    yield database
+    database.close()
+
+
 class OutsideWriter:
     """Another program writing to the test's database: hold() takes the write lock the service
     needs (SQLite's, or an EXCLUSIVE lock on songs, which reads pass), release() lets it go."""

@@ -11,7 +11,7 @@ from webtest import TestApp
 
 from conftest import POOLED
 from gunicorn_server import ROOT
-from songs import bodies, headers, listing, validation
+from songs import bodies, headers, listing, song, validation
 
 pytestmark = POOLED  # through PgBouncer too, in transaction pooling mode
 
@@ -215,3 +215,54 @@ def test_each_media_type_of_a_body_has_a_schema_of_its_own():
         assert len(schemas) == len(set(schemas)), (method, path)
     patch = DOCUMENT["paths"]["/api/song/{song_id}"]["patch"]["requestBody"]["content"]
     assert next(iter(patch)) == "application/merge-patch+json"
+
+
+def test_the_documents_song_schemas_follow_the_fields_declared_once():
+    """songs/song.py is the one declaration of a song's fields: the document must say the
+    same of each (its JSON type, bounds, whether a client writes it) and nothing more."""
+    schemas = DOCUMENT["components"]["schemas"]
+    song_schema = schemas["Song"]
+    json_types = {"id": "integer", "integer": "integer", "text": "string", "time": "string"}
+
+    assert song_schema["required"] == list(song.SONG_FIELDS)
+    assert list(song_schema["properties"]) == list(song.SONG_FIELDS)
+    for field in song.FIELDS:
+        described = song_schema["properties"][field.name]
+        assert described["type"] == json_types[field.kind], field.name
+        assert described.get("readOnly", False) is not field.writable, field.name
+        if field.kind == "text":
+            assert (described["minLength"], described["maxLength"]) == (field.low, field.high)
+            assert f"1 to {field.high} characters" in schemas["Text"]["description"]
+        if field.kind == "integer":
+            assert (described["minimum"], described["maximum"]) == (field.low, field.high)
+        if field.kind == "time":
+            assert described["format"] == "date-time"
+    for name in ("SongInput", "SongForm", "SongPatch"):
+        properties = schemas[name]["properties"]
+        assert set(properties) == set(song.SONG_FIELDS), name
+        for field in song.FIELDS:
+            described = properties[field.name]
+            ignored = "Ignored" in described.get("$ref", described.get("description", ""))
+            assert ignored is not field.writable, (name, field.name)
+        if name != "SongPatch":
+            assert schemas[name]["required"] == list(song.WRITABLE_FIELDS), name
+
+
+def test_the_documents_list_parameters_are_the_declared_filters():
+    parameters = DOCUMENT["components"]["parameters"]
+    documented = {
+        parameter["name"]: parameter
+        for parameter in parameters.values()
+        if parameter["in"] == "query" and parameter["name"] not in ("limit", "cursor")
+    }
+
+    assert set(documented) == {"sort", "count", "q", *song.FILTERS}
+    for name, (field, how) in song.FILTERS.items():
+        schema = documented[name]["schema"]
+        if field.kind == "integer" and how != "in":
+            assert (schema["minimum"], schema["maximum"]) == (field.low, field.high), name
+        if field.kind == "integer" and how == "in":
+            one = f"[{field.low}-{field.high}]"
+            assert schema["pattern"] == f"^{one}(,{one})*$", name
+        if field.kind == "time":
+            assert schema["format"] == "date-time", name

@@ -3,19 +3,11 @@ arguments, outside any request, on every backend."""
 
 import pytest
 
-from songs import records, storage
+from songs import records
 from songs.conditional import Preconditions, song_etag
 from songs.problems import Problem
 
 SONG = {"artist": "Gregori Klosman", "title": "Jaws", "rating": 3}
-
-
-@pytest.fixture
-def database(database_url):
-    database = storage.open_database(database_url)
-    database.init_schema()
-    yield database
-    database.close()
 
 
 def test_a_song_is_added_once_per_idempotency_key_and_says_when_it_was_replayed(database):

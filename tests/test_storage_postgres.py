@@ -21,6 +21,7 @@ import service
 from conftest import POSTGRES_ONLY, POSTGRES_POOLED, SONG, admin_connection, create
 from gunicorn_server import ROOT, procfile_command
 from songs import cursors, storage
+from songs.storage.common import BASELINE_VERSION
 from songs.storage.queries import song_queries
 
 
@@ -133,14 +134,16 @@ def test_both_schemas_define_the_same_columns_constraints_and_indexes(database_u
     }
 
 
-def test_both_schema_files_record_the_version_the_service_expects():
+def test_both_schema_files_record_the_baseline_the_steps_start_from():
     sqlite = (ROOT / "schema.sql").read_text()
     postgres = (ROOT / "schema-postgres.sql").read_text()
+    baseline = str(BASELINE_VERSION)
 
-    assert re.findall(r"PRAGMA user_version = (\d+);", sqlite) == [str(storage.SCHEMA_VERSION)]
+    assert re.findall(r"PRAGMA user_version = (\d+);", sqlite) == [baseline]
     assert re.findall(r"INSERT INTO schema_version \(version\) VALUES \((\d+)\);", postgres) == [
-        str(storage.SCHEMA_VERSION)
+        baseline
     ]
+    assert storage.SCHEMA_VERSION == BASELINE_VERSION + len(storage.STEPS)
 
 
 @POSTGRES_ONLY

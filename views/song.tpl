@@ -1,17 +1,23 @@
 % rebase('base', title=song['title'])
 <h1>{{song['title']}}</h1>
 <dl class="song">
-  <dt>Artist</dt><dd>{{song['artist']}}</dd>
-  <dt>Rating</dt><dd>{{song['rating']}} of 5</dd>
-  <dt>Added</dt><dd><time datetime="{{song['created_at']}}">{{song['created_at'][:16].replace('T', ' ')}} UTC</time></dd>
-  <dt>Last change</dt><dd><time datetime="{{song['updated_at']}}">{{song['updated_at'][:16].replace('T', ' ')}} UTC</time></dd>
+% for field in fields:
+%   value = song[field.name]
+%   if field.kind == "integer":
+  <dt>{{field.label}}</dt><dd>{{value}} of {{field.high}}</dd>
+%   elif field.kind == "time":
+  <dt>{{field.label}}</dt><dd><time datetime="{{value}}">{{value[:16].replace('T', ' ')}} UTC</time></dd>
+%   elif field.kind == "text" and field.name != "title":
+  <dt>{{field.label}}</dt><dd>{{value}}</dd>
+%   end
+% end
 </dl>
 <p class="formats"><a href="/api/song/{{song['id']}}">This song as JSON</a></p>
 <h2>Edit</h2>
 % if conflict:
 <div class="error" role="alert">
   <p>Someone changed this song after you opened it, so your changes were not saved. The form now shows the song as it is; make your changes again.</p>
-  <p>You had sent: artist “{{conflict.get('artist', '')}}”, title “{{conflict.get('title', '')}}”, rating {{conflict.get('rating', '')}}.</p>
+  <p>You had sent: {{', '.join(f"{f.name} “{conflict.get(f.name, '')}”" if f.kind == "text" else f"{f.name} {conflict.get(f.name, '')}" for f in fields if f.writable)}}.</p>
 </div>
 % elif errors:
 <p class="error" role="alert">Your changes were not saved: correct what is marked below.</p>

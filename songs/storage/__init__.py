@@ -11,14 +11,14 @@ Passing trouble (a busy SQLite file, a PostgreSQL server restarting or out of re
 raised as Unavailable, which the service answers with 503 and Retry-After.
 
 The parts: common.py (what they share), sqlite.py and postgres.py (the backends),
-queries.py (the SQL of the service) and migration.py (from a SQLite file to PostgreSQL).
+queries.py (the SQL of the service), migrations.py (the schema's numbered steps) and
+to_postgres.py (from a SQLite file to PostgreSQL).
 """
 
 from songs.storage.common import (
     ANSWER_DEADLINE_SECONDS,
     KEY_FIELDS,
     RATINGS,
-    SCHEMA_VERSION,
     SONG_FIELDS,
     TEXT_FIELDS,
     BrokenConstraint,
@@ -26,9 +26,11 @@ from songs.storage.common import (
     Unavailable,
     search_key,
 )
-from songs.storage.migration import migrate_from_sqlite
+from songs.storage.migrations import SCHEMA_VERSION, STEPS, Step
 from songs.storage.postgres import POSTGRES_SCHEMES, PostgresDatabase
 from songs.storage.queries import (
+    WRITTEN,
+    WRITTEN_TYPES,
     add_session,
     count_by_rating,
     count_failure,
@@ -45,14 +47,21 @@ from songs.storage.queries import (
     session_token,
     sign_in_waits,
     song_batches,
+    song_from_row,
     update_song,
+    written_values,
 )
 from songs.storage.sqlite import SQLiteDatabase, sqlite_path
+from songs.storage.to_postgres import migrate_from_sqlite
 
 __all__ = [
     "KEY_FIELDS",
+    "WRITTEN",
+    "WRITTEN_TYPES",
     "RATINGS",
     "SCHEMA_VERSION",
+    "STEPS",
+    "Step",
     "SONG_FIELDS",
     "TEXT_FIELDS",
     "BrokenConstraint",
@@ -79,7 +88,9 @@ __all__ = [
     "session_token",
     "sign_in_waits",
     "song_batches",
+    "song_from_row",
     "update_song",
+    "written_values",
 ]
 
 

@@ -1,13 +1,16 @@
 """What both backends and the queries share: the schema's version and files, a song's
-columns, the lock wait, and the two errors the service answers."""
+columns (songs/song.py declares its fields), the lock wait, and the two errors the service
+answers."""
 
 import unicodedata
 from pathlib import Path
 
+from songs.song import RATINGS, SONG_FIELDS, SORT_FIELDS, TEXT_FIELDS  # noqa: F401 (for storage)
+
 ROOT = Path(__file__).resolve().parents[2]  # where schema.sql is, beside service.py
 SQLITE_SCHEMA = ROOT / "schema.sql"
 POSTGRES_SCHEMA = ROOT / "schema-postgres.sql"
-SCHEMA_VERSION = 5  # schema.sql's user_version, and schema-postgres.sql's schema_version
+BASELINE_VERSION = 5  # schema.sql's user_version, schema-postgres.sql's schema_version
 
 
 BUSY_TIMEOUT_SECONDS = 5.0
@@ -21,12 +24,10 @@ ANSWER_BOUND_SECONDS = ANSWER_DEADLINE_SECONDS + RECONNECT_SECONDS + 1  # docs/o
 # From the moment a worker's thread could take it, a request's statements end within this:
 # whatever they waited for, it is answered within the bound.
 REQUEST_BUDGET_SECONDS = ANSWER_BOUND_SECONDS - 1
-SONG_FIELDS = ("id", "artist", "title", "rating", "created_at", "updated_at")
 SELECT_COLUMNS = ", ".join(SONG_FIELDS)
-RATINGS = (1, 2, 3, 4, 5)
-TEXT_FIELDS = ("artist", "title")  # compared and sorted case-insensitively (ASCII letters)
-KEY_FIELDS = ("artist_key", "title_key")  # what q searches: search_key of each
-INDEXED_COLUMNS = {"artist", "title", "rating", "created_at", "updated_at"}  # songs_by_<column>
+# Text is compared and sorted case-insensitively (ASCII letters); q searches its keys.
+KEY_FIELDS = tuple(f"{field}_key" for field in TEXT_FIELDS)  # search_key of each
+INDEXED_COLUMNS = set(SORT_FIELDS) - {"id"}  # songs_by_<column>, schema.sql
 EXPORT_BATCH = 1000  # songs per query, per fetch and per chunk of an export
 
 
@@ -53,8 +54,8 @@ def search_key(text):
     return unicodedata.normalize("NFC", text.casefold())
 
 
-def composed_and_keyed(artist, title):
-    """(artist, title, artist_key, title_key): the text in NFC, as the service writes it
-    (rows from before schema version 5, or from elsewhere, may hold other forms)."""
-    artist, title = unicodedata.normalize("NFC", artist), unicodedata.normalize("NFC", title)
-    return artist, title, search_key(artist), search_key(title)
+def composed_and_keyed(*texts):
+    """The texts (a song's TEXT_FIELDS, in order) in NFC, as the service writes them, then their
+    search keys (rows from before schema version 5, or from elsewhere, may hold other forms)."""
+    composed = [unicodedata.normalize("NFC", text) for text in texts]
+    return (*composed, *map(search_key, composed))

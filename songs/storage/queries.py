@@ -2,12 +2,11 @@
 pages' sessions and failed sign-ins, and the list (filters, sort and keyset pagination,
 each page from one index) and its exports."""
 
+from songs.song import BY_NAME, FILTERS, RATING, RATINGS, SONG_FIELDS, TEXT_FIELDS, WRITABLE_FIELDS
 from songs.storage.common import (
     EXPORT_BATCH,
-    RATINGS,
+    KEY_FIELDS,
     SELECT_COLUMNS,
-    SONG_FIELDS,
-    TEXT_FIELDS,
     composed_and_keyed,
     search_key,
 )
@@ -29,51 +28,63 @@ def song_from_row(row):
 
 
 def insert_song(conn, fields, now):
-    artist, title = fields["artist"], fields["title"]
-    rows = conn.execute(
-        "INSERT INTO songs (artist, title, rating, created_at, updated_at, artist_key, title_key)"
-        f" VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {SELECT_COLUMNS}",
-        (artist, title, fields["rating"], now, now, search_key(artist), search_key(title)),
-    ).fetchall()
+    rows = conn.execute(INSERT_SONG, (*written_values(fields), now, now)).fetchall()
     return song_from_row(rows[0])
 
 
 def update_song(conn, song_id, fields, now):
     """The replaced song, or None when there is no song with that id."""
-    artist, title = fields["artist"], fields["title"]
-    rows = conn.execute(
-        "UPDATE songs SET artist = ?, title = ?, rating = ?, updated_at = ?, artist_key = ?,"
-        f" title_key = ? WHERE id = ? RETURNING {SELECT_COLUMNS}",
-        (artist, title, fields["rating"], now, search_key(artist), search_key(title), song_id),
-    ).fetchall()
+    rows = conn.execute(UPDATE_SONG, (*written_values(fields), now, song_id)).fetchall()
     return song_from_row(rows[0]) if rows else None
 
 
+def written_values(fields):
+    """What a write sets from a song's fields: each writable one, then each text's key."""
+    keys = (search_key(fields[name]) for name in TEXT_FIELDS)
+    return (*(fields[name] for name in WRITABLE_FIELDS), *keys)
+
+
+WRITTEN = (*WRITABLE_FIELDS, *KEY_FIELDS)  # the columns written_values gives, in order
+WRITTEN_TYPES = ", ".join(  # those columns' types, for a table that stages them
+    f"{name} {'INTEGER' if name in BY_NAME and BY_NAME[name].kind == 'integer' else 'TEXT'}"
+    for name in WRITTEN
+)
+INSERT_SONG = (
+    f"INSERT INTO songs ({', '.join((*WRITTEN, 'created_at', 'updated_at'))})"
+    f" VALUES ({', '.join('?' * (len(WRITTEN) + 2))}) RETURNING {SELECT_COLUMNS}"
+)
+UPDATE_SONG = (
+    f"UPDATE songs SET {', '.join(f'{name} = ?' for name in (*WRITTEN, 'updated_at'))}"
+    f" WHERE id = ? RETURNING {SELECT_COLUMNS}"
+)
+
+
 def key_songs(database):
-    """The songs whose keys are '' (added by hand, or before schema version 5): their artist
-    and title made NFC, and their search keys written; how many. Run by every command
-    (init-db as gunicorn starts, too); a scan of the table when there are none."""
+    """The songs whose keys are '' (added by hand, or before schema version 5): their text
+    made NFC, and their search keys written; how many. Run by every command (init-db as
+    gunicorn starts, too); a scan of the table when there are none."""
     conn = database.connection()
-    if not conn.execute("SELECT 1 FROM songs WHERE artist_key = '' LIMIT 1").fetchall():
+    if not conn.execute(f"SELECT 1 FROM songs WHERE {UNKEYED} LIMIT 1").fetchall():
         return 0
 
     def fill(conn):
-        rows = conn.execute("SELECT id, artist, title FROM songs WHERE artist_key = ''").fetchall()
-        keyed = ((song_id, *composed_and_keyed(artist, title)) for song_id, artist, title in rows)
+        rows = conn.execute(f"SELECT {', '.join(('id', *TEXT_FIELDS))} FROM songs WHERE {UNKEYED}")
+        keyed = ((song_id, *composed_and_keyed(*texts)) for song_id, *texts in rows.fetchall())
         conn.insert_rows("keyed_songs", KEYED_COLUMNS, keyed)
 
     def write(conn):
+        changes = ", ".join(f"{name} = k.{name}" for name in KEYED_COLUMNS[1:])
         return conn.execute(
-            "UPDATE songs SET artist = k.artist, title = k.title, artist_key = k.artist_key,"
-            " title_key = k.title_key FROM keyed_songs AS k"
-            " WHERE songs.id = k.id AND songs.artist_key = ''"  # else the service wrote it since
+            f"UPDATE songs SET {changes} FROM keyed_songs AS k"
+            f" WHERE songs.id = k.id AND songs.{UNKEYED}"  # else the service wrote it since
         ).rowcount
 
-    columns = "id BIGINT, artist TEXT, title TEXT, artist_key TEXT, title_key TEXT"
+    columns = ", ".join(["id BIGINT", *(f"{name} TEXT" for name in KEYED_COLUMNS[1:])])
     return database.staged_write("keyed_songs", columns, fill, write)
 
 
-KEYED_COLUMNS = ("id", "artist", "title", "artist_key", "title_key")
+KEYED_COLUMNS = ("id", *TEXT_FIELDS, *KEY_FIELDS)
+UNKEYED = f"{KEY_FIELDS[0]} = ''"  # a song the service wrote has every key
 
 
 def remove_song(conn, song_id):
@@ -166,28 +177,8 @@ def forget_failures(conn, client):
 
 # The list: filters, sort and keyset pagination, each page from one index
 
-FILTER_COLUMNS = {  # each filter of the list, and the column it reads
-    "q": "songs_search",
-    "artist": "artist",
-    "title": "title",
-    "rating": "rating",
-    "min_rating": "rating",
-    "max_rating": "rating",
-    "created_after": "created_at",
-    "created_before": "created_at",
-    "updated_after": "updated_at",
-    "updated_before": "updated_at",
-}
-FILTER_OPERATORS = {
-    "artist": "=",
-    "title": "=",
-    "min_rating": ">=",
-    "max_rating": "<=",
-    "created_after": ">",
-    "created_before": "<",
-    "updated_after": ">",
-    "updated_before": "<",
-}
+FILTER_COLUMNS = {"q": "songs_search", **{name: field.name for name, (field, _) in FILTERS.items()}}
+FILTER_OPERATORS = {name: how for name, (_, how) in FILTERS.items() if how != "in"}
 SELECTIVE_FILTERS = {"q", "artist", "title"}
 
 
@@ -313,7 +304,7 @@ def filter_terms(conn, filters, indexed, pinned=None):
     for name, value in filters.items():
         column = FILTER_COLUMNS[name]
         if name == pinned:
-            one = value[0] if name == "rating" else value
+            one = value if name in FILTER_OPERATORS else value[0]  # one of "in"'s values
             terms.append(
                 f"{conn.compare(column, '>=', indexed)} AND {conn.compare(column, '<=', indexed)}"
             )
@@ -322,7 +313,7 @@ def filter_terms(conn, filters, indexed, pinned=None):
             term, term_params = conn.search_term(value)
             terms.append(term)
             params += term_params
-        elif name == "rating":
+        elif name not in FILTER_OPERATORS:  # "in": one of the values given
             terms.append(f"{conn.operand(column, indexed)} IN ({', '.join('?' * len(value))})")
             params += value
         elif column in TEXT_FIELDS:
@@ -367,7 +358,7 @@ def past(conn, keys, values, indexed):
 
 
 def allowed_ratings(filters):
-    low, high = filters.get("min_rating", 1), filters.get("max_rating", 5)
+    low, high = filters.get("min_rating", RATING.low), filters.get("max_rating", RATING.high)
     return [rating for rating in filters.get("rating", RATINGS) if low <= rating <= high]
 
 

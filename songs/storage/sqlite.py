@@ -11,15 +11,15 @@ from pathlib import Path
 from urllib.parse import quote
 
 from songs.storage.common import (
+    BASELINE_VERSION,
     BUSY_TIMEOUT_SECONDS,
     INDEXED_COLUMNS,
-    SCHEMA_VERSION,
-    SQLITE_SCHEMA,
     TEXT_FIELDS,
     BrokenConstraint,
     Unavailable,
     search_key,
 )
+from songs.storage.migrations import STEPS, apply_sqlite_baseline, apply_sqlite_steps, latest
 
 
 def sqlite_path(database_url):
@@ -146,9 +146,10 @@ class SQLiteDatabase:
             if not self.local.opened[1]:
                 raise Unavailable("The database file cannot be written now; try again.")
 
-    def init_schema(self):
-        """Apply schema.sql and switch to WAL, unless the file has both already: then nothing is
-        written. Idempotent, and safe for processes starting at once."""
+    def init_schema(self, steps=STEPS):
+        """Apply schema.sql unless the file has its version (the baseline), then each step of
+        songs/storage/migrations.py it lacks, and switch to WAL; nothing is written when the
+        file has all of it. Idempotent, and safe for processes starting at once."""
         if sqlite3.sqlite_version_info < (3, 37):
             raise RuntimeError(
                 f"SQLite 3.37 or later is needed (STRICT tables); this is {sqlite3.sqlite_version}"
@@ -162,15 +163,17 @@ class SQLiteDatabase:
         try:
             current = conn.execute("PRAGMA user_version").fetchone()[0]
             journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
-            if current == SCHEMA_VERSION and journal == "wal":
+            if current >= latest(steps) and journal == "wal":
                 return
             try:
-                apply_schema(conn)
+                if current < BASELINE_VERSION:
+                    apply_sqlite_baseline(conn)
             except sqlite3.OperationalError as error:
                 if "fts5" not in str(error):
                     raise
                 message = f"SQLite with FTS5 is needed (for q); this one has not: {error}"
                 raise RuntimeError(message) from error
+            apply_sqlite_steps(conn, steps)
             # Changing the journal mode does not wait on the busy timeout, so workers racing
             # to convert a new file get "database is locked" at once: retry until the timeout.
             deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
@@ -367,28 +370,3 @@ class SQLiteConnection(sqlite3.Connection):
             self.execute("SELECT 1 FROM songs LIMIT 1").fetchall()
         except sqlite3.Error as error:
             raise Unavailable(f"The database cannot be read: {error}") from error
-
-
-# The columns schema.sql's CREATE TABLE has that a songs table made before may lack: SQLite
-# has no ADD COLUMN IF NOT EXISTS, so they are added here, in the script's transaction.
-ADDED_COLUMNS = {  # column: its definition, added by that schema version
-    "artist_key": "TEXT NOT NULL DEFAULT ''",  # 5
-    "title_key": "TEXT NOT NULL DEFAULT ''",  # 5
-}
-
-
-def apply_schema(conn):
-    """schema.sql in one BEGIN IMMEDIATE transaction, after adding the columns it expects."""
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(songs)")}
-    adding = "".join(
-        f"ALTER TABLE songs ADD COLUMN {name} {definition};\n"
-        for name, definition in ADDED_COLUMNS.items()
-        if columns and name not in columns
-    )
-    try:
-        conn.executescript(f"BEGIN IMMEDIATE;\n{adding}{SQLITE_SCHEMA.read_text()}\nCOMMIT;")
-    except sqlite3.OperationalError as error:
-        if not (adding and "duplicate column name" in str(error)):
-            raise
-        conn.execute("ROLLBACK")  # another process added them first, and applied the script
-        conn.executescript(f"BEGIN IMMEDIATE;\n{SQLITE_SCHEMA.read_text()}\nCOMMIT;")

@@ -2,7 +2,13 @@
 
 import sqlite3
 
-from songs.storage.common import KEY_FIELDS, SELECT_COLUMNS, SONG_FIELDS, composed_and_keyed
+from songs.storage.common import (
+    KEY_FIELDS,
+    SELECT_COLUMNS,
+    SONG_FIELDS,
+    TEXT_FIELDS,
+    composed_and_keyed,
+)
 
 
 def migrate_from_sqlite(path, database):
@@ -37,9 +43,7 @@ def migrate_from_sqlite(path, database):
                 tuple(row)
                 for row in conn.execute(
                     "SELECT incoming.id, count(*) OVER () FROM incoming LEFT JOIN songs USING (id)"
-                    " WHERE (songs.artist, songs.title, songs.rating, songs.created_at,"
-                    " songs.updated_at) IS DISTINCT FROM (incoming.artist, incoming.title,"
-                    " incoming.rating, incoming.created_at, incoming.updated_at)"
+                    f" WHERE {fields_of('songs')} IS DISTINCT FROM {fields_of('incoming')}"
                     " ORDER BY incoming.id LIMIT 10"
                 )
             ]
@@ -52,8 +56,7 @@ def migrate_from_sqlite(path, database):
                     " nothing was copied"
                 )
             matched = conn.execute(
-                "SELECT count(*) FROM incoming JOIN songs USING (id, artist, title, rating,"
-                " created_at, updated_at)"
+                f"SELECT count(*) FROM incoming JOIN songs USING ({SELECT_COLUMNS})"
             ).fetchone()[0]
             if matched != total:
                 raise ValueError(f"{matched} of {total} songs matched; nothing was copied")
@@ -95,9 +98,14 @@ def move_id_sequence(source, conn):
     return target + 1
 
 
+def fields_of(table):
+    """A row value of every field of a song but its id, in `table`."""
+    return f"({', '.join(f'{table}.{name}' for name in SONG_FIELDS if name != 'id')})"
+
+
 def keyed(row):
-    """A song of the file, its artist and title in NFC (as the service writes them), with
-    their search keys."""
-    song_id, artist, title, *rest = row
-    artist, title, artist_key, title_key = composed_and_keyed(artist, title)
-    return song_id, artist, title, *rest, artist_key, title_key
+    """A song of the file, its text in NFC (as the service writes it), with its search keys."""
+    song = dict(zip(SONG_FIELDS, row, strict=True))
+    composed = composed_and_keyed(*(song.pop(name) for name in TEXT_FIELDS))
+    song.update(zip((*TEXT_FIELDS, *KEY_FIELDS), composed, strict=True))
+    return tuple(song[name] for name in (*SONG_FIELDS, *KEY_FIELDS))

@@ -1,0 +1,121 @@
+"""Schema changes as numbered steps, after the baseline.
+
+schema.sql and schema-postgres.sql make schema version 5, the baseline: a new database, or
+one of versions 1 to 4, which those idempotent scripts bring up to it. Every change after it
+is a Step from version N to N + 1: SQL for each backend, or for SQLite a function of the
+connection where it needs more than SQL (a table rebuild). Steps run in order, each in one
+transaction that also records its version (SQLite's user_version, PostgreSQL's
+schema_version), so a step is applied once, whole or not at all, and processes starting at
+once take turns (SQLite's write lock, PostgreSQL's advisory lock).
+
+To change the schema, append a Step to STEPS: SCHEMA_VERSION follows.
+"""
+
+import sqlite3
+from typing import NamedTuple
+
+from songs.storage.common import BASELINE_VERSION, SQLITE_SCHEMA
+
+
+class Step(NamedTuple):
+    version: int  # the version it makes, one more than the last step's
+    sqlite: object  # a SQL script, or a function of a sqlite3 connection
+    postgresql: str  # a SQL script (no parameters)
+
+
+STEPS = ()  # none yet after the baseline
+SCHEMA_VERSION = BASELINE_VERSION + len(STEPS)
+
+
+def pending(version, steps):
+    """The steps a database at `version` lacks, in order; their versions must run on from the
+    baseline one by one."""
+    expected = list(range(BASELINE_VERSION + 1, BASELINE_VERSION + len(steps) + 1))
+    if [step.version for step in steps] != expected:
+        raise ValueError(f"schema steps must be numbered {expected}, one each")
+    return [step for step in steps if step.version > version]
+
+
+def latest(steps):
+    return BASELINE_VERSION + len(steps)
+
+
+# SQLite
+
+
+# The columns schema.sql's CREATE TABLE has that a songs table made before may lack: SQLite
+# has no ADD COLUMN IF NOT EXISTS, so they are added here, in the script's transaction.
+ADDED_COLUMNS = {  # column: its definition, added by that schema version
+    "artist_key": "TEXT NOT NULL DEFAULT ''",  # 5
+    "title_key": "TEXT NOT NULL DEFAULT ''",  # 5
+}
+
+
+def apply_sqlite_baseline(conn):
+    """schema.sql in one BEGIN IMMEDIATE transaction, after adding the columns it expects."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(songs)")}
+    adding = "".join(
+        f"ALTER TABLE songs ADD COLUMN {name} {definition};\n"
+        for name, definition in ADDED_COLUMNS.items()
+        if columns and name not in columns
+    )
+    try:
+        conn.executescript(f"BEGIN IMMEDIATE;\n{adding}{SQLITE_SCHEMA.read_text()}\nCOMMIT;")
+    except sqlite3.OperationalError as error:
+        if not (adding and "duplicate column name" in str(error)):
+            raise
+        conn.execute("ROLLBACK")  # another process added them first, and applied the script
+        conn.executescript(f"BEGIN IMMEDIATE;\n{SQLITE_SCHEMA.read_text()}\nCOMMIT;")
+
+
+def apply_sqlite_steps(conn, steps):
+    """Each step the file lacks, in its own BEGIN IMMEDIATE transaction (conn in autocommit)."""
+    for step in pending(sqlite_version(conn), steps):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if sqlite_version(conn) < step.version:  # else another process applied it
+                if callable(step.sqlite):
+                    step.sqlite(conn)
+                else:
+                    for statement in sql_statements(step.sqlite):
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {int(step.version)}")
+            conn.execute("COMMIT")
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+
+
+def sqlite_version(conn):
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def sql_statements(script):
+    """A script's statements, one at a time (a trigger's BEGIN … END is one), so that they
+    run inside the step's transaction: sqlite3's executescript would commit it first."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            yield statement
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"a schema step ends inside a statement: {statement.strip()[:80]}")
+
+
+# PostgreSQL
+
+
+def apply_postgres_steps(conn, steps, lock):
+    """Each step the schema lacks, in its own transaction under the advisory lock `lock`."""
+    for step in pending(conn.schema_version(), steps):
+        conn.begin()
+        try:
+            conn.execute("SELECT pg_advisory_xact_lock(?)", (lock,))
+            if conn.schema_version() < step.version:  # else another process applied it
+                conn.raw.execute(step.postgresql)  # no parameters: a script
+                conn.execute("UPDATE schema_version SET version = ?", (step.version,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
