@@ -4,6 +4,7 @@
 
 PYTHON ?= python3
 PORT ?= 8000
+JOBS ?= 4  # test processes: most tests wait on servers and sockets more than on a core
 VENV := .venv
 BIN := $(VENV)/bin
 # With DATABASE_URL naming PostgreSQL, the environment gets psycopg too (requirements-postgres.txt).
@@ -21,8 +22,8 @@ run: $(RUNTIME)  ## serve on 127.0.0.1:8000 (PORT= for another), after init-db
 dev: $(RUNTIME)  ## serve with one worker that reloads when the code changes
 	$(BIN)/python service.py serve --reload --workers 1 --bind 127.0.0.1:$(PORT)
 
-test: $(VENV)/.dev $(VENV)/.nu-checker  ## run the test suite
-	$(BIN)/pytest $(PYTEST_ARGS)
+test: $(VENV)/.dev $(VENV)/.nu-checker  ## run the whole test suite, JOBS processes at once (4)
+	$(BIN)/pytest -n $(JOBS) $(PYTEST_ARGS)
 
 fuzz: $(VENV)/.dev  ## fuzz with schemathesis, longer, with a new seed it prints (SEED=N replays)
 	@seed=$(or $(SEED),$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')); \

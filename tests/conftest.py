@@ -38,6 +38,10 @@ POSTGRES_ONLY = pytest.mark.parametrize("backend", ["postgresql"])
 # database of the test's own: PgBouncer passes no search_path for a schema of its own.
 POOLED = pytest.mark.pooled  # a test or module that asks for the backend runs on all three
 POSTGRES_POOLED = pytest.mark.parametrize("backend", ["postgresql", "pgbouncer"])
+# The HTTP layer (parameters, bodies, problems, headers, preconditions) is the same whatever
+# the backend: a test or module so marked runs on SQLite only. What the backends must do
+# alike is held by the tests that are not: storage, listing, records, migrations, commands.
+HTTP_LAYER = pytest.mark.http_layer
 
 
 def pytest_addoption(parser):
@@ -71,12 +75,28 @@ def postgres_missing():
     return None
 
 
+def share_the_extensions():
+    """pg_trgm made once, in public, for every test's schema: schema-postgres.sql's CREATE
+    EXTENSION IF NOT EXISTS would make it in the first test schema on the search path, and
+    dropping that schema would drop it from under the tests running beside it."""
+    import psycopg
+
+    with admin_connection() as admin:
+        try:
+            admin.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
+        except psycopg.errors.UniqueViolation:
+            pass  # another test process made it at the same moment
+        admin.execute("ALTER EXTENSION pg_trgm SET SCHEMA public")  # if a test left it elsewhere
+
+
 def browser_missing():
     """Why the browser tests cannot run here, or None when they can."""
     return None if os.access(CHROMIUM, os.X_OK) else f"{CHROMIUM} is not installed"
 
 
 def pytest_sessionstart(session):
+    if not postgres_missing():
+        share_the_extensions()
     if os.environ.get("CI") != "true":
         return
     for part in OPTIONAL_PARTS:
@@ -91,6 +111,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "browser: runs in Chromium (tests/test_browser.py)")
     config.addinivalue_line("markers", "nu_checker: runs the Nu Html Checker (Java)")
     config.addinivalue_line("markers", "pooled: runs through PgBouncer too (POOLED)")
+    config.addinivalue_line("markers", "http_layer: runs on SQLite only (HTTP_LAYER)")
 
 
 def pytest_generate_tests(metafunc):
@@ -100,6 +121,9 @@ def pytest_generate_tests(metafunc):
     if "backend" not in metafunc.fixturenames:
         return
     if any("backend" in mark.args[0] for mark in definition.iter_markers("parametrize")):
+        return
+    if definition.get_closest_marker("http_layer"):
+        metafunc.parametrize("backend", ["sqlite"])
         return
     pooled = ["pgbouncer"] if definition.get_closest_marker("pooled") else []
     metafunc.parametrize("backend", ["sqlite", "postgresql", *pooled])

@@ -3,7 +3,9 @@
 import pytest
 from webtest import TestApp
 
-from conftest import SONG
+from conftest import HTTP_LAYER, SONG
+
+pytestmark = HTTP_LAYER  # the same on every backend: SQLite only
 
 TOKEN, OLD_TOKEN = "s3cret-token-0123456789", "old-token-abcdefghijkl"
 

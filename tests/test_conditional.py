@@ -5,8 +5,10 @@ import re
 import pytest
 from webtest import TestApp
 
-from conftest import SONG, create
+from conftest import HTTP_LAYER, SONG, create
 from songs import wire
+
+pytestmark = HTTP_LAYER  # the same on every backend: SQLite only
 
 ETAG = re.compile(r'"[0-9a-f]{32}"')
 MERGE_PATCH = "application/merge-patch+json"

@@ -5,8 +5,10 @@ import re
 
 import pytest
 
-from conftest import create
+from conftest import HTTP_LAYER, create
 from songs import listing
+
+pytestmark = HTTP_LAYER  # the same on every backend: SQLite only
 
 PARAMETERS = ", ".join(listing.LIST_PARAMETERS)
 

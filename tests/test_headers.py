@@ -6,7 +6,9 @@ import re
 import pytest
 from webtest import TestApp
 
-from conftest import SONG, create
+from conftest import HTTP_LAYER, SONG, create
+
+pytestmark = HTTP_LAYER  # the same on every backend: SQLite only
 
 SITE = "https://songs.example"
 EXPOSED = (

@@ -7,7 +7,7 @@ from urllib.parse import quote
 import pytest
 from test_cursors import links, next_url
 
-from conftest import create
+from conftest import HTTP_LAYER, create
 from songs import storage
 
 FIELDS = ("id", "artist", "title", "rating", "created_at", "updated_at")
@@ -161,6 +161,7 @@ def test_links_keep_the_filters_and_sort_and_first_starts_over(client, catalogue
     assert client.get(found["first"]).json == resp.json
 
 
+@HTTP_LAYER
 @pytest.mark.parametrize(
     "other",
     ["rating=1,4", "sort=-rating", "sort=-rating,title&artist=ABBA", "q=abba", "sort=title"],
@@ -249,6 +250,7 @@ def test_q_follows_updates_and_deletes(client):
     assert client.get("/api/songs?q=rename").json == []
 
 
+@HTTP_LAYER
 @pytest.mark.parametrize(
     ("query", "parameter", "message"),
     [
@@ -351,6 +353,7 @@ def test_time_bounds_are_strict_and_exact_to_the_millisecond_in_any_offset(
     assert len(client.get(f"/api/songs?{bound}").json) == int(included)
 
 
+@HTTP_LAYER
 def test_bad_parameters_change_nothing(client, catalogue, dump):
     before = dump()
 

@@ -5,8 +5,10 @@ import json
 import pytest
 from webtest import TestApp
 
-from conftest import SONG, create
+from conftest import HTTP_LAYER, SONG, create
 from songs import problems
+
+pytestmark = HTTP_LAYER  # the same on every backend: SQLite only
 
 
 def assert_problem(resp, status, detail=None):

@@ -4,7 +4,9 @@ import re
 
 import pytest
 
-from conftest import SONG, create
+from conftest import HTTP_LAYER, SONG, create
+
+pytestmark = HTTP_LAYER  # the same on every backend: SQLite only
 
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 

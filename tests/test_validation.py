@@ -5,7 +5,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from conftest import SONG
+from conftest import HTTP_LAYER, SONG
+
+pytestmark = HTTP_LAYER  # the same on every backend: SQLite only
 
 
 def send(client, method, path, encoding, pairs, status):
