@@ -22,7 +22,7 @@ run: $(RUNTIME)  ## serve on 127.0.0.1:8000 (PORT= for another), after init-db
 dev: $(RUNTIME)  ## serve with one worker that reloads when the code changes
 	$(BIN)/python service.py serve --reload --workers 1 --bind 127.0.0.1:$(PORT)
 
-test: $(VENV)/.dev $(VENV)/.nu-checker  ## run the whole test suite, JOBS processes at once (4)
+test: $(VENV)/.dev $(VENV)/.nu-checker  ## run the test suite
 	$(BIN)/pytest -n $(JOBS) $(PYTEST_ARGS)
 
 fuzz: $(VENV)/.dev  ## fuzz with schemathesis, longer, with a new seed it prints (SEED=N replays)
@@ -67,7 +67,7 @@ migrate-to-postgres: $(RUNTIME)  ## copy FILE's songs (songs.db unless given) in
 
 clean:  ## remove the virtual environment and caches; databases are never touched
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis __pycache__ tests/__pycache__ \
-		songs/__pycache__ songs/storage/__pycache__ bench/__pycache__
+		tests/helpers/__pycache__ songs/__pycache__ songs/storage/__pycache__ bench/__pycache__
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
@@ -88,6 +88,6 @@ $(VENV)/.dev: requirements.txt requirements-postgres.txt requirements-dev.txt | 
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@ $(VENV)/.run $(VENV)/.postgres  # requirements-dev.txt installs both of those too
 
-$(VENV)/.nu-checker: tests/nu_checker.py | $(BIN)/python  # the HTML validator's jar, pinned
-	$(BIN)/python tests/nu_checker.py
+$(VENV)/.nu-checker: tests/helpers/nu_checker.py | $(BIN)/python  # the HTML validator's jar, pinned
+	$(BIN)/python tests/helpers/nu_checker.py
 	touch $@

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 from floors import ARTIST, SEARCH_TERM  # noqa: E402
 
-from gunicorn_server import Gunicorn, procfile_command  # noqa: E402  (as the tests run it)
+from helpers.gunicorn_server import Gunicorn, procfile_command  # noqa: E402  (as the tests run it)
 from songs import cursors, listing, storage  # noqa: E402
 from songs.storage.postgres import POSTGRES_SCHEMES  # noqa: E402
 

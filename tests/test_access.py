@@ -3,7 +3,7 @@
 import pytest
 from webtest import TestApp
 
-from conftest import HTTP_LAYER, SONG
+from helpers import HTTP_LAYER, SONG
 
 pytestmark = HTTP_LAYER  # the same on every backend: SQLite only
 

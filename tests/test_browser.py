@@ -1,7 +1,7 @@
 """The pages in a real browser: Debian's Chromium, driven by Playwright, against real gunicorn.
 
 Without Chromium these tests are left out, with one line at the end saying how to enable
-them (conftest.py); under CI=true that is an error. make screenshot writes the README's
+them (tests/conftest.py); under CI=true that is an error. make screenshot writes the README's
 picture of the songs page with the same test that checks it.
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SONG
-from gunicorn_server import Gunicorn, procfile_command
+from helpers import SONG
+from helpers.gunicorn_server import Gunicorn, procfile_command
 
 pytestmark = pytest.mark.browser
 TOKEN = "browser-token-0123456789abcdef"
@@ -35,7 +35,7 @@ def browser():
     """One Chromium for the session (it takes a second to start); a context per test."""
     from playwright.sync_api import sync_playwright
 
-    from conftest import CHROMIUM
+    from helpers import CHROMIUM
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

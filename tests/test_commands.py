@@ -12,35 +12,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from test_exports import HOSTILE, rows_of
-from test_resilience import write_until
 
-from conftest import POOLED, SQLITE_ONLY, create
-from gunicorn_server import ROOT
+from helpers import POOLED, SQLITE_ONLY, create
+from helpers.commands import init_db, make
+from helpers.gunicorn_server import ROOT
+from helpers.http import HOSTILE, rows_of
+from helpers.load import write_until
 from songs import storage
 from songs.storage.sqlite import sqlite_path
-
-
-def make(*args, env=None):
-    return subprocess.run(
-        ["make", "--no-print-directory", "-C", str(ROOT), *args],
-        env={**__import__("os").environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def init_db(database_url, cwd=ROOT):
-    """Run `python service.py init-db`, as `make init-db` does."""
-    return subprocess.run(
-        [sys.executable, str(ROOT / "service.py"), "init-db"],
-        cwd=cwd,
-        env={**os.environ, "DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_hostile_values_round_trip_through_make_import_and_make_export(client, tmp_path):

@@ -9,38 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from webtest import TestApp
 
-from conftest import POOLED
-from gunicorn_server import ROOT
+from helpers import POOLED
+from helpers.contract import DOCUMENT, documented_operations, served_operations
+from helpers.gunicorn_server import ROOT
 from songs import bodies, headers, listing, song, validation
 
 pytestmark = POOLED  # through PgBouncer too, in transaction pooling mode
 
-DOCUMENT = json.loads((ROOT / "openapi.json").read_text())
 TOKEN = "a-token-of-twenty-characters-or-more"
-
-
-def served_operations(app):
-    """(OpenAPI path, method) for every route of the API, HEAD included where GET is; the
-    pages for people (songs/pages.py) are not the API's."""
-    operations = set()
-    for route in app.routes:
-        if not route.rule.startswith(("/api/", "/healthz")):
-            continue
-        path = re.sub(r"<(\w+):\w+>", r"{\1}", route.rule)
-        operations.add((path, route.method.lower()))
-        if route.method == "GET":
-            operations.add((path, "head"))
-    return operations
-
-
-def documented_operations(document=DOCUMENT):
-    methods = {"get", "head", "post", "put", "patch", "delete", "options"}
-    return {
-        (path, method)
-        for path, item in document["paths"].items()
-        for method in item
-        if method in methods
-    }
 
 
 def test_the_document_is_served_as_json_with_an_etag(client):

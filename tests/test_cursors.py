@@ -1,18 +1,16 @@
 """The list is paged by keyset: limit, an opaque cursor, and RFC 8288 Link rel="next"."""
 
 import base64
-import re
 
 import pytest
 
-from conftest import HTTP_LAYER, create
+from helpers import HTTP_LAYER, create
+from helpers.http import links, next_url
 from songs import listing
 
 pytestmark = HTTP_LAYER  # the same on every backend: SQLite only
 
 PARAMETERS = ", ".join(listing.LIST_PARAMETERS)
-
-LINK = re.compile(r'<(?P<url>[^>]+)>; rel="(?P<rel>[a-z]+)"(, |$)')
 
 
 def fill(db, count):
@@ -22,18 +20,6 @@ def fill(db, count):
         ("artist", "title", "rating"),
         [(f"Artist {n}", f"Title {n}", n % 5 + 1) for n in range(1, count + 1)],
     )
-
-
-def links(resp):
-    """The Link header's URLs by relation."""
-    link = resp.headers["Link"]
-    found = {match["rel"]: match["url"] for match in LINK.finditer(link)}
-    assert ", ".join(f'<{url}>; rel="{rel}"' for rel, url in found.items()) == link
-    return found
-
-
-def next_url(resp):
-    return links(resp).get("next")
 
 
 def all_pages(client, url):

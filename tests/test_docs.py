@@ -21,10 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # when run as a script
 sys.path.insert(0, str(ROOT / "tests"))
 
-from test_contract import served_operations  # noqa: E402
-
 import service  # noqa: E402
-from gunicorn_server import Gunicorn, procfile_command  # noqa: E402
+from helpers.contract import served_operations  # noqa: E402
+from helpers.gunicorn_server import Gunicorn, procfile_command  # noqa: E402
 
 README = ROOT / "README.md"
 API = ROOT / "docs" / "api.md"
@@ -95,7 +94,10 @@ def replay(kind, settings, steps, folder):
             check=True,
             capture_output=True,
         )
-    server = Gunicorn(procfile_command(), folder / "gunicorn.log", env=env)
+    # One worker: an example's answers are the same from any number, and each start costs less.
+    server = Gunicorn(
+        procfile_command(), folder / "gunicorn.log", env=env, gunicorn_args="--workers 1"
+    )
     try:
         server.wait_ready()
         here = f"127.0.0.1:{server.port}"

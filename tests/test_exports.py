@@ -1,33 +1,18 @@
 """Exports: CSV and NDJSON, streamed in batches, every matching song in the sort's order."""
 
-import csv
 import io
 import json
 from pathlib import Path
 
 import pytest
 
-from conftest import create
+from helpers import create
+from helpers.http import HOSTILE, rows_of
 from songs import storage
 from songs.storage.common import EXPORT_BATCH
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = "id,artist,title,rating,created_at,updated_at\r\n"
-HOSTILE = [
-    ("Commas, Inc.", 'He said "hi", then left', 1),
-    ('"', '""', 2),
-    ('=HYPERLINK("http://x")', "=1+2", 3),
-    ("+SUM(A1:A9)", "-2+3", 4),
-    ("@cmd", "\u202eevil\u202c txt", 5),
-    ("Sigur Rós", "Hoppípolla 🎵", 4),
-    ("x" * 500, "a\u00a0b\u3000c", 3),
-    ("'quoted'", "tab\u2003inside; semi", 2),
-    ("back\\slash", "NULL", 1),
-]
-
-
-def rows_of(text):
-    return list(csv.reader(io.StringIO(text, newline="")))
 
 
 def test_csv_export_is_rfc_4180_with_a_header_and_every_matching_song(client):

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import POOLED, POSTGRES_POOLED, SONG, SQLITE_ONLY, admin_connection
-from gunicorn_server import ROOT
+from helpers import POOLED, POSTGRES_POOLED, SONG, SQLITE_ONLY
+from helpers.databases import admin_connection
+from helpers.gunicorn_server import ROOT
 from songs import storage
 from songs.storage.common import BUSY_TIMEOUT_SECONDS
 
@@ -190,7 +191,8 @@ def test_gunicorn_starts_during_a_postgresql_outage_and_serves_once_it_ends(
 
 def serves_again(server, seconds=3):
     """Whether a read is answered within `seconds` of the database's return: at once
-    directly, within PgBouncer's server_login_retry (1 s in tests/pgbouncer.py) through it."""
+    directly, within PgBouncer's server_login_retry (1 s in tests/helpers/pgbouncer.py)
+    through it."""
     deadline = time.monotonic() + seconds
     while server.request_json("GET", "/api/songs")[0] != 200:
         if time.monotonic() > deadline:

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from webtest import TestApp, TestRequest
 
-from conftest import SONG, SQLITE_ONLY, create
+from helpers import SONG, SQLITE_ONLY, create
 from songs import cursors, listing
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))

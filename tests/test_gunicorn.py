@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import POOLED, SONG, SQLITE_ONLY
-from gunicorn_server import Gunicorn, procfile_command
+from helpers import POOLED, SONG, SQLITE_ONLY
+from helpers.gunicorn_server import Gunicorn, procfile_command
 
 
 @POOLED

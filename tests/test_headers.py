@@ -6,7 +6,7 @@ import re
 import pytest
 from webtest import TestApp
 
-from conftest import HTTP_LAYER, SONG, create
+from helpers import HTTP_LAYER, SONG, create
 
 pytestmark = HTTP_LAYER  # the same on every backend: SQLite only
 

@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from conftest import POOLED, SONG
+from helpers import POOLED, SONG
 
 pytestmark = POOLED  # through PgBouncer too, in transaction pooling mode
 

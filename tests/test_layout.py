@@ -5,7 +5,7 @@ import ast
 
 import pytest
 
-from gunicorn_server import ROOT
+from helpers.gunicorn_server import ROOT
 
 MODULES = {
     ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): path
@@ -88,3 +88,16 @@ def test_the_write_layer_reads_no_request_and_sets_no_response():
     modules |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
 
     assert not {name for name in modules if name.split(".")[0] == "bottle"}
+
+
+def test_no_test_module_imports_another_nor_the_conftest():
+    """What tests share is in tests/helpers/ (pytest's importlib import mode forbids the rest)."""
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                assert not name.split(".")[0].startswith(("test_", "conftest")), (path.name, name)

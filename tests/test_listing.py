@@ -5,9 +5,9 @@ import random
 from urllib.parse import quote
 
 import pytest
-from test_cursors import links, next_url
 
-from conftest import HTTP_LAYER, create
+from helpers import HTTP_LAYER, create
+from helpers.http import links, next_url
 from songs import storage
 
 FIELDS = ("id", "artist", "title", "rating", "created_at", "updated_at")

@@ -11,12 +11,11 @@ from html import unescape
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-import nu_checker
 import pytest
-from test_contract import documented_operations
 from webtest import TestApp
 
-from conftest import SONG, SQLITE_ONLY, create
+from helpers import SONG, SQLITE_ONLY, create, nu_checker
+from helpers.contract import documented_operations
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "page-token-0123456789abcdef"

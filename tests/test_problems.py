@@ -5,23 +5,10 @@ import json
 import pytest
 from webtest import TestApp
 
-from conftest import HTTP_LAYER, SONG, create
-from songs import problems
+from helpers import HTTP_LAYER, SONG, create
+from helpers.http import assert_problem
 
 pytestmark = HTTP_LAYER  # the same on every backend: SQLite only
-
-
-def assert_problem(resp, status, detail=None):
-    assert resp.status_int == status
-    assert resp.content_type == "application/problem+json"
-    problem = resp.json
-    assert problem["type"] == "about:blank"
-    assert problem["status"] == status
-    assert problem["title"] == problems.status_title(status)
-    assert isinstance(problem["detail"], str) and problem["detail"]
-    if detail is not None:
-        assert problem["detail"] == detail
-    return problem
 
 
 BAD_IDS = ["abc", "0", "-1", "99999999999999999999", "007", "1.5", "%D9%A3", "1%20"]

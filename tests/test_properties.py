@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from webtest import TestApp
 
-from gunicorn_server import ROOT
+from helpers.gunicorn_server import ROOT
 from songs import validation
 
 DOCUMENT = json.loads((ROOT / "openapi.json").read_text())

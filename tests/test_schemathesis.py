@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import pytest
 
-from gunicorn_server import ROOT
+from helpers.gunicorn_server import ROOT
 
 DOCUMENT = json.loads((ROOT / "openapi.json").read_text())
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")

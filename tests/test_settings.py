@@ -5,13 +5,14 @@ import subprocess
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from test_commands import init_db
-from test_problems import assert_problem
 from webtest import TestApp
 
 import service
-from conftest import POSTGRES_ONLY, POSTGRES_URL, SONG, SQLITE_ONLY
-from gunicorn_server import Gunicorn, procfile_command
+from helpers import POSTGRES_ONLY, SONG, SQLITE_ONLY
+from helpers.commands import init_db
+from helpers.databases import POSTGRES_URL
+from helpers.gunicorn_server import Gunicorn, procfile_command
+from helpers.http import assert_problem
 
 
 def test_a_relative_database_url_is_relative_to_the_working_directory(tmp_path):

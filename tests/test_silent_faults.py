@@ -1,5 +1,5 @@
 """A database that stops answering without a word, under real gunicorn: packets that vanish,
-and flows that a middlebox forgets (tests/fault_proxy.py), between the service and
+and flows that a middlebox forgets (tests/helpers/fault_proxy.py), between the service and
 PostgreSQL, and between PgBouncer (the sample pgbouncer.ini) and PostgreSQL.
 
 The promise: every request is answered within ANSWER_BOUND, a 503 with Retry-After while
@@ -14,10 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from fault_proxy import FaultProxy
-from pgbouncer import PgBouncer
 
-from conftest import POSTGRES_POOLED, POSTGRES_URL, SONG, admin_connection, drop_database
+from helpers import POSTGRES_POOLED, SONG
+from helpers.databases import POSTGRES_URL, admin_connection, drop_database
+from helpers.fault_proxy import FaultProxy
+from helpers.pgbouncer import PgBouncer
 from songs import storage
 from songs.storage.common import ANSWER_BOUND_SECONDS, ANSWER_DEADLINE_SECONDS
 

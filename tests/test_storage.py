@@ -8,12 +8,12 @@ import time
 import unicodedata
 
 import pytest
-from test_commands import init_db
 from webtest import TestApp
 
 import service
-from conftest import SONG, SQLITE_ONLY, create
-from gunicorn_server import ROOT
+from helpers import SONG, SQLITE_ONLY, create
+from helpers.commands import init_db
+from helpers.gunicorn_server import ROOT
 from songs import storage
 
 INSERT = "INSERT INTO songs (artist, title, rating) VALUES (?, ?, ?)"

@@ -1,7 +1,7 @@
 """What is PostgreSQL's own: one schema in two dialects, connections that survive an outage,
 two instances on one database, moving a SQLite database in, and the install it needs.
 
-Everything else runs on both backends through the database_url fixture (conftest.py).
+Everything else runs on both backends through the database_url fixture (helpers/databases.py).
 """
 
 import json
@@ -14,12 +14,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from test_resilience import mixed_writers_lose_nothing
 from webtest import TestApp
 
 import service
-from conftest import POSTGRES_ONLY, POSTGRES_POOLED, SONG, admin_connection, create
-from gunicorn_server import ROOT, procfile_command
+from helpers import POSTGRES_ONLY, POSTGRES_POOLED, SONG, create
+from helpers.databases import admin_connection
+from helpers.gunicorn_server import ROOT, procfile_command
+from helpers.load import mixed_writers_lose_nothing
 from songs import cursors, storage
 from songs.storage.common import BASELINE_VERSION
 from songs.storage.queries import song_queries
@@ -370,7 +371,7 @@ def test_an_outage_is_503s_and_the_service_serves_again_without_a_restart(
     """Under load, every connection is cut and new ones are refused for a while; then allowed.
 
     Through PgBouncer, a request first waits for a server connection, up to its
-    query_wait_timeout (2 s in tests/pgbouncer.py)."""
+    query_wait_timeout (2 s in tests/helpers/pgbouncer.py)."""
     name, url = own_database
     wait = 0.2 if backend == "postgresql" else 2.5
     outage = 2 if backend == "postgresql" else 5

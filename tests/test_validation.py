@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from conftest import HTTP_LAYER, SONG
+from helpers import HTTP_LAYER, SONG
 
 pytestmark = HTTP_LAYER  # the same on every backend: SQLite only
 

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import SONG, SQLITE_ONLY
+from helpers import SONG, SQLITE_ONLY
 
 ATTACKERS = 16  # four times the threads of start_gunicorn(workers=2)
 

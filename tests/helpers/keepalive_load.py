@@ -1,7 +1,7 @@
 """A keep-alive load as wrk makes one: N connections opened at once, each sending a GET as
 soon as its last answer is in, until killed (standard library only).
 
-    python tests/keepalive_load.py PORT CONNECTIONS PATH
+    python tests/helpers/keepalive_load.py PORT CONNECTIONS PATH
 
 Once every connection has had an answer, it prints their local ports on one line, so that
 whoever started it can tell which process holds each one; it exits with status 1 if that

@@ -12,7 +12,7 @@ and after it. New connections during the silence are accepted and never answered
 import socket
 import threading
 
-from gunicorn_server import free_port
+from helpers.gunicorn_server import free_port
 
 
 class FaultProxy:

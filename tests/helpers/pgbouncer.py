@@ -2,8 +2,8 @@
 deploy/pgbouncer.ini (transaction pooling, and its timeouts) in front of a PostgreSQL
 server, on a free loopback port.
 
-`python tests/pgbouncer.py [SERVER_URL]` starts one the same way, prints its URL and keeps it
-until Ctrl-C: `DATABASE_URL=<that URL> make bench` measures the service through it.
+`python tests/helpers/pgbouncer.py [SERVER_URL]` starts one the same way, prints its URL and
+keeps it until Ctrl-C: `DATABASE_URL=<that URL> make bench` measures the service through it.
 
 Every database of the server is reachable through it by name (`*`), each with a pool of
 POOL_SIZE server connections, fewer than the service's threads open to it: a transaction
@@ -15,11 +15,14 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from gunicorn_server import ROOT, free_port
+if __package__ in (None, ""):  # run as a script: python tests/helpers/pgbouncer.py
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from helpers.gunicorn_server import ROOT, free_port  # noqa: E402
 
 HOW_TO_ENABLE = "install PgBouncer (apt-get install pgbouncer)"
 POOL_SIZE = 2  # server connections per database; a test's gunicorn has 2 workers x 2 threads

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port():
@@ -149,12 +149,12 @@ class Gunicorn:
 
     @contextlib.contextmanager
     def keepalive_load(self, connections, path="/healthz"):
-        """tests/keepalive_load.py on this server while the block runs: yields its
+        """tests/helpers/keepalive_load.py on this server while the block runs: yields its
         connections' local ports, once each has had an answer."""
         load = subprocess.Popen(
             [
                 sys.executable,
-                str(ROOT / "tests" / "keepalive_load.py"),
+                str(Path(__file__).with_name("keepalive_load.py")),
                 str(self.port),
                 str(connections),
                 path,

@@ -1,6 +1,6 @@
 """The Nu Html Checker (vnu.jar, the W3C's HTML validator), pinned, for test_pages.py.
 
-`python tests/nu_checker.py` (make test does it) fetches the jar from the npm registry
+`python tests/helpers/nu_checker.py` (make test does it) fetches the jar from the npm registry
 (package vnu-jar, MIT licence) into .venv, once, and refuses a download whose sha512 is not
 the registry's integrity hash below. It runs on Java 11 or later: Debian's
 default-jre-headless.
@@ -20,7 +20,7 @@ TARBALL = f"https://registry.npmjs.org/vnu-jar/-/vnu-jar-{VERSION}.tgz"
 INTEGRITY = (  # npm view vnu-jar@26.9.27 dist.integrity
     "sha512-TkQd5DFfOaWC9ebtvozTsrH2Vaod3jYg+vrOeREzIXxBexLz9+rS2DNtjn7+RPUiZhgli0SghgBX6RJRNea0KA=="
 )
-JAR = Path(__file__).resolve().parent.parent / ".venv" / f"vnu-{VERSION}.jar"
+JAR = Path(__file__).resolve().parents[2] / ".venv" / f"vnu-{VERSION}.jar"
 HOW_TO_ENABLE = "install Java 11 or later (apt-get install default-jre-headless)"
 
 

@@ -1,0 +1,114 @@
+"""Clients that write through real gunicorn while something else happens to it."""
+
+import http.client
+import json
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from helpers import SONG
+from songs.song import SONG_FIELDS as FIELDS
+
+
+def write_until(server, stop, acknowledged, lock, client):
+    """POST songs until `stop`, keeping each one the service acknowledged (a 201)."""
+    n = 0
+    while not stop.is_set():
+        song = {"artist": f"Client {client}", "title": f"Song {n}", "rating": n % 5 + 1}
+        try:
+            status, _, created = server.request_json("POST", "/api/songs", song)
+        except (OSError, http.client.HTTPException, ValueError):
+            continue  # cut off by the kill: not acknowledged, so it may or may not be there
+        if status == 201:
+            with lock:
+                acknowledged[created["id"]] = song
+        n += 1
+
+
+def mixed_writers_lose_nothing(servers, db, seconds=4):
+    """16 clients spread over `servers` for `seconds`: GET, POST, PUT, PATCH and DELETE on
+    12 shared songs, then the table checked against every acknowledged write.
+
+    Every write names the version it read (If-Match) and changes the song, so each song's
+    acknowledged writes must form one chain from its first version; the table must hold
+    the end of every chain, and every acknowledged write must be in one.
+    """
+    server = servers[0]
+    first = {}
+    for n in range(12):
+        status, headers, song = server.request_json(
+            "POST", "/api/songs", {**SONG, "title": f"S{n}"}
+        )
+        first[song["id"]] = headers["ETag"]
+    acknowledged, lock, statuses = [], threading.Lock(), []
+    deadline = time.monotonic() + seconds
+
+    shared = list(first)  # the songs every client picks from, as they come and go
+
+    def client(c):
+        server = servers[c % len(servers)]
+        rng, known, n = random.Random(c), {}, 0
+        while time.monotonic() < deadline:
+            n += 1
+            with lock:
+                song_id = rng.choice(shared) if shared else None
+            op = rng.choice(["PUT", "PATCH", "PATCH", "PATCH", "DELETE", "POST", "POST"])
+            if op != "POST" and song_id is not None and song_id not in known:
+                status, headers, _ = server.request("GET", f"/api/song/{song_id}")
+                statuses.append(status)
+                if status == 200:
+                    known[song_id] = headers["ETag"]
+                else:
+                    with lock:
+                        if song_id in shared:  # deleted by another client
+                            shared.remove(song_id)
+                continue
+            fields = {"title": f"c{c}-{n}", "rating": rng.randint(1, 5)}
+            if op == "POST" or song_id is None:
+                status, headers, song = server.request_json(
+                    "POST", "/api/songs", {**SONG, **fields}
+                )
+                statuses.append(status)
+                with lock:
+                    acknowledged.append((song["id"], None, headers["ETag"], song))
+                    shared.append(song["id"])
+                continue
+            body = json.dumps({**SONG, **fields} if op == "PUT" else fields)
+            headers = {"If-Match": known.pop(song_id), "Content-Type": "application/json"}
+            status, answer_headers, raw = server.request(op, f"/api/song/{song_id}", body, headers)
+            statuses.append(status)
+            if status in (200, 204):
+                after = json.loads(raw) if op != "DELETE" else None
+                with lock:
+                    acknowledged.append(
+                        (song_id, headers["If-Match"], answer_headers.get("ETag"), after)
+                    )
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(client, range(16)))
+
+    rows = db.execute("SELECT id, artist, title, rating, created_at, updated_at FROM songs")
+    table = {row[0]: dict(zip(FIELDS, row, strict=True)) for row in rows}
+    assert not [s for s in statuses if s >= 500]
+    assert {200, 201, 204, 412} <= set(statuses)
+    for each in servers:
+        log = each.log()
+        assert "locked" not in log and "Traceback" not in log
+    for song_id, created_etag in {
+        **first,
+        **{a[0]: a[2] for a in acknowledged if a[1] is None},
+    }.items():
+        writes = {a[1]: a for a in acknowledged if a[0] == song_id and a[1] is not None}
+        assert len(writes) == len([a for a in acknowledged if a[0] == song_id and a[1]])
+        etag, state, walked = created_etag, "present", 0
+        while etag in writes:
+            _, _, etag, state = writes[etag]
+            walked += 1
+        assert walked == len(writes), f"song {song_id}: an acknowledged write is off the chain"
+        if state is None:
+            assert song_id not in table
+        elif state != "present":
+            assert table[song_id] == state
+        else:
+            assert song_id in table
