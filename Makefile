@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 # With DATABASE_URL naming PostgreSQL, the environment gets psycopg too (requirements-postgres.txt).
 RUNTIME := $(VENV)/$(if $(filter postgres%,$(DATABASE_URL)),.postgres,.run)
 
-.PHONY: help run dev test fuzz screenshot lint format init-db seed import export backup migrate-to-postgres bench clean
+.PHONY: help run dev test check fuzz screenshot lint format init-db seed import export backup migrate-to-postgres bench clean
 .DEFAULT_GOAL := help
 
 help:  ## list these targets (what a bare `make` does)
@@ -24,6 +24,11 @@ dev: $(RUNTIME)  ## serve with one worker that reloads when the code changes
 
 test: $(VENV)/.dev $(VENV)/.nu-checker  ## run the test suite
 	$(BIN)/pytest -n $(JOBS) $(PYTEST_ARGS)
+
+check: $(VENV)/.dev  ## lint, then the quick tests: in-process, on SQLite (under a minute)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest -n $(JOBS) --quick $(PYTEST_ARGS)
 
 fuzz: $(VENV)/.dev  ## fuzz with schemathesis, longer, with a new seed it prints (SEED=N replays)
 	@seed=$(or $(SEED),$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')); \

@@ -22,31 +22,53 @@ class AccessLogger(Logger):
     variable, the user of a Basic Authorization) and sends the line through logging's
     records and formatter: on a bare app that halved the requests per second. Here the
     format's atoms are made when it asks for them, the common ones cheaply and any other
-    from gunicorn's own atoms(); gunicorn's escaping of double quotes is kept; and the line
-    goes straight to the access log's streams, under their handlers' locks, the same bytes
-    logging would write.
+    from gunicorn's own atoms(); gunicorn's escaping of double quotes is kept.
+
+    With gunicorn's own handlers (a stream or a file, whose formatter writes the message
+    alone), the line goes straight to their streams, under their locks: the same bytes
+    logging would write. With anything else (an operator's logconfig_dict, logconfig_json
+    or logconfig: a formatter, a filter, syslog, another handler) it goes through logging,
+    as gunicorn's own access() sends it, so that the operator's configuration applies.
     """
 
     def access(self, resp, req, environ, request_time):
         if not self.access_log_enabled:
             return
+        atoms = Atoms(self, resp, req, environ, request_time)
+        if not self.plain_handlers():
+            self.access_log.info(self.cfg.access_log_format, atoms)
+            return
         try:
-            line = self.cfg.access_log_format % Atoms(self, resp, req, environ, request_time)
+            line = self.cfg.access_log_format % atoms
         except Exception:
             self.error(traceback.format_exc())
             return
         for handler in self.access_log.handlers:
-            if type(handler) in (logging.StreamHandler, logging.FileHandler) and handler.stream:
-                with handler.lock:
-                    try:
-                        handler.stream.write(line + handler.terminator)
-                        handler.stream.flush()
-                    except Exception:
-                        self.error(traceback.format_exc())
-            else:  # syslog, or a handler of the operator's: as logging would
-                handler.handle(
-                    logging.LogRecord("gunicorn.access", logging.INFO, "", 0, line, (), None)
+            with handler.lock:
+                try:
+                    handler.stream.write(line + handler.terminator)
+                    handler.stream.flush()
+                except Exception:  # a stream closed, say: as logging's handleError would
+                    self.error(traceback.format_exc())
+
+    def plain_handlers(self):
+        """Whether the access log has only gunicorn's own handlers: streams or files whose
+        formatter writes the message alone, with no filter anywhere (asked once a setup)."""
+        log = self.access_log
+        handlers = tuple(log.handlers)
+        if self.plain[0] != handlers:
+            plain = bool(handlers) and not log.filters and log.propagate is False
+            for handler in handlers:
+                plain = plain and (
+                    type(handler) in (logging.StreamHandler, logging.FileHandler)
+                    and handler.stream is not None
+                    and not handler.filters
+                    and getattr(handler.formatter, "_fmt", None) == "%(message)s"
                 )
+            self.plain = (handlers, plain)
+        return self.plain[1]
+
+    plain = (None, False)
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
@@ -72,7 +94,7 @@ class Atoms(dict):
     __slots__ = ("parts", "all")
 
     def __init__(self, logger, resp, req, environ, request_time):
-        super().__init__()
+        super().__init__(h=environ.get("REMOTE_ADDR", "-"))  # not empty: logging's % takes it
         self.parts = (logger, resp, req, environ, request_time)
         self.all = None
 

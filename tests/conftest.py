@@ -33,6 +33,11 @@ def pytest_addoption(parser):
         help="where the browser test keeps its picture of the songs page (make screenshot)",
     )
     parser.addoption(
+        "--quick",
+        action="store_true",
+        help="only what runs in-process on SQLite, in seconds (make check)",
+    )
+    parser.addoption(
         "--fuzz-seed",
         type=int,
         help="schemathesis's seed with --fuzz-examples (make fuzz picks and prints one)",
@@ -80,12 +85,70 @@ def pytest_generate_tests(metafunc):
 
 
 def pytest_collection_modifyitems(config, items):
+    # The slowest first, so that the processes (make test's -n) end together: a long test
+    # started last would run on alone.
+    items.sort(key=lambda item: SLOWEST_FIRST.get(module_of(item), len(SLOWEST_FIRST)))
+    if config.getoption("quick"):
+        slow = [item for item in items if starts_processes(item)]
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not starts_processes(item)]
     for part in OPTIONAL_PARTS:
         left_out = [item for item in items if part.needed_by(item)] if part.missing() else []
         if left_out:
             config.hook.pytest_deselected(items=left_out)
             items[:] = [item for item in items if not part.needed_by(item)]
             config.stash[part.left_out] = len(left_out)
+
+
+# Modules whose tests start processes (gunicorn, PgBouncer, Chromium, Java, commands), or
+# seed tables big enough to measure plans: left out of --quick.
+PROCESS_MODULES = {
+    "test_browser",
+    "test_commands",
+    "test_docs",
+    "test_faults",
+    "test_generated_client",
+    "test_gunicorn",
+    "test_resilience",
+    "test_schemathesis",
+    "test_settings",
+    "test_silent_faults",
+    "test_storage_plans",
+    "test_worker",
+}
+PROCESS_FIXTURES = {"start_gunicorn", "pgbouncer_server", "own_database"}
+SLOWEST_FIRST = {  # module: its place, by the time each took in a run of the whole suite
+    name: place
+    for place, name in enumerate(
+        [
+            "test_schemathesis",
+            "test_silent_faults",
+            "test_worker",
+            "test_storage_plans",
+            "test_resilience",
+            "test_faults",
+            "test_storage_postgres",
+            "test_gunicorn",
+            "test_browser",
+            "test_docs",
+            "test_properties",
+        ]
+    )
+}
+
+
+def module_of(item):
+    return item.module.__name__.rpartition(".")[2]
+
+
+def starts_processes(item):
+    """Whether a test is left out of --quick: it starts processes, or needs PostgreSQL."""
+    return (
+        module_of(item) in PROCESS_MODULES
+        or PROCESS_FIXTURES & set(getattr(item, "fixturenames", ()))
+        or on_backend("postgresql", "pgbouncer")(item)
+        or item.get_closest_marker("nu_checker") is not None
+    )
 
 
 def on_backend(*names):

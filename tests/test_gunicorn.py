@@ -453,6 +453,56 @@ def test_any_access_log_format_logs_what_gunicorns_own_logger_would(tmp_path, da
     assert "s3cret" not in server.log()
 
 
+@SQLITE_ONLY  # about gunicorn's logger, whatever the database
+def test_an_operators_log_configuration_formats_the_access_log(tmp_path, database_url):
+    """With logconfig_json (or logconfig_dict, or logconfig), the access log goes through
+    logging, so the operator's formatter applies, as it would to gunicorn's own logger."""
+    config = tmp_path / "logging.json"
+    config.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "disable_existing_loggers": False,
+                "formatters": {"tagged": {"format": "access-line %(name)s %(message)s"}},
+                "handlers": {
+                    "out": {
+                        "class": "logging.StreamHandler",
+                        "formatter": "tagged",
+                        "stream": "ext://sys.stdout",
+                    }
+                },
+                "root": {"level": "INFO", "handlers": ["out"]},
+                "loggers": {
+                    "gunicorn.access": {"handlers": ["out"], "level": "INFO", "propagate": False},
+                    "gunicorn.error": {"handlers": ["out"], "level": "INFO", "propagate": False},
+                },
+            }
+        )
+    )
+    server = Gunicorn(
+        procfile_command(),
+        tmp_path / "gunicorn.log",
+        {"DATABASE_URL": database_url},
+        gunicorn_args=f"--workers 1 --log-config-json {config}",
+    )
+    try:
+        server.wait_ready()
+        status, headers, _ = server.request("GET", "/api/songs?token=s3cret")
+        deadline = time.monotonic() + 10
+        while "GET /api/songs" not in server.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        lines = [line for line in server.log().splitlines() if "GET /api/songs" in line]
+    finally:
+        server.stop()
+
+    assert status == 400
+    assert len(lines) == 1
+    assert lines[0].startswith("access-line gunicorn.access 127.0.0.1 [")
+    assert lines[0].endswith(f"request_id={headers['X-Request-ID']}")
+    assert '"GET /api/songs?token=[redacted] HTTP/1.1" 400 ' in lines[0]
+    assert "s3cret" not in server.log()
+
+
 @SQLITE_ONLY  # about gunicorn's master and its signals, whatever the database
 def test_sigusr2_is_refused_in_one_line_and_sighup_then_replaces_workers_under_writers(
     start_gunicorn, db

@@ -118,18 +118,23 @@ SORTS = [
 ]
 
 
-@pytest.mark.parametrize(("query", "sort"), list(itertools.product(["", *FILTERS], ["", *SORTS])))
-def test_every_filter_and_sort_pages_through_exactly_the_matching_songs_in_order(
-    client, catalogue, query, sort
-):
-    expected = [s for s in catalogue if FILTERS.get(query, lambda s: True)(s)]
-    expected.sort(key=sort_key(sort or "-id"))
-    params = "&".join(p for p in (query, f"sort={quote(sort)}" if sort else "") if p)
+def test_every_filter_and_sort_pages_through_exactly_the_matching_songs_in_order(client, catalogue):
+    """Each of the 195 queries (every filter, and none, with every sort, and none) on one
+    catalogue per backend: they only read it. Every query that goes wrong is named."""
+    wrong = []
+    for query, sort in itertools.product(["", *FILTERS], ["", *SORTS]):
+        expected = [s for s in catalogue if FILTERS.get(query, lambda s: True)(s)]
+        expected.sort(key=sort_key(sort or "-id"))
+        params = "&".join(p for p in (query, f"sort={quote(sort)}" if sort else "") if p)
 
-    songs, pages = every_page(client, f"/api/songs?limit=3&{params}")
+        songs, pages = every_page(client, f"/api/songs?limit=3&{params}")
 
-    assert [s["id"] for s in songs] == [s["id"] for s in expected]
-    assert pages == max(1, -(-len(expected) // 3))
+        if [s["id"] for s in songs] != [s["id"] for s in expected]:
+            wrong.append(f"{params}: {[s['id'] for s in songs]}, not {[s['id'] for s in expected]}")
+        elif pages != max(1, -(-len(expected) // 3)):
+            wrong.append(f"{params}: {pages} pages for {len(expected)} songs")
+
+    assert wrong == []
 
 
 def test_paging_a_filtered_sorted_list_while_songs_are_inserted_sees_each_song_once(
