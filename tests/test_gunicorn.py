@@ -423,26 +423,17 @@ def test_a_second_instance_on_a_port_in_use_is_refused(start_gunicorn, tmp_path,
 
 
 @SQLITE_ONLY  # about gunicorn's logger, whatever the database
-def test_any_access_log_format_logs_what_gunicorns_own_logger_would(tmp_path, database_url):
+def test_any_access_log_format_logs_what_gunicorns_own_logger_would(start_gunicorn):
     """The service's access logger makes the common atoms itself and takes any other from
     gunicorn's: the values, the "-" for what is missing and the escaped quotes are gunicorn's,
     and a secret in the query stays out either way."""
     log_format = '%(m)s %(U)s %(q)s "%(a)s" %({referer}i)s %({content-type}o)s %(s)s %(p)s %(Z)s'
-    server = Gunicorn(
-        procfile_command(),
-        tmp_path / "gunicorn.log",
-        {"DATABASE_URL": database_url},
-        gunicorn_args=f"--workers 1 --access-logformat '{log_format}'",
+    server = start_gunicorn(workers=1, args=f"--access-logformat '{log_format}'")
+    status, headers, _ = server.request(
+        "GET", "/api/songs?limit=1&api_key=s3cret", headers={"User-Agent": 'say "hi"'}
     )
-    try:
-        server.wait_ready()
-        status, headers, _ = server.request(
-            "GET", "/api/songs?limit=1&api_key=s3cret", headers={"User-Agent": 'say "hi"'}
-        )
-        time.sleep(0.5)
-        lines = [line for line in server.log().splitlines() if line.startswith("GET /api/songs")]
-    finally:
-        server.stop()
+    lines = server.lines_with("GET /api/songs")
+    server.stop()
 
     worker = re.search(r"<(\d+)>", lines[0])[1]
     assert (status, headers["Content-Type"]) == (400, "application/problem+json")  # api_key
@@ -454,7 +445,7 @@ def test_any_access_log_format_logs_what_gunicorns_own_logger_would(tmp_path, da
 
 
 @SQLITE_ONLY  # about gunicorn's logger, whatever the database
-def test_an_operators_log_configuration_formats_the_access_log(tmp_path, database_url):
+def test_an_operators_log_configuration_formats_the_access_log(start_gunicorn, tmp_path):
     """With logconfig_json (or logconfig_dict, or logconfig), the access log goes through
     logging, so the operator's formatter applies, as it would to gunicorn's own logger."""
     config = tmp_path / "logging.json"
@@ -479,21 +470,10 @@ def test_an_operators_log_configuration_formats_the_access_log(tmp_path, databas
             }
         )
     )
-    server = Gunicorn(
-        procfile_command(),
-        tmp_path / "gunicorn.log",
-        {"DATABASE_URL": database_url},
-        gunicorn_args=f"--workers 1 --log-config-json {config}",
-    )
-    try:
-        server.wait_ready()
-        status, headers, _ = server.request("GET", "/api/songs?token=s3cret")
-        deadline = time.monotonic() + 10
-        while "GET /api/songs" not in server.log() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        lines = [line for line in server.log().splitlines() if "GET /api/songs" in line]
-    finally:
-        server.stop()
+    server = start_gunicorn(workers=1, args=f"--log-config-json {config}")
+    status, headers, _ = server.request("GET", "/api/songs?token=s3cret")
+    lines = server.lines_with("GET /api/songs")
+    server.stop()
 
     assert status == 400
     assert len(lines) == 1

@@ -98,6 +98,15 @@ class Gunicorn:
     def log(self):
         return self.log_path.read_text(errors="replace")
 
+    def lines_with(self, text, timeout=10):
+        """The log's lines holding `text`, once there is one (or [] after `timeout`)."""
+        deadline = time.monotonic() + timeout
+        while not (lines := [line for line in self.log().splitlines() if text in line]):
+            if time.monotonic() > deadline:
+                return []
+            time.sleep(0.02)
+        return lines
+
     def workers(self):
         """The pids of the master's children, its workers."""
         master = self.process.pid

@@ -42,13 +42,14 @@ def start_gunicorn(tmp_path, database_url):
     servers = []
     default_url = database_url
 
-    def start(database_url=None, workers=2, env=None, stderr_path=None, ready=True):
+    def start(database_url=None, workers=2, env=None, stderr_path=None, ready=True, args=""):
+        """A server on `database_url` (the test's), with gunicorn's `args` besides."""
         url = database_url or default_url
         server = Gunicorn(
             procfile_command(),
             tmp_path / f"gunicorn-{len(servers)}.log",
             env={"DATABASE_URL": url, **(env or {})},
-            gunicorn_args=f"--workers {workers}",
+            gunicorn_args=f"--workers {workers} {args}",
             stderr_path=stderr_path,
         )
         servers.append(server)
