@@ -23,7 +23,7 @@ dev: $(RUNTIME)  ## serve with one worker that reloads when the code changes
 	$(BIN)/python service.py serve --reload --workers 1 --bind 127.0.0.1:$(PORT)
 
 test: $(VENV)/.dev $(VENV)/.nu-checker  ## run the test suite
-	$(BIN)/pytest -n $(JOBS) $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(JOBS) --dist loadgroup $(PYTEST_ARGS)
 
 check: $(VENV)/.dev  ## lint, then the quick tests: in-process, on SQLite (under a minute)
 	$(BIN)/ruff check .

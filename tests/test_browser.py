@@ -16,7 +16,8 @@ import pytest
 from helpers import SONG
 from helpers.gunicorn_server import Gunicorn, procfile_command
 
-pytestmark = pytest.mark.browser
+# In one test process (make test's --dist loadgroup): one Chromium and one server of each kind.
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 TOKEN = "browser-token-0123456789abcdef"
 AXE = Path(__file__).with_name("vendor") / "axe-core" / "axe.min.js"
 CHROMIUM_ARGS = [

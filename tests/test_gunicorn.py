@@ -492,12 +492,12 @@ def test_sigusr2_is_refused_in_one_line_and_sighup_then_replaces_workers_under_w
     the old master with nothing serving. SIGHUP loses no write: every song acknowledged is
     stored, and none is stored that was not acknowledged."""
     server = start_gunicorn(workers=2)
-    old_workers, stop = set(server.workers()), time.monotonic() + 4
+    old_workers, stop = set(server.workers()), threading.Event()
     acknowledged, failures = [], []
 
     def write(writer):
         n = 0
-        while time.monotonic() < stop:
+        while not stop.is_set():
             n += 1
             try:
                 status, _, song = server.request_json(
@@ -512,10 +512,13 @@ def test_sigusr2_is_refused_in_one_line_and_sighup_then_replaces_workers_under_w
         writers = [pool.submit(write, w) for w in range(6)]
         time.sleep(0.5)
         os.kill(server.process.pid, signal.SIGUSR2)
-        deadline = time.monotonic() + 10
-        while "SIGUSR2 refused" not in server.log() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        server.lines_with("SIGUSR2 refused")
         os.kill(server.process.pid, signal.SIGHUP)
+        deadline = time.monotonic() + 10  # until the old workers are gone, writing all along
+        while old_workers & set(server.workers()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # and on, to the new workers alone
+        stop.set()
         for writer in writers:
             writer.result()
 

@@ -184,20 +184,21 @@ def test_an_older_schema_version_is_upgraded_in_place_keeping_every_song(client,
 # Plans
 
 
+MISLED = [  # (the list's query, the filters of its first SELECT)
+    ("q=tist%207", {"q": "tist 7"}),
+    ("artist=Artist%207", {"artist": "Artist 7"}),
+    ("title=TITLE%207", {"title": "TITLE 7"}),
+    ("rating=5", {"rating": (5,)}),
+    ("sort=-rating", {"rating": (5,)}),  # its first query: the songs rated 5, newest first
+]
+
+
 @POSTGRES_ONLY
-@pytest.mark.parametrize(
-    "query, filters",
-    [
-        ("q=tist%207", {"q": "tist 7"}),
-        ("artist=Artist%207", {"artist": "Artist 7"}),
-        ("title=TITLE%207", {"title": "TITLE 7"}),
-        ("rating=5", {"rating": (5,)}),
-        ("sort=-rating", {"rating": (5,)}),  # its first query: the songs rated 5, newest first
-    ],
-)
-def test_a_page_reads_its_own_index_when_the_statistics_mislead(make_app, db, query, filters):
+def test_a_page_reads_its_own_index_when_the_statistics_mislead(make_app, db):
     """Statistics from 2,000 varied songs, then 6,000 recent ones that match none of these
-    queries: a plan that walks the id index and filters reads all 6,000 for each page."""
+    queries: a plan that walks the id index and filters reads all 6,000 for each page. Each
+    query of MISLED on one such table (they only read it); every one that goes wrong is
+    named."""
     columns = ("artist", "title", "rating", *storage.KEY_FIELDS)  # as the service writes them
     db.insert_rows(
         "songs",
@@ -217,12 +218,18 @@ def test_a_page_reads_its_own_index_when_the_statistics_mislead(make_app, db, qu
     db.insert_rows(
         "songs", columns, [("Gregori Klosman", "Jaws", 3, "gregori klosman", "jaws")] * 6000
     )
+    client, wrong = TestApp(make_app()), []
 
-    (sql, params), *_ = song_queries(db, filters, cursors.DEFAULT_SORT, None)
-    plan = db.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql} LIMIT 101", params).fetchone()[0]
+    for query, filters in MISLED:
+        (sql, params), *_ = song_queries(db, filters, cursors.DEFAULT_SORT, None)
+        plan = db.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql} LIMIT 101", params)
+        plan = plan.fetchone()[0]
+        if rows_read(plan[0]["Plan"]) > 1000:
+            wrong.append(f"{query} read {rows_read(plan[0]['Plan'])} rows: {json.dumps(plan)}")
+        if len(client.get(f"/api/songs?{query}").json) != 100:
+            wrong.append(f"{query} did not answer 100 songs")
 
-    assert rows_read(plan[0]["Plan"]) <= 1000, json.dumps(plan, indent=1)
-    assert len(TestApp(make_app()).get(f"/api/songs?{query}").json) == 100
+    assert wrong == []
 
 
 def rows_read(node):
@@ -462,7 +469,7 @@ def test_three_instances_on_one_database_see_each_others_writes_and_lose_none(st
     stored = {row[0] for row in db.execute("SELECT id FROM songs")}
     assert stored == {song["id"], *ids}
 
-    mixed_writers_lose_nothing(servers, db, seconds=3)
+    mixed_writers_lose_nothing(servers, db)
     assert "opens at most 4 PostgreSQL connections: 2 workers x 2 threads" in one.log()
 
 

@@ -221,11 +221,15 @@ def test_a_client_that_waits_for_100_continue_gets_it_at_once(served):
 
 @SQLITE_ONLY  # about a worker's sockets, whatever the database
 def test_a_worker_out_of_file_descriptors_pauses_accepting_and_keeps_its_connections(
-    start_gunicorn,
+    start_gunicorn, outside_writer
 ):
     """With a low limit on open files, more connections than it can take: accept() fails with
     EMFILE. The worker lives, its connections are still answered, and once some close it
-    accepts again."""
+    accepts again.
+
+    Both of its threads open their database connection first (two writes held at the write
+    lock at once): a thread that had yet to open one when the files ran out would answer
+    503, rightly, and which thread takes which request is up to the worker."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (FILE_LIMIT, hard))  # inherited by gunicorn
     try:
@@ -234,6 +238,12 @@ def test_a_worker_out_of_file_descriptors_pauses_accepting_and_keeps_its_connect
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     server.wait_ready()
     worker = server.workers()
+    outside_writer.hold()
+    with ThreadPoolExecutor(2) as pool:
+        writes = [pool.submit(server.request_json, "POST", "/api/songs", SONG) for _ in "ab"]
+        time.sleep(0.5)  # both threads wait at the lock, each with its connection open
+        outside_writer.release()
+        assert [write.result()[0] for write in writes] == [201, 201]
     held = []
     for _ in range(FILE_LIMIT):  # more than the worker has files left for
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=2)

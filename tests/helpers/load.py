@@ -26,7 +26,7 @@ def write_until(server, stop, acknowledged, lock, client):
         n += 1
 
 
-def mixed_writers_lose_nothing(servers, db, seconds=4):
+def mixed_writers_lose_nothing(servers, db, seconds=2):
     """16 clients spread over `servers` for `seconds`: GET, POST, PUT, PATCH and DELETE on
     12 shared songs, then the table checked against every acknowledged write.
 
