@@ -122,6 +122,7 @@ SLOWEST_FIRST = {  # module: its place, by the time each took in a run of the wh
     for place, name in enumerate(
         [
             "test_schemathesis",
+            "test_browser",  # one process runs them all, one after another (xdist_group)
             "test_silent_faults",
             "test_worker",
             "test_storage_plans",
@@ -129,7 +130,6 @@ SLOWEST_FIRST = {  # module: its place, by the time each took in a run of the wh
             "test_faults",
             "test_storage_postgres",
             "test_gunicorn",
-            "test_browser",
             "test_docs",
             "test_properties",
         ]

@@ -400,7 +400,7 @@ def test_a_graceful_reload_under_load_leaves_no_connection_unanswered(start_guni
 
     assert statuses[200] > 1000
     assert sum(statuses.values()) - statuses[200] <= 2, statuses
-    assert not old_workers & set(server.workers())
+    assert not server.wait_gone(old_workers)  # once they have finished what they held
 
 
 @SQLITE_ONLY  # about sockets and processes, whatever the database
@@ -514,9 +514,7 @@ def test_sigusr2_is_refused_in_one_line_and_sighup_then_replaces_workers_under_w
         os.kill(server.process.pid, signal.SIGUSR2)
         server.lines_with("SIGUSR2 refused")
         os.kill(server.process.pid, signal.SIGHUP)
-        deadline = time.monotonic() + 10  # until the old workers are gone, writing all along
-        while old_workers & set(server.workers()) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        server.wait_gone(old_workers)  # writing all along,
         time.sleep(0.5)  # and on, to the new workers alone
         stop.set()
         for writer in writers:
@@ -537,10 +535,7 @@ def test_sigusr2_is_refused_in_one_line_and_sighup_then_replaces_workers_under_w
     assert len(failures) <= max(20, len(acknowledged) // 10), failures
     stored = [row[0] for row in db.execute("SELECT id FROM songs ORDER BY id")]
     assert sorted(acknowledged) == stored
-    deadline = time.monotonic() + 10  # the old workers finish what they hold, then go
-    while old_workers & set(server.workers()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not old_workers & set(server.workers())
+    assert not server.wait_gone(old_workers)  # once they have finished what they held
 
 
 @SQLITE_ONLY  # about gunicorn's settings, whatever the database

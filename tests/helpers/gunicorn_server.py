@@ -112,6 +112,14 @@ class Gunicorn:
         master = self.process.pid
         return Path(f"/proc/{master}/task/{master}/children").read_text().split()
 
+    def wait_gone(self, workers, timeout=10):
+        """Wait until none of `workers` (pids) is a worker of this master any more, or for
+        `timeout`: the ones still there."""
+        deadline = time.monotonic() + timeout
+        while (left := set(workers) & set(self.workers())) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return left
+
     def wait_listening(self, count, timeout=30):
         """Wait until `count` workers each hold a socket listening on the port."""
         deadline = time.monotonic() + timeout
