@@ -20,6 +20,9 @@ from webtest import TestApp
 import service
 from songs import listing
 
+# In one test process (make test's --dist loadgroup): its module fixtures seed 45,000 songs.
+pytestmark = pytest.mark.xdist_group("storage_plans")
+
 ROOT = Path(__file__).resolve().parent.parent
 FIELDS = ("id", "rating", "artist", "title", "created_at", "updated_at")
 FILTERS = [
