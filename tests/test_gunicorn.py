@@ -46,6 +46,7 @@ def test_create_read_update_delete_round_trip_over_http(start_gunicorn):
     assert problem["detail"] == f"Song {created['id']} does not exist."
 
 
+@SQLITE_ONLY  # about gunicorn's reading of a form, whatever the database
 def test_a_form_post_works_as_with_curl(start_gunicorn):
     server = start_gunicorn()
 
@@ -115,6 +116,7 @@ def test_concurrent_writes_across_workers_all_succeed_and_all_land(start_gunicor
     assert "locked" not in log and "Traceback" not in log, log
 
 
+@SQLITE_ONLY  # about gunicorn's reading of a body, whatever the database
 def test_a_chunked_body_is_read_and_limited_like_any_other(start_gunicorn):
     server = start_gunicorn(env={"MAX_BODY_BYTES": "200"})
     headers = {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
@@ -138,6 +140,7 @@ def test_a_chunked_body_is_read_and_limited_like_any_other(start_gunicorn):
     assert [s["title"] for s in listed] == [SONG["title"]]
 
 
+@SQLITE_ONLY  # about gunicorn's access log, whatever the database
 def test_each_request_gets_an_access_log_line_with_its_request_id(start_gunicorn):
     server = start_gunicorn()
 
@@ -226,6 +229,7 @@ def test_paging_a_filtered_sorted_list_and_exporting_while_others_write(start_gu
     assert original <= set(exported)
 
 
+@SQLITE_ONLY  # about gunicorn's request line limit, whatever the database
 def test_a_next_link_holding_the_longest_sort_values_still_works(start_gunicorn):
     server = start_gunicorn()
     longest = "😀" * 500  # four bytes each in UTF-8
@@ -289,6 +293,7 @@ def test_retries_with_one_idempotency_key_across_workers_and_a_restart_make_one_
     ]
 
 
+@SQLITE_ONLY  # about gunicorn's proxy headers, whatever the database
 def test_forwarded_headers_from_a_stranger_change_no_answer_and_no_logged_address(
     start_gunicorn,
 ):
@@ -318,6 +323,7 @@ def test_forwarded_headers_from_a_stranger_change_no_answer_and_no_logged_addres
     assert "6.6.6.6" not in server.log()
 
 
+@SQLITE_ONLY  # about gunicorn's logs, whatever the database
 def test_access_lines_go_to_stdout_tracebacks_to_stderr_and_neither_holds_a_secret(
     start_gunicorn, tmp_path, db
 ):
