@@ -14,8 +14,12 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from webtest import TestApp
 
-from helpers import SONG, SQLITE_ONLY, create, nu_checker
+from helpers import EVERY_BACKEND, HTTP_LAYER, SONG, SQLITE_ONLY, create, nu_checker
 from helpers.contract import documented_operations
+
+# The pages' rendering, forms and CSRF are the same on every backend; what the database keeps
+# (sessions, failed sign-ins, the rating counts) runs on each (EVERY_BACKEND).
+pytestmark = HTTP_LAYER
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "page-token-0123456789abcdef"
@@ -177,6 +181,7 @@ def chart(page):
     return dict(re.findall(r'<th scope="row">(\d)</th><td>([\d,]+)</td>', page.text))
 
 
+@EVERY_BACKEND  # what the database keeps
 @pytest.mark.parametrize(
     ("query", "expected"),
     [("", {"5": "3", "4": "1", "2": "1"}), ("?rating=4,5", {"5": "3", "4": "1"})],
@@ -190,6 +195,7 @@ def test_the_chart_of_the_whole_table_reads_the_kept_counts(client, query, expec
     assert chart(page) == {rating: expected.get(rating, "0") for rating in "54321"}
 
 
+@EVERY_BACKEND  # what the database keeps
 def test_the_rating_chart_counts_the_matching_songs_by_rating(client):
     for rating in (5, 5, 5, 2):
         create(client, rating=rating, artist="Counted")
@@ -386,6 +392,7 @@ def test_with_a_token_adding_needs_signing_in_and_reading_does_not(signed_client
     assert re.search(r'<label for="token">API token</label>', sign_in.text)
 
 
+@EVERY_BACKEND  # what the database keeps
 def test_a_right_token_signs_in_with_a_cookie_that_does_not_hold_it(signed_client):
     page = signed_client.get("/sign-in?next=/songs/new")
 
@@ -424,6 +431,7 @@ def test_a_wrong_token_shows_the_form_again_with_an_error(signed_client):
     assert "songs_session" not in page.headers.get("Set-Cookie", "")
 
 
+@EVERY_BACKEND  # what the database keeps
 def test_signing_out_ends_the_session(signed_client):
     post_form(signed_client.get("/sign-in"), token=TOKEN)
     page = signed_client.get("/")
@@ -468,6 +476,7 @@ def test_a_copied_session_cookie_is_refused_after_sign_out_on_another_instance(m
     assert TestApp(one).get("/api/songs").json[0]["title"] == "Cookie"  # the one allowed
 
 
+@EVERY_BACKEND  # what the database keeps
 def test_sign_out_everywhere_ends_every_session_of_that_token_only(make_app):
     other_token = "another-token-of-16-or-more"
     app = make_app(api_token=f"{TOKEN},{other_token}")
@@ -483,6 +492,7 @@ def test_sign_out_everywhere_ends_every_session_of_that_token_only(make_app):
     assert session_works(app, colleague.cookies["songs_session"])
 
 
+@EVERY_BACKEND  # what the database keeps
 def test_a_token_taken_out_of_api_token_ends_its_sessions(make_app):
     _, cookie = signed_in_browser(make_app(api_token=TOKEN))
 
@@ -496,6 +506,7 @@ def sign_in_as(app, address, token):
     return post_form(browser.get("/sign-in"), token=token)
 
 
+@EVERY_BACKEND  # what the database keeps
 def test_failed_sign_ins_from_an_address_make_it_wait_on_every_instance_and_are_logged(
     make_app, caplog
 ):
@@ -517,6 +528,7 @@ def test_failed_sign_ins_from_an_address_make_it_wait_on_every_instance_and_are_
     assert not any("guess-number" in r.getMessage() for r in caplog.records)
 
 
+@EVERY_BACKEND  # what the database keeps
 def test_each_failure_past_the_free_ones_doubles_the_wait(make_app):
     app = make_app(api_token=TOKEN)
     address = "198.51.100.8"
@@ -531,6 +543,7 @@ def test_each_failure_past_the_free_ones_doubles_the_wait(make_app):
     assert sign_in_as(app, address, TOKEN).headers["Retry-After"] == "2"
 
 
+@EVERY_BACKEND  # what the database keeps
 def test_a_sign_in_clears_the_count_of_failures_from_its_address(make_app):
     app = make_app(api_token=TOKEN)
     address = "198.51.100.9"

@@ -27,6 +27,9 @@ POSTGRES_POOLED = pytest.mark.parametrize("backend", ["postgresql", "pgbouncer"]
 # the backend: a test or module so marked runs on SQLite only. What the backends must do
 # alike is held by the tests that are not: storage, listing, records, migrations, commands.
 HTTP_LAYER = pytest.mark.http_layer
+# In a module marked HTTP_LAYER, a test of what the database keeps (sessions, counts) that
+# runs on each backend all the same.
+EVERY_BACKEND = pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 
 
 def create(client, **fields):
