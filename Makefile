@@ -25,7 +25,7 @@ dev: $(RUNTIME)  ## serve with one worker that reloads when the code changes
 test: $(VENV)/.dev $(VENV)/.nu-checker  ## run the test suite
 	$(BIN)/pytest -n $(JOBS) --dist loadgroup $(PYTEST_ARGS)
 
-check: $(VENV)/.dev  ## lint, then the quick tests: in-process, on SQLite (under a minute)
+check: $(VENV)/.dev $(VENV)/.nu-checker  ## lint, then the quick tests: in-process, on SQLite (under a minute)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -n $(JOBS) --quick $(PYTEST_ARGS)

@@ -9,12 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from webtest import TestApp
 
-from helpers import POOLED
+from helpers import HTTP_LAYER
 from helpers.contract import DOCUMENT, documented_operations, served_operations
 from helpers.gunicorn_server import ROOT
 from songs import bodies, headers, listing, song, validation
 
-pytestmark = POOLED  # through PgBouncer too, in transaction pooling mode
+pytestmark = HTTP_LAYER  # the document as served: the same on every backend
 
 TOKEN = "a-token-of-twenty-characters-or-more"
 

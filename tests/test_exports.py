@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import create
+from helpers import HTTP_LAYER, create
 from helpers.http import HOSTILE, rows_of
 from songs import storage
 from songs.storage.common import EXPORT_BATCH
@@ -32,6 +32,7 @@ def test_csv_export_is_rfc_4180_with_a_header_and_every_matching_song(client):
     assert rows_of(text)[1:] == [[str(s[f]) for f in storage.SONG_FIELDS] for s in songs]
 
 
+@HTTP_LAYER  # parameters and headers, whatever the backend
 def test_the_list_is_json_whatever_accept_says_and_names_the_exports(client):
     create(client)
 
@@ -50,6 +51,7 @@ def test_the_list_is_json_whatever_accept_says_and_names_the_exports(client):
     ]
 
 
+@HTTP_LAYER  # parameters and headers, whatever the backend
 @pytest.mark.parametrize("name", ["limit", "cursor"])
 def test_an_export_has_no_pages_so_limit_and_cursor_are_400(client, name):
     resp = client.get(f"/api/songs.csv?{name}=5", status=400)
@@ -105,6 +107,7 @@ def test_an_export_of_nothing_is_the_header_alone(client):
     assert client.get("/api/songs.ndjson").body == b""
 
 
+@HTTP_LAYER  # parameters and headers, whatever the backend
 def test_an_export_has_no_etag_so_only_a_star_matches_it(client):
     create(client)
     url = "/api/songs.csv"

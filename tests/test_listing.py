@@ -383,33 +383,37 @@ TRICKY_TITLES = [  # ids 1 to 12, in this order
 ]
 
 
-@pytest.mark.parametrize(
-    ("query", "ids"),
-    [
-        ("q=Stra%C3%9Fe", [5, 6]),  # ß folds to ss, both ways
-        ("q=STRASSE", [5, 6]),
-        ("q=gro%C3%9F", [7]),
-        ("q=%CF%83%CE%BF%CF%86%CF%8C%CF%82", [8, 9]),  # σοφός: final and capital sigma too
-        ("q=fine", [10]),
-        ("q=%C3%A9dith", [11, 12]),  # édith, composed
-        ("q=e%CC%81dith", [11, 12]),  # édith, decomposed
-        ("q=%C4%B0st", [1]),  # İ folds to i and a combining dot, as Unicode's full folding has it
-        ("q=ist", [2]),
-        ("q=%C4%B1l%C4%B1", [4]),  # ılı
-        ("title=%C3%89dith", [11, 12]),  # the filters fold ASCII letters only, on both
-        ("title=E%CC%81dith", [11, 12]),
-        ("title=%C3%A9dith", []),
-        ("title=strasse", [6]),
-        ("title=%C4%B0stanbul", [1]),
-    ],
-)
-def test_tricky_letters_are_folded_and_composed_alike_on_both_backends(client, query, ids):
+TRICKY_QUERIES = [  # (query, the ids it finds)
+    ("q=Stra%C3%9Fe", [5, 6]),  # ß folds to ss, both ways
+    ("q=STRASSE", [5, 6]),
+    ("q=gro%C3%9F", [7]),
+    ("q=%CF%83%CE%BF%CF%86%CF%8C%CF%82", [8, 9]),  # σοφός: final and capital sigma too
+    ("q=fine", [10]),
+    ("q=%C3%A9dith", [11, 12]),  # édith, composed
+    ("q=e%CC%81dith", [11, 12]),  # édith, decomposed
+    ("q=%C4%B0st", [1]),  # İ folds to i and a combining dot, as Unicode's full folding has it
+    ("q=ist", [2]),
+    ("q=%C4%B1l%C4%B1", [4]),  # ılı
+    ("title=%C3%89dith", [11, 12]),  # the filters fold ASCII letters only, on both
+    ("title=E%CC%81dith", [11, 12]),
+    ("title=%C3%A9dith", []),
+    ("title=strasse", [6]),
+    ("title=%C4%B0stanbul", [1]),
+]
+
+
+def test_tricky_letters_are_folded_and_composed_alike_on_both_backends(client):
+    """Each of TRICKY_QUERIES on one set of songs per backend (they only read it); every
+    query that finds other songs is named."""
     for title in TRICKY_TITLES:
         create(client, artist="Tricky", title=title)
 
-    found = client.get(f"/api/songs?{query}&sort=id&limit=100").json
+    found = {
+        query: [song["id"] for song in client.get(f"/api/songs?{query}&sort=id&limit=100").json]
+        for query, _ in TRICKY_QUERIES
+    }
 
-    assert [song["id"] for song in found] == ids
+    assert found == dict(TRICKY_QUERIES)
 
 
 def test_a_song_sent_decomposed_is_stored_and_answered_composed(client):

@@ -8,7 +8,7 @@ import pytest
 from webtest import TestApp
 
 import service
-from helpers import POSTGRES_ONLY, SONG, SQLITE_ONLY
+from helpers import HTTP_LAYER, POSTGRES_ONLY, SONG, SQLITE_ONLY
 from helpers.commands import init_db
 from helpers.databases import POSTGRES_URL
 from helpers.gunicorn_server import Gunicorn, procfile_command
@@ -31,6 +31,7 @@ def test_a_database_url_that_names_no_database_is_refused_clearly(url):
         service.create_app(url)
 
 
+@HTTP_LAYER  # a setting of the HTTP layer, whatever the backend
 @pytest.mark.parametrize("value", ["0", "-1", "abc", "1.5"])
 def test_a_bad_max_body_bytes_is_refused_clearly(make_app, monkeypatch, value):
     monkeypatch.setenv("MAX_BODY_BYTES", value)
@@ -39,6 +40,7 @@ def test_a_bad_max_body_bytes_is_refused_clearly(make_app, monkeypatch, value):
         make_app()
 
 
+@HTTP_LAYER  # a setting of the HTTP layer, whatever the backend
 def test_max_body_bytes_defaults_to_64_kib(client):
     oversized = json.dumps({**SONG, "title": "x" * 65536}).encode()
 
@@ -47,6 +49,7 @@ def test_max_body_bytes_defaults_to_64_kib(client):
     )
 
 
+@HTTP_LAYER  # a setting of the HTTP layer, whatever the backend
 def test_max_body_bytes_is_read_from_the_environment(make_app, monkeypatch):
     monkeypatch.setenv("MAX_BODY_BYTES", "50")
     app = make_app()
