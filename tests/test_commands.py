@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from helpers import POOLED, SQLITE_ONLY, create
+from helpers.answers import HOSTILE, rows_of
 from helpers.commands import init_db, make
 from helpers.gunicorn_server import ROOT
-from helpers.http import HOSTILE, rows_of
 from helpers.load import write_until
 from songs import storage
 from songs.storage.sqlite import sqlite_path

@@ -5,7 +5,7 @@ import base64
 import pytest
 
 from helpers import HTTP_LAYER, create
-from helpers.http import links, next_url
+from helpers.answers import links, next_url
 from songs import listing
 
 pytestmark = HTTP_LAYER  # the same on every backend: SQLite only

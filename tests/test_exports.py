@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from helpers import HTTP_LAYER, create
-from helpers.http import HOSTILE, rows_of
+from helpers.answers import HOSTILE, rows_of
 from songs import storage
 from songs.storage.common import EXPORT_BATCH
 

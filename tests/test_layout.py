@@ -2,6 +2,7 @@
 songs/ small enough to read, and imports running one way, from service.py down to storage."""
 
 import ast
+import sys
 
 import pytest
 
@@ -101,3 +102,11 @@ def test_no_test_module_imports_another_nor_the_conftest():
                 names = [node.module]
             for name in names:
                 assert not name.split(".")[0].startswith(("test_", "conftest")), (path.name, name)
+
+
+def test_no_helper_module_shadows_the_standard_library():
+    """tests/helpers/nu_checker.py and pgbouncer.py also run as scripts, with tests/helpers/
+    first on sys.path: a helpers/http.py there took the place of the standard library's."""
+    names = {path.stem for path in (ROOT / "tests" / "helpers").glob("*.py")}
+
+    assert not names & sys.stdlib_module_names

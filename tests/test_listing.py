@@ -6,8 +6,8 @@ from urllib.parse import quote
 
 import pytest
 
-from helpers import HTTP_LAYER, create
-from helpers.http import links, next_url
+from helpers import HTTP_LAYER, POOLED, create
+from helpers.answers import links, next_url
 from songs import storage
 
 FIELDS = ("id", "artist", "title", "rating", "created_at", "updated_at")
@@ -118,6 +118,7 @@ SORTS = [
 ]
 
 
+@POOLED  # the storage contract: every backend, through PgBouncer too
 def test_every_filter_and_sort_pages_through_exactly_the_matching_songs_in_order(client, catalogue):
     """Each of the 195 queries (every filter, and none, with every sort, and none) on one
     catalogue per backend: they only read it. Every query that goes wrong is named."""

@@ -4,10 +4,12 @@ that reads and writes; a step that fails changes nothing."""
 
 import pytest
 
+from helpers import POOLED, SONG
 from songs import records, storage
 from songs.storage.migrations import Step, sql_statements
 
-SONG = {"artist": "Gregori Klosman", "title": "Jaws", "rating": 3}
+pytestmark = POOLED  # the storage contract: every backend, through PgBouncer too
+
 NEXT = storage.SCHEMA_VERSION + 1
 ADD_YEAR = Step(
     NEXT,

@@ -6,7 +6,7 @@ import pytest
 from webtest import TestApp
 
 from helpers import HTTP_LAYER, SONG, create
-from helpers.http import assert_problem
+from helpers.answers import assert_problem
 
 pytestmark = HTTP_LAYER  # the same on every backend: SQLite only
 

@@ -3,11 +3,12 @@ arguments, outside any request, on every backend."""
 
 import pytest
 
+from helpers import POOLED, SONG
 from songs import records
 from songs.conditional import Preconditions, song_etag
 from songs.problems import Problem
 
-SONG = {"artist": "Gregori Klosman", "title": "Jaws", "rating": 3}
+pytestmark = POOLED  # the storage contract: every backend, through PgBouncer too
 
 
 def test_a_song_is_added_once_per_idempotency_key_and_says_when_it_was_replayed(database):

@@ -9,10 +9,10 @@ from webtest import TestApp
 
 import service
 from helpers import HTTP_LAYER, POSTGRES_ONLY, SONG, SQLITE_ONLY
+from helpers.answers import assert_problem
 from helpers.commands import init_db
 from helpers.databases import POSTGRES_URL
 from helpers.gunicorn_server import Gunicorn, procfile_command
-from helpers.http import assert_problem
 
 
 def test_a_relative_database_url_is_relative_to_the_working_directory(tmp_path):
