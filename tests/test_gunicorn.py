@@ -381,7 +381,7 @@ def test_a_graceful_reload_under_load_leaves_no_connection_unanswered(start_guni
     """
     server = start_gunicorn(workers=4)
     server.wait_listening(4)
-    old_workers, stop = set(server.workers()), time.monotonic() + 4
+    old_workers, stop, answered = set(server.workers()), threading.Event(), []
     kept_alive = [http.client.HTTPConnection("127.0.0.1", server.port) for _ in range(16)]
     for conn in kept_alive:  # idle, in every worker: each old one lingers for them
         conn.request("GET", "/healthz")
@@ -389,17 +389,23 @@ def test_a_graceful_reload_under_load_leaves_no_connection_unanswered(start_guni
 
     def requests(_):
         statuses = []
-        while time.monotonic() < stop:
+        while not stop.is_set():
             try:
                 statuses.append(server.request("GET", "/healthz", timeout=10)[0])
             except OSError as error:
                 statuses.append(type(error).__name__)
+            answered.append(None)
         return statuses
 
     with ThreadPoolExecutor(8) as pool:
         answers = pool.map(requests, range(8))
         time.sleep(1)
         os.kill(server.process.pid, signal.SIGHUP)
+        time.sleep(3)  # the old workers' 2 s of lingering, under load throughout
+        deadline = time.monotonic() + 30  # and on, however busy the machine, to 1,000 answers
+        while len(answered) <= 1000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
         statuses = Counter(status for each in answers for status in each)
     for conn in kept_alive:
         conn.close()
