@@ -24,7 +24,7 @@ from helpers.gunicorn_server import ROOT
 
 DOCUMENT = json.loads((ROOT / "openapi.json").read_text())
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
-EXAMPLES, SEED = 10, 20261202  # make test's fixed budget; `make fuzz` goes further (300)
+EXAMPLES, SEED = 15, 20261202  # make test's fixed budget; `make fuzz` goes further (300)
 TOKEN = "schemathesis-token-0123456789"
 CONFIGURATIONS = {
     "no token": {},
