@@ -124,10 +124,10 @@ def test_the_service_creates_the_schema_in_wal_mode_with_its_version(app, databa
         conn.close()
 
 
-def init_schema_at_barrier(path, barrier):
+def init_schema_at_barrier(path, barrier, steps=storage.STEPS):
     barrier.wait()
     try:
-        storage.SQLiteDatabase(path).init_schema()
+        storage.SQLiteDatabase(path).init_schema(steps)
     except sqlite3.Error as error:
         return repr(error)
     return None
@@ -143,6 +143,30 @@ def test_init_schema_racing_in_many_processes_on_a_new_file_never_fails(tmp_path
             failures += filter(None, pool.starmap(init_schema_at_barrier, [(path, barrier)] * 8))
 
     assert failures == []
+
+
+def test_init_schema_with_a_step_racing_in_many_processes_applies_it_once(tmp_path):
+    """A process that found a new file must not apply the baseline again over one that
+    another process has taken past it (its version set back to 5, the step would run twice:
+    duplicate column)."""
+    step = storage.Step(
+        storage.SCHEMA_VERSION + 1, "ALTER TABLE songs ADD COLUMN year INTEGER;\n", ""
+    )
+    steps = (*storage.STEPS, step)
+    context = multiprocessing.get_context("fork")
+    failures, versions = [], set()
+    with context.Manager() as manager, context.Pool(8) as pool:
+        for trial in range(30):
+            barrier = manager.Barrier(8)
+            path = str(tmp_path / f"race-{trial}.db")
+            failures += filter(
+                None, pool.starmap(init_schema_at_barrier, [(path, barrier, steps)] * 8)
+            )
+            with sqlite3.connect(path) as conn:
+                versions.add(conn.execute("PRAGMA user_version").fetchone()[0])
+
+    assert failures == []
+    assert versions == {step.version}
 
 
 def test_a_write_waits_for_a_writer_outside_the_service(client, outside_writer):

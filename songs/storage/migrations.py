@@ -52,20 +52,22 @@ ADDED_COLUMNS = {  # column: its definition, added by that schema version
 
 
 def apply_sqlite_baseline(conn):
-    """schema.sql in one BEGIN IMMEDIATE transaction, after adding the columns it expects."""
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(songs)")}
-    adding = "".join(
-        f"ALTER TABLE songs ADD COLUMN {name} {definition};\n"
-        for name, definition in ADDED_COLUMNS.items()
-        if columns and name not in columns
-    )
+    """schema.sql, after adding the columns it expects, in one BEGIN IMMEDIATE transaction
+    (conn in autocommit), unless the file is at the baseline or past it by then: another
+    process may have taken it there, steps and all, since this one looked."""
+    conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.executescript(f"BEGIN IMMEDIATE;\n{adding}{SQLITE_SCHEMA.read_text()}\nCOMMIT;")
-    except sqlite3.OperationalError as error:
-        if not (adding and "duplicate column name" in str(error)):
-            raise
-        conn.execute("ROLLBACK")  # another process added them first, and applied the script
-        conn.executescript(f"BEGIN IMMEDIATE;\n{SQLITE_SCHEMA.read_text()}\nCOMMIT;")
+        if sqlite_version(conn) < BASELINE_VERSION:
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(songs)")}
+            for name, definition in ADDED_COLUMNS.items():
+                if columns and name not in columns:
+                    conn.execute(f"ALTER TABLE songs ADD COLUMN {name} {definition}")
+            for statement in sql_statements(SQLITE_SCHEMA.read_text()):
+                conn.execute(statement)
+        conn.execute("COMMIT")
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
 
 
 def apply_sqlite_steps(conn, steps):
@@ -99,8 +101,9 @@ def sql_statements(script):
         if sqlite3.complete_statement(statement):
             yield statement
             statement = ""
-    if statement.strip():
-        raise ValueError(f"a schema step ends inside a statement: {statement.strip()[:80]}")
+    rest = "".join(line for line in statement.splitlines() if not line.strip().startswith("--"))
+    if rest.strip():
+        raise ValueError(f"a schema script ends inside a statement: {rest.strip()[:80]}")
 
 
 # PostgreSQL
