@@ -2,9 +2,9 @@
 
 Validation, the SQL's columns, the list's sort and filters, cursors, the exports, the pages'
 table and forms, the seed and the commands follow this table; tests/test_contract.py holds
-the OpenAPI document to it. A new field also needs its column and CHECK in schema.sql and
-schema-postgres.sql, a migration step (songs/storage/migrations.py) and its schema in
-openapi.json: docs/operating.md, "Adding a field".
+the OpenAPI document to it. A new field also needs a schema step that adds its column, CHECK
+and index (songs/storage/migrations.py), and its schemas in openapi.json: docs/changing.md,
+"Adding a field".
 
 This module imports nothing of the service, so that storage may follow it too.
 """
@@ -53,7 +53,7 @@ SONG_FIELDS = tuple(field.name for field in FIELDS)  # a song's members and colu
 WRITABLE_FIELDS = tuple(field.name for field in FIELDS if field.writable)
 READ_ONLY_FIELDS = frozenset(SONG_FIELDS) - frozenset(WRITABLE_FIELDS)
 TEXT_FIELDS = tuple(field.name for field in FIELDS if field.kind == "text")
-SORT_FIELDS = SONG_FIELDS  # every field sorts, each by its own index (schema.sql)
+SORT_FIELDS = SONG_FIELDS  # every field sorts, each by its own index, songs_by_<field>
 SHOWN_FIELDS = tuple(field for field in FIELDS if field.shown)
 FILTERS = {parameter: (field, how) for field in FIELDS for parameter, how in field.filters}
 MAX_TEXT_LENGTH = max(field.high for field in FIELDS if field.kind == "text")
