@@ -94,8 +94,8 @@ class Atoms(dict):
     __slots__ = ("parts", "all")
 
     def __init__(self, logger, resp, req, environ, request_time):
-        super().__init__(h=environ.get("REMOTE_ADDR", "-"))  # not empty: logging's % takes it
         self.parts = (logger, resp, req, environ, request_time)
+        super().__init__(h=COMMON_ATOMS["h"](*self.parts))  # not empty: logging's % takes it
         self.all = None
 
     def __missing__(self, key):

@@ -208,9 +208,6 @@ class ImportErrors:
         return f"{self.count} errors" + (f" ({hidden} more not shown)" if hidden else "")
 
 
-SET_BY_THE_SERVICE = [name for name in SONG_FIELDS if name in READ_ONLY_FIELDS]
-
-
 def checked_rows(stream, name, errors):
     """(line, artist, title, rating) for each row of a CSV file that validate_song accepts;
     the problems of the others go to `errors`, with their line numbers."""
@@ -224,7 +221,7 @@ def checked_rows(stream, name, errors):
         ):
             sys.exit(
                 f"{name}: line 1: the header must name {in_words(WRITABLE_FIELDS)}, and may "
-                f"name {in_words(SET_BY_THE_SERVICE)}, each once; it is {','.join(header)}"
+                f"name {in_words(READ_ONLY_FIELDS)}, each once; it is {','.join(header)}"
             )
         end = reader.line_num
         for row in reader:

@@ -51,7 +51,7 @@ BY_NAME = {field.name: field for field in FIELDS}
 
 SONG_FIELDS = tuple(field.name for field in FIELDS)  # a song's members and columns, in order
 WRITABLE_FIELDS = tuple(field.name for field in FIELDS if field.writable)
-READ_ONLY_FIELDS = frozenset(SONG_FIELDS) - frozenset(WRITABLE_FIELDS)
+READ_ONLY_FIELDS = tuple(field.name for field in FIELDS if not field.writable)  # set by it
 TEXT_FIELDS = tuple(field.name for field in FIELDS if field.kind == "text")
 SORT_FIELDS = SONG_FIELDS  # every field sorts, each by its own index, songs_by_<field>
 SHOWN_FIELDS = tuple(field for field in FIELDS if field.shown)

@@ -5,7 +5,7 @@ answers."""
 import unicodedata
 from pathlib import Path
 
-from songs.song import RATINGS, SONG_FIELDS, SORT_FIELDS, TEXT_FIELDS  # noqa: F401 (for storage)
+from songs.song import SONG_FIELDS, SORT_FIELDS, TEXT_FIELDS
 
 ROOT = Path(__file__).resolve().parents[2]  # where schema.sql is, beside service.py
 SQLITE_SCHEMA = ROOT / "schema.sql"

@@ -24,20 +24,23 @@ class Step(NamedTuple):
 
 
 STEPS = ()  # none yet after the baseline
-SCHEMA_VERSION = BASELINE_VERSION + len(STEPS)
 
 
 def pending(version, steps):
     """The steps a database at `version` lacks, in order; their versions must run on from the
     baseline one by one."""
-    expected = list(range(BASELINE_VERSION + 1, BASELINE_VERSION + len(steps) + 1))
+    expected = list(range(BASELINE_VERSION + 1, latest(steps) + 1))
     if [step.version for step in steps] != expected:
         raise ValueError(f"schema steps must be numbered {expected}, one each")
     return [step for step in steps if step.version > version]
 
 
 def latest(steps):
+    """The version a database has once every one of `steps` is applied."""
     return BASELINE_VERSION + len(steps)
+
+
+SCHEMA_VERSION = latest(STEPS)
 
 
 # SQLite
