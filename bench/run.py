@@ -9,7 +9,8 @@ their spread (min-max); a ratio is the median of the rounds' ratios, each round'
 measured back to back. It prints one markdown table and writes it, with the machine and
 the versions, into bench/results.md: SQLite's, or with DATABASE_URL naming PostgreSQL,
 PostgreSQL's (a new schema per size in that database), and the two side by side once both
-have run.
+have run. Then the bulk loads (bench/loads.py): seed, import and migrate-to-postgres, timed
+at two sizes.
 """
 
 import argparse
@@ -35,6 +36,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 from floors import ARTIST, SEARCH_TERM  # noqa: E402
+from loads import measure_loads, render_loads  # noqa: E402
 
 from helpers.gunicorn_server import Gunicorn, procfile_command  # noqa: E402  (as the tests run it)
 from songs import cursors, listing, storage  # noqa: E402
@@ -147,8 +149,18 @@ def main():
         )
         for size in sizes:
             rows += bench_size(bench, Path(tmp), size, notes)
+        print("bulk loads:", flush=True)
+        loads = measure_loads(Path(tmp), new_database, drop_database, POSTGRES, args.quick)
     table = render_table(rows)
-    summary = check_targets(rows, notes, sizes)
+    summary = "\n".join(
+        [
+            check_targets(rows, notes, sizes),
+            "",
+            "Bulk loads, each into a new database:",
+            "",
+            *render_loads(loads),
+        ]
+    )
     print(table)
     print(summary)
     if args.quick:  # too few sizes and rounds for the record

@@ -15,6 +15,7 @@ from pathlib import Path
 from songs import storage
 from songs.exports import csv_chunks
 from songs.problems import Problem
+from songs.progress import Progress
 from songs.settings import database_url, int_setting, read_settings
 from songs.song import FIELDS, READ_ONLY_FIELDS, SONG_FIELDS, WRITABLE_FIELDS, in_words
 from songs.storage import WRITTEN, WRITTEN_TYPES, count_songs, song_batches, written_values
@@ -120,10 +121,12 @@ def seed_songs(database, args):
             )
             yield (*written_values(song), stamp, stamp)
 
-    rows = songs()
+    rows, progress = songs(), Progress("seed: added", total=args.count)
     while batch := list(itertools.islice(rows, SEED_BATCH)):  # the service's writes go between
         with database.write_transaction() as conn:
             conn.insert_rows("songs", (*WRITTEN, "created_at", "updated_at"), batch)
+        progress.advance(len(batch))
+    progress.finish()
     return f"{database.name}: {args.count} songs added"
 
 
@@ -162,11 +165,11 @@ def import_songs(database, args):
         )
     except OSError as error:
         sys.exit(f"{args.file}: {error.strerror}")
-    errors = ImportErrors()
+    errors, progress = ImportErrors(), Progress("import: checked", fraction=read_share(stream))
 
     def fill(conn):
         with stream:
-            rows = checked_rows(stream, args.file, errors)
+            rows = progress.counted(checked_rows(stream, args.file, errors))
             conn.insert_rows("import_rows", ("line", *WRITTEN), rows)
         if errors.count:  # out, and the transaction with it
             sys.exit("\n".join([*errors.shown, f"{args.file}: nothing imported, {errors}"]))
@@ -190,6 +193,16 @@ def import_songs(database, args):
 
 
 MAX_IMPORT_ERRORS = 100
+
+
+def read_share(stream):
+    """A function of the part of a file `stream` read so far (0 to 1); None for a pipe."""
+    try:
+        size = os.fstat(stream.fileno()).st_size
+        stream.buffer.tell()
+    except OSError:
+        return None
+    return (lambda: stream.buffer.tell() / size) if size else None
 
 
 class ImportErrors:
@@ -285,7 +298,11 @@ def migrate_to_postgres(database, args):
         file=sys.stderr,
     )
     try:
-        total, added, next_id = storage.migrate_from_sqlite(args.file, database)
+        total, added, next_id = storage.migrate_from_sqlite(
+            args.file,
+            database,
+            lambda rows, total: Progress("migrate-to-postgres: read", total).counted(rows),
+        )
     except ValueError as error:
         sys.exit(str(error))
     return (

@@ -1,7 +1,10 @@
 """The command line (`python service.py …`, as the Makefile runs it): init-db, seed, import,
 export and backup on real files, and make clean, which never deletes a database."""
 
+import contextlib
+import io
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -13,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from helpers import POOLED, SQLITE_ONLY, create
+from helpers import POOLED, POSTGRES_ONLY, SQLITE_ONLY, create
 from helpers.answers import HOSTILE, rows_of
 from helpers.commands import init_db, make
 from helpers.gunicorn_server import ROOT
 from helpers.load import write_until
 from songs import storage
+from songs.progress import Progress
 from songs.storage.sqlite import sqlite_path
 
 
@@ -300,3 +304,85 @@ def test_export_says_how_many_songs_it_wrote(client, database_url, tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"{tmp_path / 'out.csv'}: 3 songs exported" in result.stderr
     assert len(rows_of((tmp_path / "out.csv").read_text())) == 1 + 3
+
+
+@POSTGRES_ONLY
+def test_each_bulk_command_writes_each_count_a_handful_of_times_not_once_per_song(
+    tmp_path, database_url, db
+):
+    """The counts by rating are kept once per statement (schema version 6): a bulk load's
+    cost per song does not grow with the songs before it in its transaction."""
+    db.execute("CREATE TABLE count_writes (rating integer)")
+    db.execute(
+        "CREATE FUNCTION note_count_write() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$ BEGIN INSERT INTO count_writes VALUES (NEW.rating); RETURN NULL; END $$"
+    )
+    db.execute(
+        "CREATE TRIGGER noted AFTER INSERT OR UPDATE ON song_counts"
+        " FOR EACH ROW EXECUTE FUNCTION note_count_write()"
+    )
+    songs = tmp_path / "songs.csv"
+    lines = (f"Artist {n % 97},Title {n},{n % 5 + 1}" for n in range(10_000))
+    songs.write_text("\n".join(["artist,title,rating", *lines]) + "\n")
+    source = tmp_path / "source.db"
+    assert make("seed", "N=10000", env={"DATABASE_URL": f"sqlite:///{source}"}).returncode == 0
+    env = {"DATABASE_URL": database_url}
+
+    loads = [  # the move first: it keeps its songs' ids
+        make("migrate-to-postgres", f"FILE={source}", env=env),
+        make("import", f"FILE={songs}", env=env),
+        make("seed", "N=10000", env=env),
+    ]
+
+    assert [load.returncode for load in loads] == [0, 0, 0], [load.stderr for load in loads]
+    assert db.execute("SELECT count(*) FROM songs").fetchone() == (30_000,)
+    writes = db.execute("SELECT rating, count(*) FROM count_writes GROUP BY 1 ORDER BY 1")
+    writes = writes.fetchall()
+    # Each rating's count: written once a load, and made (at 0) the first time it is needed.
+    assert [rating for rating, _ in writes] == [1, 2, 3, 4, 5]
+    assert all(count <= len(loads) + 1 for _, count in writes), writes
+    kept = db.execute("SELECT rating, songs FROM song_counts WHERE songs > 0 ORDER BY rating")
+    counted = db.execute("SELECT rating, count(*) FROM songs GROUP BY rating ORDER BY rating")
+    assert kept.fetchall() == counted.fetchall()
+
+
+def test_a_seed_on_a_terminal_shows_a_bar_that_it_clears_before_its_last_line(tmp_path):
+    """On a pseudo-terminal, as a person running make seed sees it (on SQLite)."""
+    leader, follower = os.openpty()
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'songs.db'}"}
+    with subprocess.Popen(
+        [sys.executable, str(ROOT / "service.py"), "seed", "60000"],
+        env=env,
+        stdout=follower,
+        stderr=follower,
+    ) as seed:
+        os.close(follower)
+        shown = b""
+        with contextlib.suppress(OSError):  # EIO once the seed has ended
+            while chunk := os.read(leader, 4096):
+                shown += chunk
+    os.close(leader)
+
+    assert seed.returncode == 0
+    text = shown.decode()
+    assert re.search(r"\r\[#*\.*\] +\d+% seed: added [\d,]+ of 60,000 songs, [\d,]+/s, ", text)
+    assert text.endswith("\r\x1b[K" + f"{tmp_path / 'songs.db'}: 60000 songs added\r\n")
+
+
+def test_a_long_command_off_a_terminal_says_how_far_it_is_every_few_seconds():
+    """As under a release step or in a log: a line every EVERY seconds, none redrawn."""
+    now = [0.0]
+    shown = io.StringIO()
+    done = Progress(
+        "import: checked", fraction=lambda: now[0] / 20, stream=shown, clock=lambda: now[0]
+    )
+
+    for second in range(1, 13):
+        now[0] = second
+        done.advance(1000)
+    done.finish()
+
+    assert shown.getvalue().splitlines() == [
+        "import: checked 5,000 songs, 1,000/s, 15 s left",
+        "import: checked 10,000 songs, 1,000/s, 10 s left",
+    ]

@@ -154,7 +154,8 @@ def test_an_older_schema_version_is_upgraded_in_place_keeping_every_song(client,
     db.execute("UPDATE schema_version SET version = 2")
     db.execute("ALTER TABLE songs DROP COLUMN artist_key, DROP COLUMN title_key")  # before 5
     db.execute("DROP TABLE song_counts")  # nor these, before version 4
-    db.execute("DROP TRIGGER song_counts_kept ON songs")
+    for trigger in ("song_counts_added", "song_counts_removed", "song_counts_changed"):
+        db.execute(f"DROP TRIGGER {trigger} ON songs")
     db.execute(  # an earlier version stored text as it was sent, decomposed too
         "INSERT INTO songs (artist, title, rating) VALUES ('E\u0301dith Piaf', 'Song 5', 3)"
     )
@@ -444,7 +445,9 @@ def test_an_outage_is_503s_and_the_service_serves_again_without_a_restart(
 
 
 @POSTGRES_POOLED
-def test_three_instances_on_one_database_see_each_others_writes_and_lose_none(start_gunicorn, db):
+def test_three_instances_on_one_database_see_each_others_writes_and_lose_none(
+    start_gunicorn, db, database_url
+):
     servers = [start_gunicorn(workers=2) for _ in range(3)]
     one, two, three = servers
 
@@ -469,7 +472,7 @@ def test_three_instances_on_one_database_see_each_others_writes_and_lose_none(st
     stored = {row[0] for row in db.execute("SELECT id FROM songs")}
     assert stored == {song["id"], *ids}
 
-    mixed_writers_lose_nothing(servers, db)
+    mixed_writers_lose_nothing(servers, db, database_url)
     assert "opens at most 4 PostgreSQL connections: 2 workers x 2 threads" in one.log()
 
 

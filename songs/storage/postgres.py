@@ -110,10 +110,10 @@ class PostgresDatabase:
 
     def after_bulk_write(self):
         """VACUUM the rating counts after a seed, import or move has added many songs: each
-        song's trigger left a dead version of its count behind, which a transaction of many
-        songs cannot prune as it goes. A scan of the table read through all of them (5 ms
-        after a seed of 100,000 songs, until autovacuum came; count_by_rating now reads by
-        the key), and the key's index keeps an entry for each until a vacuum."""
+        statement's trigger leaves a dead version of the counts it changed behind, which a
+        transaction of many statements cannot prune as it goes (before schema version 6,
+        each song's did: a scan read through them all, 5 ms after a seed of 100,000 songs),
+        and the key's index keeps an entry for each until a vacuum."""
         self.connection().execute("VACUUM song_counts")  # outside a transaction, as it must
 
     def init_schema(self, steps=STEPS):

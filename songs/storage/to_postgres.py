@@ -11,13 +11,14 @@ from songs.storage.common import (
 )
 
 
-def migrate_from_sqlite(path, database):
+def migrate_from_sqlite(path, database, counted=lambda rows, total: rows):
     """Copy every song of the SQLite file at `path` into PostgreSQL `database`, with its id and
     timestamps, and its idempotency keys; move the id sequence past every id the file used.
 
     In one transaction, with writers to songs held off: songs already copied are left as they
     are, so it can run again; a song whose id holds a different song stops it (ValueError)
     before anything is kept. Returns (songs in the file, songs added, the next id).
+    The file's songs pass through counted(rows, total) on their way (to show progress).
     """
     try:
         source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -29,11 +30,8 @@ def migrate_from_sqlite(path, database):
         with database.write_transaction() as conn:
             conn.execute("LOCK TABLE songs IN EXCLUSIVE MODE")  # reads go on, writes wait
             conn.execute("CREATE TEMPORARY TABLE incoming (LIKE songs) ON COMMIT DROP")
-            conn.insert_rows(
-                "incoming",
-                (*SONG_FIELDS, *KEY_FIELDS),
-                map(keyed, source.execute(f"SELECT {SELECT_COLUMNS} FROM songs")),
-            )
+            rows = map(keyed, source.execute(f"SELECT {SELECT_COLUMNS} FROM songs"))
+            conn.insert_rows("incoming", (*SONG_FIELDS, *KEY_FIELDS), counted(rows, total))
             columns = ", ".join((*SONG_FIELDS, *KEY_FIELDS))
             added = conn.execute(
                 f"INSERT INTO songs ({columns}) SELECT {columns} FROM incoming"

@@ -8,6 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from helpers import SONG
+from helpers.commands import make
 from songs.song import SONG_FIELDS as FIELDS
 
 
@@ -26,9 +27,11 @@ def write_until(server, stop, acknowledged, lock, client):
         n += 1
 
 
-def mixed_writers_lose_nothing(servers, db, seconds=2):
+def mixed_writers_lose_nothing(servers, db, database_url, seconds=2):
     """16 clients spread over `servers` for `seconds`: GET, POST, PUT, PATCH and DELETE on
-    12 shared songs, then the table checked against every acknowledged write.
+    12 shared songs, and `make seed` adding songs of every rating meanwhile (many songs in
+    one statement); then the table checked against every acknowledged write, and the counts
+    by rating against the songs.
 
     Every write names the version it read (If-Match) and changes the song, so each song's
     acknowledged writes must form one chain from its first version; the table must hold
@@ -85,12 +88,24 @@ def mixed_writers_lose_nothing(servers, db, seconds=2):
                         (song_id, headers["If-Match"], answer_headers.get("ETag"), after)
                     )
 
-    with ThreadPoolExecutor(16) as pool:
+    def seed():
+        seeds = []
+        while time.monotonic() < deadline:
+            seeds.append(make("seed", "N=1500", env={"DATABASE_URL": database_url}))
+        return seeds
+
+    with ThreadPoolExecutor(17) as pool:
+        seeding = pool.submit(seed)
         list(pool.map(client, range(16)))
+    for done in seeding.result():
+        assert done.returncode == 0, done.stderr
 
     rows = db.execute("SELECT id, artist, title, rating, created_at, updated_at FROM songs")
     table = {row[0]: dict(zip(FIELDS, row, strict=True)) for row in rows}
     assert not [s for s in statuses if s >= 500]
+    kept = db.execute("SELECT rating, songs FROM song_counts WHERE songs > 0 ORDER BY rating")
+    counted = db.execute("SELECT rating, count(*) FROM songs GROUP BY rating ORDER BY rating")
+    assert kept.fetchall() == counted.fetchall()
     assert {200, 201, 204, 412} <= set(statuses)
     for each in servers:
         log = each.log()
