@@ -48,7 +48,7 @@ format: $(VENV)/.dev  ## fix what ruff can fix, and format
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(RUNTIME)  ## measure against floors with wrk, into bench/results.md (QUICK=1: not kept)
+bench: $(VENV)/.bench  ## measure against floors with wrk, into bench/results.md (QUICK=1: not kept)
 	$(BIN)/python bench/run.py $(if $(QUICK),--quick)
 
 init-db: $(RUNTIME)  ## create or upgrade DATABASE_URL's schema, keeping every song
@@ -92,6 +92,10 @@ $(VENV)/.postgres: requirements.txt requirements-postgres.txt | $(BIN)/python
 $(VENV)/.dev: requirements.txt requirements-postgres.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@ $(VENV)/.run $(VENV)/.postgres  # requirements-dev.txt installs both of those too
+
+$(VENV)/.bench: requirements.txt requirements-postgres.txt requirements-bench.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+	touch $@ $(VENV)/.run $(VENV)/.postgres
 
 $(VENV)/.nu-checker: tests/helpers/nu_checker.py | $(BIN)/python  # the HTML validator's jar, pinned
 	$(BIN)/python tests/helpers/nu_checker.py

@@ -51,6 +51,9 @@ ADD_SONG = "POST /api/songs"
 SONGS_PAGE = "GET / (the songs page, first page)"  # HTML, beside the JSON list it shows
 TARGET_PAGE_RATIO = 0.8  # of the JSON list's first page, in the same run
 LEAN_TARGETS = {ONE_SONG: 0.9, FIRST_PAGE: 0.85, ADD_SONG: 0.85}  # of the lean floor
+# The fastest peer, as a person would write this API in it (bench/falcon_peer.py), under the
+# service's gunicorn.conf.py: the service is to be ahead of it on every request it answers.
+PEER, PEER_COMMAND, TARGET_PEER_RATIO = "Falcon", ["gunicorn", "bench.falcon_peer:app"], 1.05
 DEEP_PAGE = "GET /api/songs (deep cursor)"
 # Shown, with no target: its walk reads songs in title order, all over the table, and so
 # slows as the table outgrows the caches (bench/results.md).
@@ -280,11 +283,14 @@ def bench_database(bench, url, tmp, size, notes):
     env = {"DATABASE_URL": url, "SONG_COUNT": str(size)}
 
     svc = Gunicorn(procfile_command(), tmp / f"service-{size}.log", env, bench.gunicorn_args)
+    peer = Gunicorn(PEER_COMMAND, tmp / f"falcon-{size}.log", env, bench.gunicorn_args)
     try:
         notes[size] = {"startup": bench.ready(svc)}
+        bench.ready(peer)
         floor, lean = bench.start(tmp, "bench.floors:database_floor", env, f"floor-{size}")
     except BaseException:
         svc.stop()
+        peer.stop()
         raise
     rows = []
     try:
@@ -292,7 +298,9 @@ def bench_database(bench, url, tmp, size, notes):
             targets = [(svc, service_path), (floor, floor_path), (lean, floor_path)]
             if name == SONGS_PAGE:  # and the JSON list it shows, in the same rounds
                 targets.append((svc, "/api/songs"))
-            runs, floor_runs, lean_runs, *beside = bench.measure(targets, script, env)
+            else:  # the peer answers the API only
+                targets.append((peer, floor_path))
+            runs, floor_runs, lean_runs, other = bench.measure(targets, script, env)
             rows.append(
                 {
                     "size": size,
@@ -300,12 +308,13 @@ def bench_database(bench, url, tmp, size, notes):
                     "runs": runs,
                     "floor": floor_runs,
                     "lean": lean_runs,
-                    "beside": beside[0] if beside else None,
+                    "beside": other if name == SONGS_PAGE else None,
+                    "peer": other if name != SONGS_PAGE else None,
                 }
             )
             print(
                 f"  {name}: {median(runs):,.0f} req/s, floor {median(floor_runs):,.0f}, "
-                f"lean floor {median(lean_runs):,.0f}",
+                f"lean floor {median(lean_runs):,.0f}, {PEER} {median(other):,.0f}",
                 flush=True,
             )
         notes[size]["export"] = measure_export(svc)
@@ -314,7 +323,7 @@ def bench_database(bench, url, tmp, size, notes):
         log = svc.log_path.read_text()
         notes[size]["locked"] = log.count("database is locked") + log.count("database is busy")
     finally:
-        for server in (svc, floor, lean):
+        for server in (svc, peer, floor, lean):
             server.stop()
     return rows
 
@@ -425,8 +434,8 @@ def milliseconds(text):
 def render_table(rows):
     lines = [
         "| songs | request | req/s | min-max | floor | lean floor | to floor | to lean floor "
-        "| p50 ms | p99 ms | failed |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {PEER} | to {PEER} | p50 ms | p99 ms | failed |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         runs, floor, lean = r["runs"], r["floor"], r["lean"]
@@ -439,6 +448,8 @@ def render_table(rows):
             f"{median(lean):,.0f}",
             ratio_cell(runs, floor) if floor else "",
             ratio_cell(runs, lean),
+            f"{median(peer):,.0f}" if (peer := r.get("peer")) else "",
+            ratio_cell(runs, peer) if peer else "",
             f"{median(runs, 'p50'):.2f}",
             f"{median(runs, 'p99'):.2f}",
             str(sum(run["failed"] for run in runs)),
@@ -459,7 +470,8 @@ def check_targets(rows, notes, sizes):
     by = {(r["size"], r["shape"]): r for r in rows if r["floor"]}
     lean_targets = ", ".join(f"{shape} {ratio}" for shape, ratio in LEAN_TARGETS.items())
     lines = [
-        f"Targets: at least {TARGET_RATIO} of the floor, and of the lean floor: {lean_targets}; "
+        f"Targets: at least {TARGET_PEER_RATIO}x {PEER} ({PEER} {version('falcon')}); "
+        f"at least {TARGET_RATIO} of the floor, and of the lean floor: {lean_targets}; "
         f"the deep page and the 1M-song figures at most {TARGET_GROWTH}x the first page and the "
         f"1k-song ones, and at most {TARGET_QUERY_GROWTH}x for the queries; CSV export at least "
         f"{TARGET_EXPORT_ROWS:,} rows/s with worker memory growing at most "
@@ -490,6 +502,10 @@ def check_targets(rows, notes, sizes):
                 r["lean"],
                 LEAN_TARGETS[shape],
                 f"{shape} at {size:,} songs, of the lean floor",
+            )
+        if r["peer"]:
+            ratio_target(
+                r["runs"], r["peer"], TARGET_PEER_RATIO, f"{shape} at {size:,} songs, of {PEER}"
             )
     for size in sizes:
         ratio_target(
@@ -612,8 +628,8 @@ def replace_block(text, name, lines):
 
 
 def block_rows(text, name):
-    """{(songs, request): (req/s, ratio to its floor)} of the table in the block `name`, if it
-    has one in today's columns."""
+    """{(songs, request): (req/s, ratio to its floor, ratio to the peer)} of the table in the
+    block `name`, if it has one in today's columns."""
     start_marker = f"<!-- generated by make bench ({name})"
     if start_marker not in text:
         return {}
@@ -624,27 +640,31 @@ def block_rows(text, name):
     rows = {}
     for line in block.splitlines():
         cells = [cell.strip() for cell in line.strip("|").split("|")]
-        if len(cells) == 11 and cells[0] and cells[2].replace(",", "").isdigit():
-            rows[(cells[0], cells[1])] = (cells[2], cells[6])
+        if len(cells) == 13 and cells[0] and cells[2].replace(",", "").isdigit():
+            rows[(cells[0], cells[1])] = (cells[2], cells[6], cells[9])
     return rows
 
 
 def side_by_side(tables):
-    """One table of the backends' blocks: each one's req/s and ratio to its own floor."""
+    """One table of the backends' blocks: each one's req/s and ratios to its own floor and
+    to the peer on the same backend."""
     names = list(tables)
     lines = [
         f"### {', '.join(names[:-1])} and {names[-1]} side by side",
         "",
-        "Requests per second, and the ratio to each backend's own floor, from the blocks",
-        "above (each run on its own, so compare them knowing the machine may have drifted).",
+        f"Requests per second, and the ratios to each backend's own floor and to {PEER} on the",
+        "same backend, from the blocks above (each run on its own, so compare them knowing the",
+        "machine may have drifted).",
         "",
-        f"| songs | request | {' | '.join(f'{name} req/s | ratio' for name in names)} |",
-        f"|---:|---|{'---:|---:|' * len(names)}",
+        "| songs | request | "
+        + " | ".join(f"{name} req/s | to floor | to {PEER}" for name in names)
+        + " |",
+        f"|---:|---|{'---:|---:|---:|' * len(names)}",
     ]
-    for key, (rps, ratio) in tables[names[0]].items():
-        cells = [rps, ratio]
+    for key, first in tables[names[0]].items():
+        cells = list(first)
         for name in names[1:]:
-            cells += tables[name].get(key, ("", ""))
+            cells += tables[name].get(key, ("", "", ""))
         lines.append(f"| {key[0]} | {key[1]} | {' | '.join(cells)} |")
     return lines
 

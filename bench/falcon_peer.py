@@ -1,0 +1,80 @@
+"""The peer the service is measured against: Falcon, as a person would write this API in it.
+
+The same SQL as bench/floors.py's database floor, through the same per-thread connections,
+answered with Falcon's own media handling (its JSON handler is json.dumps), and served by
+gunicorn under the service's gunicorn.conf.py. Its paths are the floor's: ?before=<id>
+stands in for a cursor, ?shape=<query> runs one of the list's queries.
+"""
+
+import json
+
+import falcon
+
+from bench.floors import BEGIN, FIELDS, QUERIES, connection, utc_now
+from songs import storage
+
+COLUMNS = "id, artist, title, rating, created_at, updated_at"
+
+
+class SongResource:
+    def on_get(self, req, resp, song_id):
+        row = connection().execute(f"SELECT {COLUMNS} FROM songs WHERE id = ?", (song_id,))
+        song = row.fetchone()
+        if song is None:
+            raise falcon.HTTPNotFound()
+        resp.media = dict(zip(FIELDS, song, strict=True))
+
+    def on_put(self, req, resp, song_id):
+        song = req.get_media()
+        resp.media = written(
+            "UPDATE songs SET artist = ?, title = ?, rating = ?, updated_at = ? WHERE id = ?"
+            f" RETURNING {COLUMNS}",
+            (song["artist"], song["title"], song["rating"], utc_now(), song_id),
+        )
+
+
+class SongsResource:
+    def on_get(self, req, resp):
+        conn = connection()
+        if shape := req.get_param("shape"):
+            filters, sort = QUERIES[shape]
+            after = req.get_param("after")
+            after = tuple(json.loads(after)) if after else None
+            rows = storage.select_page(conn, filters, sort, after, 101)
+        else:
+            before = req.get_param_as_int("before", default=2**63 - 1)
+            rows = conn.execute(
+                f"SELECT {COLUMNS} FROM songs WHERE id < ? ORDER BY id DESC LIMIT ?",
+                (before, 101),
+            ).fetchall()
+        resp.media = [dict(zip(FIELDS, row, strict=True)) for row in rows[:100]]
+
+    def on_post(self, req, resp):
+        song, now = req.get_media(), utc_now()
+        resp.media = written(
+            "INSERT INTO songs (artist, title, rating, created_at, updated_at)"
+            f" VALUES (?, ?, ?, ?, ?) RETURNING {COLUMNS}",
+            (song["artist"], song["title"], song["rating"], now, now),
+        )
+        resp.status = falcon.HTTP_201
+
+
+def written(sql, params):
+    """The song a write returns, in a transaction of its own."""
+    conn = connection()
+    conn.execute(BEGIN)
+    rows = conn.execute(sql, params).fetchall()
+    conn.execute("COMMIT")
+    return dict(zip(FIELDS, rows[0], strict=True))
+
+
+class HealthResource:
+    def on_get(self, req, resp):
+        connection().execute("SELECT 1 FROM songs LIMIT 1").fetchall()
+        resp.media = {"status": "ok"}
+
+
+app = falcon.App()
+app.add_route("/api/song/{song_id:int}", SongResource())
+app.add_route("/api/songs", SongsResource())
+app.add_route("/healthz", HealthResource())
