@@ -74,8 +74,8 @@ from songs.problems import (
     log,
 )
 from songs.records import song_or_404
-from songs.storage import count_songs, select_page, song_from_row
-from songs.wire import json_body, song_path
+from songs.storage import count_songs, select_json_page
+from songs.wire import json_array, json_body, song_path
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 SONG_ID_PATTERN = r"[1-9][0-9]{0,17}"  # positive and within SQLite's 64-bit INTEGER
@@ -177,10 +177,13 @@ def list_songs():
     query = read_list_query()
     conn = connection()
     total = counted(conn, query)
-    rows = select_page(conn, query.filters, query.sort, query.after, query.limit + 1)
-    songs = [song_from_row(row) for row in rows[: query.limit]]
-    response.set_header("Link", list_links(query, songs[-1] if len(rows) > query.limit else None))
-    return representation(json_body(songs), validated_with=response.get_header("Link") + total)
+    rows = select_json_page(conn, query.filters, query.sort, query.after, query.limit + 1)
+    page = rows[: query.limit]  # each the song's JSON text, then its values of the sort
+    sort_fields = [field for field, _ in query.sort]
+    last = dict(zip(sort_fields, page[-1][1:], strict=True)) if len(rows) > query.limit else None
+    response.set_header("Link", list_links(query, last))
+    body = json_array([row[0] for row in page])
+    return representation(body, validated_with=response.get_header("Link") + total)
 
 
 def export(export_format):

@@ -7,7 +7,7 @@ from urllib.parse import quote
 import pytest
 
 from helpers import HTTP_LAYER, POOLED, create
-from helpers.answers import links, next_url
+from helpers.answers import HOSTILE, links, next_url
 from songs import storage
 
 FIELDS = ("id", "artist", "title", "rating", "created_at", "updated_at")
@@ -422,3 +422,18 @@ def test_a_song_sent_decomposed_is_stored_and_answered_composed(client):
 
     assert song["artist"] == "\u00c9dith Piaf"
     assert client.get(f"/api/song/{song['id']}").json["artist"] == "\u00c9dith Piaf"
+
+
+@POOLED
+def test_a_page_is_byte_for_byte_the_songs_as_each_is_answered_alone(client):
+    """The database writes each song's JSON text for a page (song_json_sql): the same bytes
+    as json.dumps of the song, for every hostile text, on every backend, in every sort."""
+    for artist, title, rating in [*HOSTILE, ("Édith \u2028 Piaf", "\u00e9\u0301 \U0001f3b5", 5)]:
+        create(client, artist=artist, title=title, rating=rating)
+    for sort in ("id", "-artist", "title", "-rating,title", "updated_at"):
+        page = client.get(f"/api/songs?sort={sort}&limit=4")
+        alone = [client.get(f"/api/song/{song['id']}").body for song in page.json]
+        assert page.body == b"[" + b", ".join(alone) + b"]", sort
+        following = client.get(next_url(page))
+        assert following.json[0] not in page.json
+    assert client.get("/api/songs?artist=nobody").body == b"[]"

@@ -5,7 +5,7 @@ answers."""
 import unicodedata
 from pathlib import Path
 
-from songs.song import SONG_FIELDS, SORT_FIELDS, TEXT_FIELDS
+from songs.song import FIELDS, SONG_FIELDS, SORT_FIELDS, TEXT_FIELDS
 
 ROOT = Path(__file__).resolve().parents[2]  # where schema.sql is, beside service.py
 SQLITE_SCHEMA = ROOT / "schema.sql"
@@ -29,6 +29,21 @@ SELECT_COLUMNS = ", ".join(SONG_FIELDS)
 KEY_FIELDS = tuple(f"{field}_key" for field in TEXT_FIELDS)  # search_key of each
 INDEXED_COLUMNS = set(SORT_FIELDS) - {"id"}  # songs_by_<column>, schema.sql
 EXPORT_BATCH = 1000  # songs per query, per fetch and per chunk of an export
+
+
+def song_json_sql(quote):
+    """SQL of a song's JSON text, byte for byte as songs/wire.py writes the song (json.dumps,
+    ensure_ascii=False): its fields in order, ", " and ": " between, numbers as digits, and
+    strings as `quote(column)` makes them (the backend's JSON string: it escapes " and \\,
+    and schema.sql lets no control character in). A page's rows then need no dict each, nor
+    json.dumps: the database writes each song's text as it reads it.
+    """
+    members = [
+        f"'{', ' if n else '{'}\"{field.name}\": ' || "
+        + (field.name if field.kind in ("id", "integer") else quote(field.name))
+        for n, field in enumerate(FIELDS)
+    ]
+    return " || ".join([*members, "'}'"])
 
 
 class Unavailable(Exception):

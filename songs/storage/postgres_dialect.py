@@ -3,7 +3,7 @@ queries of songs/storage/queries.py (PostgresConnection has them)."""
 
 import functools
 
-from songs.storage.common import TEXT_FIELDS, search_key
+from songs.storage.common import TEXT_FIELDS, search_key, song_json_sql
 
 
 @functools.lru_cache(maxsize=4096)
@@ -13,6 +13,8 @@ def postgres_sql(sql):
 
 
 class PostgresDialect:
+    song_json = song_json_sql(lambda column: f"to_json({column})::text")
+
     @staticmethod
     def compare(field, operator, indexed):
         """`field operator ?`; text folds ASCII letters only and compares bytes, as NOCASE."""

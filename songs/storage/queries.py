@@ -182,15 +182,23 @@ FILTER_OPERATORS = {name: how for name, (_, how) in FILTERS.items() if how != "i
 SELECTIVE_FILTERS = {"q", "artist", "title"}
 
 
-def select_page(conn, filters, sort, after, limit):
-    """Up to `limit` rows matching `filters`, in `sort`'s order, after the position `after`.
+def select_json_page(conn, filters, sort, after, limit):
+    """As select_page, each row the song's JSON text (song_json_sql), then its values of the
+    sort's fields, which a cursor after it holds."""
+    columns = ", ".join([conn.song_json, *(field for field, _ in sort)])
+    return select_page(conn, filters, sort, after, limit, columns)
+
+
+def select_page(conn, filters, sort, after, limit, columns=SELECT_COLUMNS):
+    """Up to `limit` rows (`columns` of each song) matching `filters`, in `sort`'s order,
+    after the position `after`.
 
     A sort that starts with rating walks each rating in turn: five values make groups of a
     fifth of the table each, which no index ordered by rating alone could order further,
     while the next key's index orders each group as it walks (schema.sql).
     """
     if sort[0][0] != "rating" or SELECTIVE_FILTERS & filters.keys():
-        return select_songs(conn, filters, sort, after, limit)
+        return select_songs(conn, filters, sort, after, limit, columns)
     (_, descending), rest = sort[0], sort[1:]
     others = {name: value for name, value in filters.items() if FILTER_COLUMNS[name] != "rating"}
     rows = []
@@ -198,23 +206,25 @@ def select_page(conn, filters, sort, after, limit):
         if after is not None and (rating > after[0] if descending else rating < after[0]):
             continue  # the cursor is past this rating
         resume = after[1:] if after is not None and rating == after[0] else None
-        rows += select_songs(conn, {**others, "rating": (rating,)}, rest, resume, limit - len(rows))
+        rows += select_songs(
+            conn, {**others, "rating": (rating,)}, rest, resume, limit - len(rows), columns
+        )
         if len(rows) == limit:
             break
     return rows
 
 
-def select_songs(conn, filters, sort, after, limit):
+def select_songs(conn, filters, sort, after, limit, columns=SELECT_COLUMNS):
     """Rows for select_page from one index's walk (driving_column), in the seeks of resumes."""
     rows = []
-    for sql, params in song_queries(conn, filters, sort, after):
+    for sql, params in song_queries(conn, filters, sort, after, columns):
         rows += conn.execute(f"{sql} LIMIT ?", (*params, limit - len(rows))).fetchall()
         if len(rows) == limit:
             break
     return rows
 
 
-def song_queries(conn, filters, sort, after):
+def song_queries(conn, filters, sort, after, columns=SELECT_COLUMNS):
     """(SELECT, parameters) of each seek in order; only our own fragments are formatted in.
 
     SQLite is told which index to walk (index_hint). PostgreSQL cannot be, and its planner,
@@ -243,7 +253,7 @@ def song_queries(conn, filters, sort, after):
     for seek_terms, seek_params in resumes(conn, sort, after, indexed):
         where = " AND ".join([*terms, *seek_terms])
         yield (
-            f"{head}SELECT {SELECT_COLUMNS} FROM {source}{index}"
+            f"{head}SELECT {columns} FROM {source}{index}"
             f"{' WHERE ' if where else ''}{where} ORDER BY {order}",
             (*head_params, *params, *seek_params),
         )

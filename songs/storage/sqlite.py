@@ -18,6 +18,7 @@ from songs.storage.common import (
     BrokenConstraint,
     Unavailable,
     search_key,
+    song_json_sql,
 )
 from songs.storage.migrations import STEPS, apply_sqlite_baseline, apply_sqlite_steps, latest
 
@@ -325,6 +326,7 @@ class SQLiteConnection(sqlite3.Connection):
     streams = False  # exports page by keyset (song_batches)
     lock_row = ""  # BEGIN IMMEDIATE has locked the whole database already
     shapes_plans = False  # INDEXED BY names the walk instead (song_queries)
+    song_json = song_json_sql(lambda column: f"json_quote({column})")
 
     @staticmethod
     def compare(field, operator, indexed):
