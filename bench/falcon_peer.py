@@ -1,17 +1,19 @@
 """The peer the service is measured against: Falcon, as a person would write this API in it.
 
-The same SQL as bench/floors.py's database floor, through the same per-thread connections,
-answered with Falcon's own media handling (its JSON handler is json.dumps), and served by
-gunicorn under the service's gunicorn.conf.py. Its paths are the floor's: ?before=<id>
-stands in for a cursor, ?shape=<query> runs one of the list's queries.
+The same SQL as bench/floors.py's database floor (the service's own, search keys and all),
+through the same per-thread connections, answered with Falcon's own media handling (its JSON
+handler is json.dumps), and served by gunicorn under the service's gunicorn.conf.py. Its
+paths are the floor's: ?before=<id> stands in for a cursor, ?shape=<query> runs one of the
+list's queries.
 """
 
 import json
 
 import falcon
 
-from bench.floors import BEGIN, FIELDS, QUERIES, connection, utc_now
+from bench.floors import FIELDS, QUERIES, connection, utc_now, written
 from songs import storage
+from songs.storage.queries import INSERT_SONG, UPDATE_SONG, written_values
 
 COLUMNS = "id, artist, title, rating, created_at, updated_at"
 
@@ -26,11 +28,7 @@ class SongResource:
 
     def on_put(self, req, resp, song_id):
         song = req.get_media()
-        resp.media = written(
-            "UPDATE songs SET artist = ?, title = ?, rating = ?, updated_at = ? WHERE id = ?"
-            f" RETURNING {COLUMNS}",
-            (song["artist"], song["title"], song["rating"], utc_now(), song_id),
-        )
+        resp.media = written(connection(), UPDATE_SONG, (*written_values(song), utc_now(), song_id))
 
 
 class SongsResource:
@@ -51,21 +49,8 @@ class SongsResource:
 
     def on_post(self, req, resp):
         song, now = req.get_media(), utc_now()
-        resp.media = written(
-            "INSERT INTO songs (artist, title, rating, created_at, updated_at)"
-            f" VALUES (?, ?, ?, ?, ?) RETURNING {COLUMNS}",
-            (song["artist"], song["title"], song["rating"], now, now),
-        )
+        resp.media = written(connection(), INSERT_SONG, (*written_values(song), now, now))
         resp.status = falcon.HTTP_201
-
-
-def written(sql, params):
-    """The song a write returns, in a transaction of its own."""
-    conn = connection()
-    conn.execute(BEGIN)
-    rows = conn.execute(sql, params).fetchall()
-    conn.execute("COMMIT")
-    return dict(zip(FIELDS, rows[0], strict=True))
 
 
 class HealthResource:

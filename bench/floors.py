@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 
 from songs import cursors, listing, storage
 from songs.storage.postgres import POSTGRES_SCHEMES, PostgresConnection
+from songs.storage.queries import INSERT_SONG, UPDATE_SONG, written_values
 from songs.storage.sqlite import connect_sqlite, sqlite_path
 
 ARTIST = "Bench Quartet"  # bench/run.py gives this artist 150 songs
@@ -86,15 +87,8 @@ def database_floor(environ, start_response):
         ).fetchall()
         body = [dict(zip(FIELDS, row, strict=False)) for row in rows[:100]]
     elif path == "/api/songs":
-        song, now = read_json(environ), utc_now()
-        conn.execute(BEGIN)
-        rows = conn.execute(
-            "INSERT INTO songs (artist, title, rating, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?) RETURNING id, artist, title, rating, created_at, updated_at",
-            (song["artist"], song["title"], song["rating"], now, now),
-        ).fetchall()
-        conn.execute("COMMIT")
-        body = dict(zip(FIELDS, rows[0], strict=False))
+        now = utc_now()
+        body = written(conn, INSERT_SONG, (*written_values(read_json(environ)), now, now))
     elif path == "/healthz":
         conn.execute("SELECT 1 FROM songs LIMIT 1").fetchall()
         body = {"status": "ok"}
@@ -105,18 +99,20 @@ def database_floor(environ, start_response):
         ).fetchall()
         body = dict(zip(FIELDS, rows[0], strict=False))
     else:
-        song, now = read_json(environ), utc_now()
-        conn.execute(BEGIN)
-        rows = conn.execute(
-            "UPDATE songs SET artist = ?, title = ?, rating = ?, updated_at = ? WHERE id = ?"
-            " RETURNING id, artist, title, rating, created_at, updated_at",
-            (song["artist"], song["title"], song["rating"], now, int(path.rpartition("/")[2])),
-        ).fetchall()
-        conn.execute("COMMIT")
-        body = dict(zip(FIELDS, rows[0], strict=False))
+        song_id = int(path.rpartition("/")[2])
+        body = written(conn, UPDATE_SONG, (*written_values(read_json(environ)), utc_now(), song_id))
     data = json.dumps(body, ensure_ascii=False).encode()
     start_response("200 OK", [*JSON_HEADERS, ("Content-Length", str(len(data)))])
     return [data]
+
+
+def written(conn, sql, params):
+    """The song a write returns, in a transaction of its own: the service's own INSERT or
+    UPDATE, with the search keys it writes beside the text (schema version 5)."""
+    conn.execute(BEGIN)
+    rows = conn.execute(sql, params).fetchall()
+    conn.execute("COMMIT")
+    return dict(zip(FIELDS, rows[0], strict=False))
 
 
 def read_json(environ):

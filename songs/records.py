@@ -24,7 +24,7 @@ def song_or_404(conn, song_id, for_update=False):
 def add_song(database, fields, key=None):
     """(the new song, False); with an Idempotency-Key that made a song within 24 hours, (that
     song, True), or 422 if the key made another."""
-    with database.write_transaction() as conn:
+    with database.write_transaction(one_statement=key is None) as conn:
         song = replayed_song(conn, key, fields) if key else None
         if song is not None:
             return song, True

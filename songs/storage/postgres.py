@@ -86,8 +86,9 @@ class PostgresDatabase:
         self.local.request_deadline = queued_at + REQUEST_BUDGET_SECONDS
 
     @contextmanager
-    def write_transaction(self):
-        """BEGIN … COMMIT; rows a writer reads to change are locked FOR UPDATE (lock_row)."""
+    def write_transaction(self, one_statement=False):
+        """BEGIN … COMMIT; rows a writer reads to change are locked FOR UPDATE (lock_row).
+        Of one statement too: BEGIN goes with it in one round trip, and sets its lock wait."""
         psycopg = import_psycopg()
         conn = self.connection()
         conn.begin()
