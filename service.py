@@ -178,11 +178,11 @@ def list_songs():
     conn = connection()
     total = counted(conn, query)
     rows = select_json_page(conn, query.filters, query.sort, query.after, query.limit + 1)
-    page = rows[: query.limit]  # each the song's JSON text, then its values of the sort
+    page = rows[: query.limit]  # each the song's values of the sort, then its JSON text
     sort_fields = [field for field, _ in query.sort]
-    last = dict(zip(sort_fields, page[-1][1:], strict=True)) if len(rows) > query.limit else None
+    last = dict(zip(sort_fields, page[-1][:-1], strict=True)) if len(rows) > query.limit else None
     response.set_header("Link", list_links(query, last))
-    body = json_array([row[0] for row in page])
+    body = json_array([row[-1] for row in page])
     return representation(body, validated_with=response.get_header("Link") + total)
 
 

@@ -213,6 +213,18 @@ def test_count_adds_x_total_count_of_the_matching_songs_and_is_never_sent_unaske
     assert "X-Total-Count" not in plain.headers
     assert client.get("/api/songs?count=true&q=zzzz").headers["X-Total-Count"] == "0"
     assert client.get("/api/songs?count=false").headers.get("X-Total-Count") is None
+    # Rating filters alone are counted from the kept counts; the rest by counting the songs.
+    for query, wanted in [
+        ("", len(catalogue)),
+        ("min_rating=4", sum(1 for s in catalogue if s["rating"] >= 4)),
+        ("max_rating=2&rating=2,3", sum(1 for s in catalogue if s["rating"] == 2)),
+        (
+            "min_rating=2&artist=abba",
+            sum(s["rating"] >= 2 and s["artist"] in ("ABBA", "abba") for s in catalogue),
+        ),
+    ]:
+        total = client.get(f"/api/songs?{query}&count=true").headers["X-Total-Count"]
+        assert total == str(wanted), query
 
 
 def test_the_etag_of_a_counted_page_changes_with_the_count(client, catalogue):

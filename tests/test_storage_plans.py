@@ -76,7 +76,13 @@ def traced(tmp_path_factory):
     def run(url):
         statements.clear()
         resp = TestApp(app).get(url)
-        return resp, [sql for sql in statements if sql.startswith("SELECT id, artist")]
+        pages = [
+            sql
+            for sql in statements
+            if sql.startswith(("SELECT", "WITH")) and " ORDER BY " in sql and " LIMIT " in sql
+        ]
+        assert pages, f"{url}: no page's statement was caught"
+        return resp, pages
 
     yield run, conn
     app.config["songs.database"].close()
@@ -193,6 +199,7 @@ def deep_cursor(app, first_page_url, next_url):
         "",
         "artist=Amber%20Owls",
         "min_rating=2&max_rating=4",
+        "min_rating=3&count=true",
         "sort=rating",
         "sort=-rating,title",
         "sort=-updated_at,title",
@@ -214,3 +221,27 @@ def test_a_page_costs_the_same_work_on_a_table_twenty_times_larger(two_sizes, qu
     assert costs[0][3] <= costs[1][3]  # and the larger table's deep page no emptier
     for small_steps, large_steps in zip(costs[0][:2], costs[1][:2], strict=True):
         assert large_steps <= small_steps * 1.5 + 20, costs
+
+
+def test_a_rating_filter_reads_as_much_however_many_recent_songs_it_excludes(tmp_path):
+    """min_rating=4 in the id order does not walk past every newer song rated lower: each
+    allowed rating's songs are walked in id order (songs_by_rating), and the walks merged."""
+    path = tmp_path / "songs.db"
+    seed(path, 2000)
+    app = service.create_app(f"sqlite:///{path}")
+    conn = app.config["songs.database"].connection()
+    costs = []
+    for _ in range(2):
+        costs.append([vm_steps(app, f"/api/songs?limit=20&{query}")[0] for query in RATED])
+        conn.execute(  # 5,000 newer songs, every one rated 3
+            "WITH RECURSIVE n(value) AS (SELECT 1 UNION ALL SELECT value + 1 FROM n"
+            " WHERE value < 5000) INSERT INTO songs (artist, title, rating, created_at,"
+            " updated_at) SELECT 'Recent', 'Song ' || value, 3, '2030-01-01T00:00:00.000Z',"
+            " '2030-01-01T00:00:00.000Z' FROM n"
+        )
+    app.config["songs.database"].close()
+    for query, before, after in zip(RATED, *costs, strict=True):
+        assert after <= before * 1.5 + 20, (query, costs)
+
+
+RATED = ["min_rating=4", "max_rating=2", "rating=1,5", "min_rating=4&sort=id"]

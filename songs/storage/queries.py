@@ -2,6 +2,10 @@
 pages' sessions and failed sign-ins, and the list (filters, sort and keyset pagination,
 each page from one index) and its exports."""
 
+import heapq
+import itertools
+import operator
+
 from songs.song import BY_NAME, FILTERS, RATING, RATINGS, SONG_FIELDS, TEXT_FIELDS, WRITABLE_FIELDS
 from songs.storage.common import (
     EXPORT_BATCH,
@@ -183,9 +187,9 @@ SELECTIVE_FILTERS = {"q", "artist", "title"}
 
 
 def select_json_page(conn, filters, sort, after, limit):
-    """As select_page, each row the song's JSON text (song_json_sql), then its values of the
-    sort's fields, which a cursor after it holds."""
-    columns = ", ".join([conn.song_json, *(field for field, _ in sort)])
+    """As select_page, each row the song's values of the sort's fields (which a cursor after
+    it holds), then its JSON text (song_json_sql)."""
+    columns = ", ".join([*(field for field, _ in sort), conn.song_json])
     return select_page(conn, filters, sort, after, limit, columns)
 
 
@@ -196,11 +200,25 @@ def select_page(conn, filters, sort, after, limit, columns=SELECT_COLUMNS):
     A sort that starts with rating walks each rating in turn: five values make groups of a
     fifth of the table each, which no index ordered by rating alone could order further,
     while the next key's index orders each group as it walks (schema.sql).
+
+    The id order with a filter that allows some ratings, not all, walks each allowed one's
+    songs in id order (songs_by_rating) and merges them, where a walk of all songs would
+    read past every newer song of another rating: after a burst of songs rated 3, a page
+    of min_rating=4 read them all. Either way a page reads at most a page per rating.
     """
-    if sort[0][0] != "rating" or SELECTIVE_FILTERS & filters.keys():
-        return select_songs(conn, filters, sort, after, limit, columns)
-    (_, descending), rest = sort[0], sort[1:]
+    (first, descending), rest = sort[0], sort[1:]
     others = {name: value for name, value in filters.items() if FILTER_COLUMNS[name] != "rating"}
+    if SELECTIVE_FILTERS & filters.keys():
+        return select_songs(conn, filters, sort, after, limit, columns)
+    if first == "id" and 1 < len(allowed_ratings(filters)) < len(RATINGS):
+        walks = [
+            select_songs(conn, {**others, "rating": (rating,)}, sort, after, limit, columns)
+            for rating in allowed_ratings(filters)
+        ]  # each row starts with its id (the sort's one field: columns, select_json_page)
+        merged = heapq.merge(*walks, key=operator.itemgetter(0), reverse=descending)
+        return list(itertools.islice(merged, limit))
+    if first != "rating":
+        return select_songs(conn, filters, sort, after, limit, columns)
     rows = []
     for rating in sorted(allowed_ratings(filters), reverse=descending):
         if after is not None and (rating > after[0] if descending else rating < after[0]):
@@ -269,6 +287,10 @@ def pinned_filter(filters, driver, sort):
 
 
 def count_songs(conn, filters):
+    """How many songs match `filters`: from the counts the triggers keep when only ratings
+    are filtered (count=true on the whole list costs five rows, not a scan), else counted."""
+    if only_ratings(filters):
+        return sum(count_by_rating(conn, filters).values())
     terms, params = filter_terms(conn, filters, indexed=set(FILTER_COLUMNS.values()))
     where = f" WHERE {' AND '.join(terms)}" if terms else ""
     return conn.execute(f"SELECT count(*) FROM songs{where}", params).fetchone()[0]
@@ -278,14 +300,15 @@ def count_by_rating(conn, filters):
     """{rating: how many songs matching `filters` have it}, in one grouped query: of the
     counts the triggers keep (schema.sql) when no filter but rating applies, which cost the
     same at any size; else of the matching songs, which cost as many as match."""
-    if filters.keys() <= {"rating"}:
+    if only_ratings(filters):
         # By its key: on PostgreSQL the table keeps its dead versions until a vacuum, which a
         # scan of it would read through (after_bulk_write); its index leads to the 5 rows.
         rows = conn.execute(
             "SELECT rating, songs FROM song_counts WHERE rating BETWEEN ? AND ? AND songs > 0",
             (min(RATINGS), max(RATINGS)),
         ).fetchall()
-        return {rating: n for rating, n in rows if rating in filters.get("rating", RATINGS)}
+        allowed = allowed_ratings(filters)
+        return {rating: n for rating, n in rows if rating in allowed}
     terms, params = filter_terms(conn, filters, indexed=set(FILTER_COLUMNS.values()))
     where = f" WHERE {' AND '.join(terms)}" if terms else ""
     rows = conn.execute(f"SELECT rating, count(*) FROM songs{where} GROUP BY rating", params)
@@ -365,6 +388,11 @@ def past(conn, keys, values, indexed):
         f" OR ({conn.compare(field, '=', indexed)} AND {inner}))"
     )
     return [f"({term})"], [values[0], values[0], values[0], *params]
+
+
+def only_ratings(filters):
+    """Whether `filters` filter by rating alone (rating, min_rating, max_rating), if at all."""
+    return all(FILTER_COLUMNS[name] == "rating" for name in filters)
 
 
 def allowed_ratings(filters):
