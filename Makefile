@@ -48,7 +48,7 @@ format: $(VENV)/.dev  ## fix what ruff can fix, and format
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(VENV)/.bench  ## measure against floors with wrk, into bench/results.md (QUICK=1: not kept)
+bench: $(VENV)/.bench  ## measure against floors and Falcon with wrk, into bench/results.md (QUICK=1: not kept)
 	$(BIN)/python bench/run.py $(if $(QUICK),--quick)
 
 init-db: $(RUNTIME)  ## create or upgrade DATABASE_URL's schema, keeping every song

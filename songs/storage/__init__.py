@@ -24,27 +24,29 @@ from songs.storage.common import (
     Unavailable,
     search_key,
 )
+from songs.storage.kept import (
+    add_session,
+    count_failure,
+    find_key,
+    forget_failures,
+    remember_key,
+    remove_session,
+    session_token,
+    sign_in_waits,
+)
 from songs.storage.migrations import SCHEMA_VERSION, STEPS, Step
 from songs.storage.postgres import POSTGRES_SCHEMES, PostgresDatabase
 from songs.storage.queries import (
     WRITTEN,
     WRITTEN_TYPES,
-    add_session,
     count_by_rating,
-    count_failure,
     count_songs,
-    find_key,
     find_song,
-    forget_failures,
     insert_song,
     key_songs,
-    remember_key,
-    remove_session,
     remove_song,
     select_json_page,
     select_page,
-    session_token,
-    sign_in_waits,
     song_batches,
     song_from_row,
     update_song,
