@@ -13,6 +13,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -386,3 +387,19 @@ def test_a_long_command_off_a_terminal_says_how_far_it_is_every_few_seconds():
         "import: checked 5,000 songs, 1,000/s, 15 s left",
         "import: checked 10,000 songs, 1,000/s, 10 s left",
     ]
+
+
+@POSTGRES_ONLY
+def test_init_db_where_the_search_path_cannot_see_pg_trgm_says_so_in_one_line(database_url):
+    """pg_trgm lives in public here; a search_path of the schema alone cannot see its
+    operator classes, and the schema cannot be made: a line that says why, no traceback."""
+    alone = database_url.replace(quote(",public", safe=""), "")
+    assert alone != database_url
+
+    result = init_db(alone)
+
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert "schema-postgres.sql cannot be applied" in result.stderr
+    assert "gin_trgm_ops" in result.stderr and "search_path" in result.stderr

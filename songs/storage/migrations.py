@@ -14,7 +14,7 @@ To change the schema, append a Step to STEPS: SCHEMA_VERSION follows.
 import sqlite3
 from typing import NamedTuple
 
-from songs.storage.common import BASELINE_VERSION, SQLITE_SCHEMA
+from songs.storage.common import BASELINE_VERSION, POSTGRES_SCHEMA, SQLITE_SCHEMA
 
 
 class Step(NamedTuple):
@@ -165,6 +165,27 @@ def sql_statements(script):
 
 
 # PostgreSQL
+
+
+def apply_postgres_baseline(conn, lock):
+    """schema-postgres.sql in one transaction under the advisory lock `lock`, unless the
+    schema is at the baseline or past it. A script this database refuses (pg_trgm out of the
+    search_path, no right to create the extension) is a RuntimeError that says why, which
+    init-db prints in one line."""
+    conn.begin()
+    conn.execute("SELECT pg_advisory_xact_lock(?)", (lock,))
+    if conn.schema_version() < BASELINE_VERSION:
+        try:
+            conn.raw.execute(POSTGRES_SCHEMA.read_text())  # no parameters: a script
+        except conn.psycopg.ProgrammingError as error:
+            raise RuntimeError(f"{SCRIPT_REFUSED}: {error}") from error
+    conn.execute("COMMIT")
+
+
+SCRIPT_REFUSED = (
+    "schema-postgres.sql cannot be applied (it needs pg_trgm in a schema on the search_path,"
+    " and the right to create tables there)"
+)
 
 
 def apply_postgres_steps(conn, steps, lock):

@@ -11,16 +11,14 @@ import time
 from contextlib import contextmanager
 
 from songs.storage.common import (
-    BASELINE_VERSION,
     BUSY_TIMEOUT_SECONDS,
-    POSTGRES_SCHEMA,
     RECONNECT_SECONDS,
     REQUEST_BUDGET_SECONDS,
     BrokenConstraint,
     Refused,
     Unavailable,
 )
-from songs.storage.migrations import STEPS, apply_postgres_steps
+from songs.storage.migrations import STEPS, apply_postgres_baseline, apply_postgres_steps
 from songs.storage.postgres_dialect import PostgresDialect, postgres_sql
 from songs.storage.silence import SOCKET_OPTIONS, Silence, deadline_connection_class
 
@@ -118,19 +116,12 @@ class PostgresDatabase:
         self.connection().execute("VACUUM song_counts")  # outside a transaction, as it must
 
     def init_schema(self, steps=STEPS):
-        """Apply schema-postgres.sql unless the database has its version (the baseline), then
-        each step of songs/storage/migrations.py it lacks.
-
-        One process at a time (an advisory lock), in one transaction each: a deploy's release
-        step and web processes starting at once cannot trip over each other.
-        """
+        """schema-postgres.sql unless the database has its version (the baseline), then each
+        step of migrations.py it lacks: one process at a time (an advisory lock), in one
+        transaction each, so a release step and web processes starting at once take turns."""
         conn = PostgresConnection(self.url)
         try:
-            conn.begin()
-            conn.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))
-            if conn.schema_version() < BASELINE_VERSION:
-                conn.raw.execute(POSTGRES_SCHEMA.read_text())  # no parameters: a script
-            conn.execute("COMMIT")
+            apply_postgres_baseline(conn, SCHEMA_LOCK)
             apply_postgres_steps(conn, steps, SCHEMA_LOCK)
         finally:
             conn.close()
