@@ -47,17 +47,23 @@ def export_songs(conn, query, export_format):
 
 
 class Releasing:
-    """An answer's chunks that release `slot` when the server closes them (PEP 3333), read
-    to the end or not: a generator never started would not run its finally."""
+    """An answer's chunks that release `slot` once the last is taken, before the server
+    sends the answer's end (a client reading exports one after another would otherwise
+    find the slot held in between), or when the server closes them (PEP 3333), read to the
+    end or not: a generator never started would not run its finally."""
 
     def __init__(self, chunks, slot):
         self.chunks, self.slot = chunks, slot
 
     def __iter__(self):
-        return iter(self.chunks)
+        yield from self.chunks
+        self.release()
 
     def close(self):
         self.chunks.close()
+        self.release()
+
+    def release(self):
         if self.slot is not None:
             self.slot, slot = None, self.slot
             slot.release()
