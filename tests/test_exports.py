@@ -131,9 +131,7 @@ def test_an_export_that_finds_nothing_frees_its_place_for_the_next(client):
 
 
 @HTTP_LAYER
-def test_an_export_read_to_its_end_frees_its_slot_before_the_server_ends_the_answer(
-    app, client
-):
+def test_an_export_read_to_its_end_frees_its_slot_before_the_server_ends_the_answer(app, client):
     """A server sends an answer's end, then closes its iterable (PEP 3333): a client that
     read one export to its end and asked for the next at once found the slot still held, a
     503, in that moment (seen with curl, one worker, on a busy machine). The slot is free
