@@ -352,7 +352,7 @@ def test_a_seed_on_a_terminal_shows_a_bar_that_it_clears_before_its_last_line(tm
     leader, follower = os.openpty()
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'songs.db'}"}
     with subprocess.Popen(
-        [sys.executable, str(ROOT / "service.py"), "seed", "60000"],
+        [sys.executable, str(ROOT / "service.py"), "seed", "30000"],
         env=env,
         stdout=follower,
         stderr=follower,
@@ -366,8 +366,8 @@ def test_a_seed_on_a_terminal_shows_a_bar_that_it_clears_before_its_last_line(tm
 
     assert seed.returncode == 0
     text = shown.decode()
-    assert re.search(r"\r\[#*\.*\] +\d+% seed: added [\d,]+ of 60,000 songs, [\d,]+/s, ", text)
-    assert text.endswith("\r\x1b[K" + f"{tmp_path / 'songs.db'}: 60000 songs added\r\n")
+    assert re.search(r"\r\[#*\.*\] +\d+% seed: added [\d,]+ of 30,000 songs, [\d,]+/s, ", text)
+    assert text.endswith("\r\x1b[K" + f"{tmp_path / 'songs.db'}: 30000 songs added\r\n")
 
 
 def test_a_long_command_off_a_terminal_says_how_far_it_is_every_few_seconds():
