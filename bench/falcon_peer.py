@@ -13,14 +13,13 @@ import falcon
 
 from bench.floors import FIELDS, QUERIES, connection, utc_now, written
 from songs import storage
+from songs.storage.common import SELECT_COLUMNS
 from songs.storage.queries import INSERT_SONG, UPDATE_SONG, written_values
-
-COLUMNS = "id, artist, title, rating, created_at, updated_at"
 
 
 class SongResource:
     def on_get(self, req, resp, song_id):
-        row = connection().execute(f"SELECT {COLUMNS} FROM songs WHERE id = ?", (song_id,))
+        row = connection().execute(f"SELECT {SELECT_COLUMNS} FROM songs WHERE id = ?", (song_id,))
         song = row.fetchone()
         if song is None:
             raise falcon.HTTPNotFound()
@@ -42,7 +41,7 @@ class SongsResource:
         else:
             before = req.get_param_as_int("before", default=2**63 - 1)
             rows = conn.execute(
-                f"SELECT {COLUMNS} FROM songs WHERE id < ? ORDER BY id DESC LIMIT ?",
+                f"SELECT {SELECT_COLUMNS} FROM songs WHERE id < ? ORDER BY id DESC LIMIT ?",
                 (before, 101),
             ).fetchall()
         resp.media = [dict(zip(FIELDS, row, strict=True)) for row in rows[:100]]

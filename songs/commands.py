@@ -196,10 +196,10 @@ MAX_IMPORT_ERRORS = 100
 
 
 def read_share(stream):
-    """A function of the part of a file `stream` read so far (0 to 1); None for a pipe."""
+    """A function of the part of a file `stream` read so far (0 to 1); None for a pipe (of
+    size 0) or a stream that is no file."""
     try:
         size = os.fstat(stream.fileno()).st_size
-        stream.buffer.tell()
     except OSError:
         return None
     return (lambda: stream.buffer.tell() / size) if size else None

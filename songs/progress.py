@@ -50,14 +50,13 @@ class Progress:
         elapsed = now - self.started
         rate = self.done / elapsed if elapsed > 0 else 0
         of_total = f" of {self.total:,}" if self.total is not None else ""
-        parts = [f"{self.doing} {self.done:,}{of_total} songs"]
-        parts.append(f"{rate:,.0f}/s")
+        parts = [f"{self.doing} {self.done:,}{of_total} songs", f"{rate:,.0f}/s"]
         if share:
             parts.append(f"{elapsed * (1 - share) / share:,.0f} s left")
         line = ", ".join(parts)
         if self.terminal:
             filled = round(BAR * (share or 0))
-            bar = f"[{'#' * filled}{'.' * (BAR - filled)}] {share or 0:4.0%} " if share else ""
+            bar = f"[{'#' * filled}{'.' * (BAR - filled)}] {share:4.0%} " if share else ""
             self.stream.write(f"\r{bar}{line}\033[K")
         else:
             self.stream.write(f"{line}\n")

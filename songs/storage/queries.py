@@ -124,20 +124,21 @@ def select_page(conn, filters, sort, after, limit, columns=SELECT_COLUMNS):
     of min_rating=4 read them all. Either way a page reads at most a page per rating.
     """
     (first, descending), rest = sort[0], sort[1:]
-    others = {name: value for name, value in filters.items() if FILTER_COLUMNS[name] != "rating"}
     if SELECTIVE_FILTERS & filters.keys():
         return select_songs(conn, filters, sort, after, limit, columns)
-    if first == "id" and 1 < len(allowed_ratings(filters)) < len(RATINGS):
+    others = {name: value for name, value in filters.items() if FILTER_COLUMNS[name] != "rating"}
+    allowed = allowed_ratings(filters)
+    if first == "id" and 1 < len(allowed) < len(RATINGS):
         walks = [
             select_songs(conn, {**others, "rating": (rating,)}, sort, after, limit, columns)
-            for rating in allowed_ratings(filters)
+            for rating in allowed
         ]  # each row starts with its id (the sort's one field: columns, select_json_page)
         merged = heapq.merge(*walks, key=operator.itemgetter(0), reverse=descending)
         return list(itertools.islice(merged, limit))
     if first != "rating":
         return select_songs(conn, filters, sort, after, limit, columns)
     rows = []
-    for rating in sorted(allowed_ratings(filters), reverse=descending):
+    for rating in sorted(allowed, reverse=descending):
         if after is not None and (rating > after[0] if descending else rating < after[0]):
             continue  # the cursor is past this rating
         resume = after[1:] if after is not None and rating == after[0] else None
