@@ -323,20 +323,20 @@ def test_each_bulk_command_writes_each_count_a_handful_of_times_not_once_per_son
         " FOR EACH ROW EXECUTE FUNCTION note_count_write()"
     )
     songs = tmp_path / "songs.csv"
-    lines = (f"Artist {n % 97},Title {n},{n % 5 + 1}" for n in range(10_000))
+    lines = (f"Artist {n % 97},Title {n},{n % 5 + 1}" for n in range(3000))
     songs.write_text("\n".join(["artist,title,rating", *lines]) + "\n")
     source = tmp_path / "source.db"
-    assert make("seed", "N=10000", env={"DATABASE_URL": f"sqlite:///{source}"}).returncode == 0
+    assert make("seed", "N=3000", env={"DATABASE_URL": f"sqlite:///{source}"}).returncode == 0
     env = {"DATABASE_URL": database_url}
 
     loads = [  # the move first: it keeps its songs' ids
         make("migrate-to-postgres", f"FILE={source}", env=env),
         make("import", f"FILE={songs}", env=env),
-        make("seed", "N=10000", env=env),
+        make("seed", "N=3000", env=env),
     ]
 
     assert [load.returncode for load in loads] == [0, 0, 0], [load.stderr for load in loads]
-    assert db.execute("SELECT count(*) FROM songs").fetchone() == (30_000,)
+    assert db.execute("SELECT count(*) FROM songs").fetchone() == (9000,)
     writes = db.execute("SELECT rating, count(*) FROM count_writes GROUP BY 1 ORDER BY 1")
     writes = writes.fetchall()
     # Each rating's count: written once a load, and made (at 0) the first time it is needed.
@@ -352,7 +352,7 @@ def test_a_seed_on_a_terminal_shows_a_bar_that_it_clears_before_its_last_line(tm
     leader, follower = os.openpty()
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'songs.db'}"}
     with subprocess.Popen(
-        [sys.executable, str(ROOT / "service.py"), "seed", "30000"],
+        [sys.executable, str(ROOT / "service.py"), "seed", "20000"],
         env=env,
         stdout=follower,
         stderr=follower,
@@ -366,8 +366,8 @@ def test_a_seed_on_a_terminal_shows_a_bar_that_it_clears_before_its_last_line(tm
 
     assert seed.returncode == 0
     text = shown.decode()
-    assert re.search(r"\r\[#*\.*\] +\d+% seed: added [\d,]+ of 30,000 songs, [\d,]+/s, ", text)
-    assert text.endswith("\r\x1b[K" + f"{tmp_path / 'songs.db'}: 30000 songs added\r\n")
+    assert re.search(r"\r\[#*\.*\] +\d+% seed: added [\d,]+ of 20,000 songs, [\d,]+/s, ", text)
+    assert text.endswith("\r\x1b[K" + f"{tmp_path / 'songs.db'}: 20000 songs added\r\n")
 
 
 def test_a_long_command_off_a_terminal_says_how_far_it_is_every_few_seconds():

@@ -29,7 +29,7 @@ def write_until(server, stop, acknowledged, lock, client):
 
 def mixed_writers_lose_nothing(servers, db, database_url, seconds=2):
     """16 clients spread over `servers` for `seconds`: GET, POST, PUT, PATCH and DELETE on
-    12 shared songs, and `make seed` adding 3,000 songs of every rating meanwhile (in one
+    12 shared songs, and `make seed` adding 1,000 songs of every rating meanwhile (in one
     statement); then the table checked against every acknowledged write, and the counts
     by rating against the songs.
 
@@ -89,7 +89,7 @@ def mixed_writers_lose_nothing(servers, db, database_url, seconds=2):
                     )
 
     with ThreadPoolExecutor(17) as pool:
-        seeding = pool.submit(make, "seed", "N=3000", env={"DATABASE_URL": database_url})
+        seeding = pool.submit(make, "seed", "N=1000", env={"DATABASE_URL": database_url})
         list(pool.map(client, range(16)))
     assert seeding.result().returncode == 0, seeding.result().stderr
 
