@@ -280,7 +280,12 @@ def bench_database(bench, url, tmp, size, notes):
     started = time.perf_counter()
     build_database(url, size)
     print(f"{size:,} songs: database built in {time.perf_counter() - started:.1f} s", flush=True)
-    env = {"DATABASE_URL": url, "SONG_COUNT": str(size)}
+    env = {
+        "DATABASE_URL": url,
+        "SONG_COUNT": str(size),
+        "ARTIST": ARTIST,  # bench/put_song.lua keeps ARTIST's songs his
+        "ARTIST_EVERY": str(artist_every(size)),
+    }
 
     svc = Gunicorn(procfile_command(), tmp / f"service-{size}.log", env, bench.gunicorn_args)
     peer = Gunicorn(PEER_COMMAND, tmp / f"falcon-{size}.log", env, bench.gunicorn_args)
@@ -348,6 +353,11 @@ def ratios(runs, floor_runs):
     return [run["rps"] / floor["rps"] for run, floor in zip(runs, floor_runs, strict=True)]
 
 
+def artist_every(count):
+    """ARTIST has every this-many-th song: 150 of them, whatever the size."""
+    return count // 150
+
+
 def build_database(url, count):
     """The real schema with `count` songs from make seed, a few only q=SEARCH_TERM finds, and
     150 by ARTIST."""
@@ -366,7 +376,7 @@ def build_database(url, count):
             [(f"The {SEARCH_TERM.title()}s", f"Song {n}", 3) for n in range(5)],
         )
         # ARTIST's songs, spread over the table, fill a page at every size.
-        conn.execute("UPDATE songs SET artist = ? WHERE id % ? = 0", (ARTIST, count // 150))
+        conn.execute("UPDATE songs SET artist = ? WHERE id % ? = 0", (ARTIST, artist_every(count)))
         conn.execute("VACUUM ANALYZE songs" if POSTGRES else "PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         database.close()
