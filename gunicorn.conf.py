@@ -52,7 +52,10 @@ limit_request_line = 8190
 
 accesslog = "-"
 logger_class = "songs.access_log.AccessLogger"  # lean, and no token put in a URL is logged
-access_log_format = '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
+access_log_format = (
+    '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms'
+    " actor=%({songs.actor}e)s request_id=%({x-request-id}o)s"
+)
 
 # The control socket (gunicorn 25.1+) is a management interface this service does not
 # use, and instances sharing a HOME would replace each other's socket.

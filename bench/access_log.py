@@ -20,7 +20,10 @@ from gunicorn.config import Config  # noqa: E402
 
 from songs.access_log import AccessLogger  # noqa: E402
 
-FORMAT = '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
+FORMAT = (
+    '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms'
+    " actor=%({songs.actor}e)s request_id=%({x-request-id}o)s"
+)
 ENVIRON = {
     "REMOTE_ADDR": "127.0.0.1",
     "REQUEST_METHOD": "GET",

@@ -8,12 +8,14 @@ from bottle import request
 
 from songs.headers import take_request_id
 from songs.problems import Problem, is_api_path
+from songs.settings import ANONYMOUS
 
 OPEN_PATHS = ("/healthz", "/api/openapi.json")  # for the platform's checks, and for generators
 
 
 def before_each_request():
     take_request_id()
+    request.environ["songs.actor"] = ANONYMOUS  # a token's name, once one is shown
     # Its deadline counts from when a worker's thread could first take it (songs/worker.py).
     queued_at = request.environ.get("songs.queued_at") or time.monotonic()
     database().start_request(queued_at)
@@ -44,7 +46,8 @@ def check_path():
 
 
 def check_token():
-    """With API_TOKEN set, writes (and reads, with API_TOKEN_READS=1) need one of its tokens.
+    """With API_TOKEN set, writes (and reads, with API_TOKEN_READS=1) need one of its tokens,
+    and a read-only token's writes are 403.
 
     As a bearer token (RFC 6750), compared in constant time with every configured token.
     /healthz, the OpenAPI document (it holds no data) and OPTIONS (CORS preflights carry no
@@ -57,10 +60,17 @@ def check_token():
     path = request.environ.get("PATH_INFO", "")
     if path in OPEN_PATHS or not is_api_path(path):
         return  # the pages check their own session (songs/pages.py)
-    if method in ("GET", "HEAD") and not config["songs.api_token_reads"]:
+    token, reading = presented_token(), method in ("GET", "HEAD")
+    if (token is not None and (token.writes or reading)) or (
+        reading and not config["songs.api_token_reads"]
+    ):
         return
-    if holds_token():
-        return
+    if token is not None:
+        raise Problem(
+            403,
+            f"The token {token.name} may only read: {method} changes songs, and nothing was "
+            "changed.",
+        )
     scheme = request.environ.get("HTTP_AUTHORIZATION", "").partition(" ")[0]
     if not scheme:
         raise Problem(
@@ -75,18 +85,22 @@ def check_token():
     )
 
 
-def holds_token():
-    """Whether the request's Authorization is a bearer token of API_TOKEN's."""
+def presented_token():
+    """The token of API_TOKEN's that the request's Authorization holds as a bearer token, or
+    None; its name becomes the request's actor."""
     scheme, _, given = request.environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-    return matching_token(given.strip().encode()) is not None and scheme.lower() == "bearer"
+    token = matching_token(given.strip().encode()) if scheme.lower() == "bearer" else None
+    if token is not None:
+        request.environ["songs.actor"] = token.name
+    return token
 
 
 def matching_token(given):
-    """The token of API_TOKEN's that `given` (bytes) is, or None; compared with every one in
-    constant time, so timing tells nothing."""
+    """The token of API_TOKEN's whose secret `given` (bytes) is, or None; compared with every
+    one in constant time, so timing tells nothing."""
     found = None
     for token in request.app.config["songs.api_tokens"]:
-        if hmac.compare_digest(given, token):
+        if hmac.compare_digest(given, token.secret):
             found = token
     return found
 
@@ -94,4 +108,6 @@ def matching_token(given):
 def may_read():
     """Whether this request may read songs: reads are open, or it holds a token."""
     config = request.app.config
-    return not (config["songs.api_tokens"] and config["songs.api_token_reads"]) or holds_token()
+    return not (config["songs.api_tokens"] and config["songs.api_token_reads"]) or bool(
+        presented_token()
+    )

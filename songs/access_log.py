@@ -105,6 +105,8 @@ class Atoms(dict):
         elif key.startswith("{") and key.endswith("}o"):
             name = key[1:-2].lower()
             value = next((v for k, v in self.parts[1].headers if k.lower() == name), "-")
+        elif key.startswith("{") and key.endswith("}e"):  # as the app left it: songs.actor
+            value = self.parts[3].get(key[1:-2], "-")
         else:  # any other atom, from gunicorn's own
             if self.all is None:
                 self.all = SafeAtoms(self.parts[0].atoms(*self.parts[1:]))

@@ -13,12 +13,14 @@ READS_SENTENCE = (
     "Reads and writes of songs need `Authorization: Bearer <token>` (401 otherwise); "
     "/healthz and this document do not."
 )
+READ_ONLY_SENTENCE = " A read-only token's writes are 403."
 CORS_SENTENCE = re.compile(r" With CORS_ORIGINS set,[^.]*\.")  # the one on CORS headers
 
 
 def served_document(template, api_tokens, api_token_reads, cors_origins):
     """The document's bytes for this configuration, from openapi.json's."""
     document = json.loads(template)
+    read_only = any(not token.writes for token in api_tokens)
     for path, item in document["paths"].items():
         for method, operation in item.items():
             if method == "parameters":
@@ -34,6 +36,8 @@ def served_document(template, api_tokens, api_token_reads, cors_origins):
                 operation["responses"].setdefault(
                     "401", {"$ref": "#/components/responses/Unauthorized"}
                 )
+                if read_only and method not in READS:
+                    operation["responses"]["403"] = {"$ref": "#/components/responses/ReadOnlyToken"}
             else:
                 operation.pop("security", None)
                 operation["responses"].pop("401", None)
@@ -42,8 +46,11 @@ def served_document(template, api_tokens, api_token_reads, cors_origins):
         info["description"] = info["description"].replace(f" {TOKEN_SENTENCE}", "")
         del document["components"]["securitySchemes"]
         del document["components"]["responses"]["Unauthorized"]
+        del document["components"]["responses"]["ReadOnlyToken"]  # used with read-only tokens
     elif api_token_reads:
         info["description"] = info["description"].replace(TOKEN_SENTENCE, READS_SENTENCE)
+    if read_only:
+        info["description"] += READ_ONLY_SENTENCE
     if not cors_origins:
         info["description"] = CORS_SENTENCE.sub("", info["description"])
     return (json.dumps(document, indent=2) + "\n").encode()

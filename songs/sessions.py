@@ -95,13 +95,17 @@ def csrf_token():
 
 def signed_in():
     """Whether this request holds a session that has not ended, of a token still configured
-    (asked of the database once per request, and only when a session cookie came)."""
-    if "songs.signed_in" not in request.environ:
-        request.environ["songs.signed_in"] = session_of_a_token() is not None
-    return request.environ["songs.signed_in"]
+    (asked of the database once per request, and only when a session cookie came); the
+    token's name becomes the request's actor."""
+    if "songs.session" not in request.environ:
+        request.environ["songs.session"] = found = session_of_a_token()
+        if found is not None:
+            request.environ["songs.actor"] = found[1].name
+    return request.environ["songs.session"] is not None
 
 
 def session_of_a_token():
+    """(the session's id, the token it signed in with), or None."""
     secret = request.get_cookie(SESSION_COOKIE) or ""
     tokens = request.app.config["songs.api_tokens"]
     if not (tokens and SESSION_SECRET.fullmatch(secret)):
@@ -110,10 +114,11 @@ def session_of_a_token():
     signed_with = storage.session_token(connection(), session_id, time.time())
     if signed_with is None:
         return None
-    matched = False
+    matched = None
     for token in tokens:  # all compared: timing tells nothing
-        matched |= hmac.compare_digest(signed_with, token_mark(token))
-    return session_id if matched else None
+        if hmac.compare_digest(signed_with, token_mark(token)):
+            matched = token
+    return None if matched is None else (session_id, matched)
 
 
 def session_id_of(secret):
@@ -123,7 +128,7 @@ def session_id_of(secret):
 
 def token_mark(token):
     """What a session keeps of the token it signed in with: an HMAC keyed by it."""
-    return hmac.new(token, b"songs session", hashlib.sha256).hexdigest()
+    return hmac.new(token.secret, b"songs session", hashlib.sha256).hexdigest()
 
 
 def start_session(token):
@@ -137,10 +142,10 @@ def start_session(token):
 
 def end_session(everywhere=False):
     """Ends this request's session on the server (`everywhere`: every session of its token)."""
-    session_id = session_of_a_token()
-    if session_id is not None:
+    found = session_of_a_token()
+    if found is not None:
         with database().write_transaction() as conn:
-            storage.remove_session(conn, session_id, everywhere)
+            storage.remove_session(conn, found[0], everywhere)
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
@@ -198,6 +203,13 @@ def require_reading():
 def require_writing():
     if request.app.config["songs.api_tokens"] and not signed_in():
         to_sign_in()
+    found = request.environ.get("songs.session")
+    if found is not None and not found[1].writes:
+        raise Problem(
+            403,
+            f"You signed in with the token {found[1].name}, which may only read: nothing was "
+            "changed.",
+        )
 
 
 def to_sign_in():

@@ -2,6 +2,7 @@
 
 import os
 import re
+from typing import NamedTuple
 
 DEFAULT_DATABASE_URL = "sqlite:///songs.db"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
@@ -23,16 +24,60 @@ def origins_setting(value):
     return origins
 
 
+class Token(NamedTuple):
+    """One of API_TOKEN's tokens: its name is the actor of what is done with it."""
+
+    name: str
+    secret: bytes
+    writes: bool  # False: a read-only token, refused on every write (403)
+
+
+TOKEN_SECRET = re.compile(r"[A-Za-z0-9._~+/=-]{16,}")
+TOKEN_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+ANONYMOUS = "anonymous"  # the actor of a request that holds no token
+ACCESS = {"write": True, "read": False}
+
+
 def tokens_setting(value):
-    """API_TOKEN: tokens separated by commas (several, to rotate them); empty for none."""
-    tokens = [token.strip() for token in value.split(",") if token.strip()]
-    for token in tokens:
-        if not re.fullmatch(r"[A-Za-z0-9._~+/=-]{16,}", token):
+    """API_TOKEN: tokens separated by commas (several, to rotate them); empty for none.
+
+    Each is `secret`, `name:secret`, or `name:secret:read` for a read-only one. A bare secret
+    is named `token-<its place>`. A secret is at least 16 letters, digits or ._~+/=-; a name
+    is letters, digits or _.- (at most 64, and not `anonymous`). An error names the token by
+    its place, never by its value.
+    """
+    entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+    tokens = []
+    for place, entry in enumerate(entries, 1):
+        parts = entry.split(":")
+        if len(parts) == 1:
+            parts.insert(0, f"token-{place}")
+        if len(parts) == 2:
+            parts.append("write")
+        if len(parts) != 3 or parts[2] not in ACCESS:
             raise ValueError(
-                "API_TOKEN must be tokens of at least 16 letters, digits or ._~+/=- "
-                "separated by commas (the value is not shown)"
+                f"API_TOKEN's token {place} must be secret, name:secret or name:secret:read "
+                "(the value is not shown)"
             )
-    return tuple(token.encode() for token in tokens)
+        name, secret, access = parts
+        if not TOKEN_NAME.fullmatch(name) or name == ANONYMOUS:
+            raise ValueError(
+                f"API_TOKEN's token {place} must have a name of at most 64 letters, digits or "
+                f"_.- other than {ANONYMOUS} (the value is not shown)"
+            )
+        if not TOKEN_SECRET.fullmatch(secret):
+            raise ValueError(
+                f"API_TOKEN's token {place} must have a secret of at least 16 "
+                "letters, digits or ._~+/=- (the value is not shown)"
+            )
+        tokens.append(Token(name, secret.encode(), ACCESS[access]))
+    for kind, values in (
+        ("name", [t.name for t in tokens]),
+        ("secret", [t.secret for t in tokens]),
+    ):
+        if len(set(values)) < len(values):
+            raise ValueError(f"API_TOKEN's tokens must each have a {kind} of their own")
+    return tuple(tokens)
 
 
 def flag_setting(name, value):

@@ -1,5 +1,7 @@
 """API_TOKEN: bearer tokens for writes (and reads, with API_TOKEN_READS=1)."""
 
+import json
+
 import pytest
 from webtest import TestApp
 
@@ -21,13 +23,18 @@ def bearer(token=TOKEN):
     return {"Authorization": f"Bearer {token}"}
 
 
+WRITES = [
+    ("POST", "/api/songs", SONG),
+    ("PUT", "/api/song/1", SONG),
+    ("PATCH", "/api/song/1", {"rating": 1}),
+    ("DELETE", "/api/song/1", None),
+]
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [
-        ("POST", "/api/songs", SONG),
-        ("PUT", "/api/song/1", SONG),
-        ("PATCH", "/api/song/1", {"rating": 1}),
-        ("DELETE", "/api/song/1", None),
+        *WRITES,
         ("DELETE", "/api/songs", None),  # not a route: still 401, before anything else
     ],
 )
@@ -111,3 +118,88 @@ def test_a_weak_or_malformed_token_stops_startup_without_showing_it(make_app, va
         make_app(api_token=value)
 
     assert value not in str(error.value)
+
+
+READER = "reader-secret-0123456789"
+
+
+@pytest.fixture
+def with_a_reader(make_app):
+    """Writes need a token; `ci` may only read."""
+    app = make_app(api_token=f"writer:{TOKEN}, ci:{READER}:read")
+    yield TestApp(app)
+    app.config["songs.database"].close()
+
+
+@pytest.mark.parametrize(("method", "path", "body"), WRITES)
+def test_a_read_only_token_is_403_on_every_write_and_changes_nothing(
+    with_a_reader, dump, method, path, body
+):
+    with_a_reader.post_json("/api/songs", SONG, headers=bearer(), status=201)
+    before = dump()
+    headers = {**bearer(READER), "Content-Type": "application/json"}
+    if method == "PATCH":
+        headers["Content-Type"] = "application/merge-patch+json"
+    resp = with_a_reader.request(
+        path,
+        method=method,
+        headers=headers,
+        body=b"" if body is None else json.dumps(body).encode(),
+        expect_errors=True,
+    )
+
+    assert resp.status_int == 403
+    assert resp.content_type == "application/problem+json"
+    assert resp.json["detail"] == (
+        f"The token ci may only read: {method} changes songs, and nothing was changed."
+    )
+    assert READER not in resp.text
+    assert dump() == before
+
+
+def test_a_read_only_token_reads_where_reads_need_a_token(make_app):
+    private = TestApp(make_app(api_token=f"writer:{TOKEN}, ci:{READER}:read", api_token_reads="1"))
+    private.post_json("/api/songs", SONG, headers=bearer(), status=201)
+
+    assert private.get("/api/song/1", headers=bearer(READER)).json["title"] == SONG["title"]
+    assert private.get("/api/songs", headers=bearer(READER)).json[0]["id"] == 1
+    private.get("/api/song/1", status=401)
+
+
+def test_the_document_says_writes_are_403_for_a_read_only_token_only_when_one_is_set(
+    make_app, with_a_reader, guarded
+):
+    with_reader = with_a_reader.get("/api/openapi.json").json
+    without = guarded.get("/api/openapi.json").json
+
+    post = with_reader["paths"]["/api/songs"]["post"]["responses"]
+    assert post["403"] == {"$ref": "#/components/responses/ReadOnlyToken"}
+    assert "403" not in with_reader["paths"]["/api/songs"]["get"]["responses"]
+    assert "A read-only token's writes are 403." in with_reader["info"]["description"]
+    assert "403" not in without["paths"]["/api/songs"]["post"]["responses"]
+    assert "read-only" not in without["info"]["description"]
+    open_document = TestApp(make_app()).get("/api/openapi.json").json
+    assert "ReadOnlyToken" not in open_document["components"]["responses"]
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("a:b:c:d-0123456789abcdef", "token 1 must be secret, name:secret or name:secret:read"),
+        (f"ci:{READER}:write-only", "token 1 must be secret, name:secret or name:secret:read"),
+        (f"{TOKEN}, {READER}:ci", "token 2 must have a secret of at least 16"),  # reversed
+        (f"anonymous:{READER}", "token 1 must have a name of at most 64 letters"),
+        (f"a b:{READER}", "token 1 must have a name of at most 64 letters"),
+        (f"ci:{TOKEN}, ci:{READER}", "tokens must each have a name of their own"),
+        (f"a:{TOKEN}, b:{TOKEN}:read", "tokens must each have a secret of their own"),
+        (f"{TOKEN}, token-1:{READER}", "tokens must each have a name of their own"),
+    ],
+)
+def test_a_token_list_that_is_not_clear_stops_startup_naming_the_token_by_place(
+    make_app, value, says
+):
+    with pytest.raises(ValueError) as error:
+        make_app(api_token=value)
+
+    assert says in str(error.value)
+    assert TOKEN not in str(error.value) and READER not in str(error.value)

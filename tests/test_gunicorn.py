@@ -141,18 +141,31 @@ def test_a_chunked_body_is_read_and_limited_like_any_other(start_gunicorn):
 
 
 @SQLITE_ONLY  # about gunicorn's access log, whatever the database
-def test_each_request_gets_an_access_log_line_with_its_request_id(start_gunicorn):
-    server = start_gunicorn()
+def test_each_request_gets_an_access_log_line_with_its_actor_and_request_id(start_gunicorn):
+    secret = "alice-secret-0123456789"
+    server = start_gunicorn(env={"API_TOKEN": f"alice:{secret}"})
 
     server.request("GET", "/api/songs?limit=5", headers={"X-Request-ID": "trace-one"})
     _, headers, _ = server.request("GET", "/api/song/9")
+    server.request(
+        "POST",
+        "/api/songs",
+        json.dumps(SONG),
+        {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"},
+    )
     server.stop()
 
     log = server.log()
     assert '"GET /api/songs?limit=5 HTTP/1.1" 200' in log
-    assert re.search(r'"GET /api/songs\?limit=5 HTTP/1.1" 200 .* request_id=trace-one$', log, re.M)
+    assert re.search(
+        r'"GET /api/songs\?limit=5 HTTP/1.1" 200 .* actor=anonymous request_id=trace-one$',
+        log,
+        re.M,
+    )
     assert '"GET /api/song/9 HTTP/1.1" 404' in log
     assert f"request_id={headers['X-Request-ID']}" in log
+    assert re.search(r'"POST /api/songs HTTP/1.1" 201 .* actor=alice request_id=', log)
+    assert secret not in log
 
 
 @POOLED

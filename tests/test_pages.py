@@ -501,6 +501,27 @@ def test_a_token_taken_out_of_api_token_ends_its_sessions(make_app):
     assert not session_works(rotated, cookie)
 
 
+def test_a_read_only_token_signs_in_to_read_and_is_refused_every_change(make_app, dump):
+    reader = "reader-secret-0123456789"
+    app = make_app(api_token=f"writer:{TOKEN}, ci:{reader}:read", api_token_reads="1")
+    writer, _ = signed_in_browser(app)
+    post_form(writer.get("/songs/new"), artist="Kept", title="As is", rating="3")
+    browser = TestApp(app)
+    assert post_form(browser.get("/sign-in"), token=reader).status_int == 303
+    before = dump()
+
+    assert "As is" in browser.get("/").text
+    refused = browser.get("/songs/new", status=403)
+    edited = post_form(browser.get("/songs/1"), action="/songs/1", title="Changed")
+    assert edited.status_int == 403
+
+    for page in (refused, edited):
+        assert "You signed in with the token ci, which may only read: nothing was changed." in (
+            page.text
+        )
+    assert dump() == before
+
+
 def sign_in_as(app, address, token):
     browser = TestApp(app, extra_environ={"REMOTE_ADDR": address})
     return post_form(browser.get("/sign-in"), token=token)
