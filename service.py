@@ -51,7 +51,7 @@ from pathlib import Path
 from bottle import Bottle, request, response
 
 from songs import pages, records, settings, storage
-from songs.access import before_each_request, connection, database, may_read
+from songs.access import author, before_each_request, connection, database, may_read
 from songs.bodies import ACCEPTED_PATCH_TYPES, read_patch_body, read_song_body
 from songs.commands import main
 from songs.conditional import (
@@ -62,6 +62,7 @@ from songs.conditional import (
 )
 from songs.exports import EXPORTS_PER_WORKER, export_songs
 from songs.headers import add_common_headers
+from songs.history import history_page
 from songs.idempotency import idempotency_key
 from songs.listing import EXPORT_PATHS, list_links, read_list_query
 from songs.openapi import served_document
@@ -80,6 +81,7 @@ from songs.wire import json_array, json_body, song_path
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 SONG_ID_PATTERN = r"[1-9][0-9]{0,17}"  # positive and within SQLite's 64-bit INTEGER
 SONG_PATHS = ["/api/song/<song_id:song_id>", "/api/songs/<song_id:song_id>"]
+HISTORY_PATHS = ["/api/song/<song_id:song_id>/history"]
 PAGE_PATH = "/songs/<song_id:song_id>"  # a song's page
 
 
@@ -134,8 +136,9 @@ def create_app(
     app.route(SONG_PATHS, "PUT", replace_song)
     app.route(SONG_PATHS, "PATCH", patch_song)
     app.route(SONG_PATHS, "DELETE", delete_song)
+    app.route(HISTORY_PATHS, "GET", get_history)
     app.route(
-        ["/healthz", "/api/openapi.json", "/api/songs", *EXPORT_PATHS, *SONG_PATHS],
+        ["/healthz", "/api/openapi.json", "/api/songs", *EXPORT_PATHS, *SONG_PATHS, *HISTORY_PATHS],
         "OPTIONS",
         describe,
     )
@@ -207,7 +210,7 @@ def counted(conn, query):
 
 def create_song():
     key = idempotency_key()
-    song, replayed = records.add_song(database(), read_song_body(), key)
+    song, replayed = records.add_song(database(), read_song_body(), key, author())
     if replayed:
         response.set_header("Idempotent-Replayed", "true")
     response.set_header("Location", song_path(song["id"]))
@@ -219,6 +222,13 @@ def get_song(song_id):
     return representation(json_body(song_or_404(connection(), song_id)))
 
 
+def get_history(song_id):
+    body, links = history_page(connection(), song_id, request.path)
+    response.set_header("Link", links)
+    response.content_type = "application/json"
+    return representation(body, validated_with=links)
+
+
 def replace_song(song_id):
     return change_song(song_id, read_song_body)
 
@@ -228,7 +238,7 @@ def patch_song(song_id):
 
 
 def delete_song(song_id):
-    records.delete_song(database(), song_id, request_preconditions())
+    records.delete_song(database(), song_id, request_preconditions(), author())
     response.status = 204
     return b""
 
@@ -241,9 +251,12 @@ def describe(song_id=None):
     client holding a token learns whether a song exists.
     """
     preflight = "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in request.environ
-    if song_id is not None and not preflight and may_read():
-        song_or_404(connection(), song_id)
     rule = request.route.rule
+    if song_id is not None and not preflight and may_read():
+        if rule.endswith("/history"):
+            history_page(connection(), song_id, request.path)  # 404 if the log has none
+        else:
+            song_or_404(connection(), song_id)
     methods = {route.method for route in request.app.routes if route.rule == rule}
     response.set_header("Allow", allow_header(methods))
     if "PATCH" in methods:
@@ -261,7 +274,8 @@ def change_song(song_id, read_fields):
     except Problem:
         preconditions.check_write(song_or_404(connection(), song_id))
         raise
-    return written(records.change_song(database(), song_id, fields, preconditions), 200)
+    song = records.change_song(database(), song_id, fields, preconditions, author())
+    return written(song, 200)
 
 
 if __name__ == "__main__":

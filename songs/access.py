@@ -9,6 +9,7 @@ from bottle import request
 from songs.headers import take_request_id
 from songs.problems import Problem, is_api_path
 from songs.settings import ANONYMOUS
+from songs.storage.history import Author
 
 OPEN_PATHS = ("/healthz", "/api/openapi.json")  # for the platform's checks, and for generators
 
@@ -21,6 +22,11 @@ def before_each_request():
     database().start_request(queued_at)
     check_path()
     check_token()
+
+
+def author():
+    """Who makes this request's change: its actor, and its request id."""
+    return Author(request.environ["songs.actor"], request.environ["songs.request_id"])
 
 
 def database():

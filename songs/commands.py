@@ -19,6 +19,7 @@ from songs.progress import Progress
 from songs.settings import database_url, int_setting, read_settings
 from songs.song import FIELDS, READ_ONLY_FIELDS, SONG_FIELDS, WRITABLE_FIELDS, in_words
 from songs.storage import WRITTEN, WRITTEN_TYPES, count_songs, song_batches, written_values
+from songs.storage.history import last_song_id, log_created_songs
 from songs.validation import validate_song
 from songs.wire import timestamp, utc_now
 
@@ -124,7 +125,9 @@ def seed_songs(database, args):
     rows, progress = songs(), Progress("seed: added", total=args.count)
     while batch := list(itertools.islice(rows, SEED_BATCH)):  # the service's writes go between
         with database.write_transaction() as conn:
+            last = last_song_id(conn)
             conn.insert_rows("songs", (*WRITTEN, "created_at", "updated_at"), batch)
+            log_created_songs(conn, last, "command:seed")
         progress.advance(len(batch))
     progress.finish()
     return f"{database.name}: {args.count} songs added"
@@ -175,13 +178,15 @@ def import_songs(database, args):
             sys.exit("\n".join([*errors.shown, f"{args.file}: nothing imported, {errors}"]))
 
     def write(conn):
-        now = utc_now()
+        now, last = utc_now(), last_song_id(conn)
         columns = ", ".join(WRITTEN)
-        return conn.execute(
+        added = conn.execute(
             f"INSERT INTO songs ({columns}, created_at, updated_at)"
             f" SELECT {columns}, ?, ? FROM import_rows ORDER BY line",
             (now, now),
         ).rowcount
+        log_created_songs(conn, last, "command:import")
+        return added
 
     added = database.staged_write(
         "import_rows",

@@ -41,23 +41,7 @@ def read_list_query(export=False):
     """The list's query, or with `export` an export's; a 400 Problem names every bad
     parameter at once."""
     parameters = EXPORT_PARAMETERS if export else LIST_PARAMETERS
-    try:
-        pairs = parse_qsl(request.query_string, keep_blank_values=True, errors="strict")
-    except UnicodeDecodeError:
-        raise Problem(400, "The query string is not valid UTF-8 once percent-decoded.") from None
-    values, errors = {}, {}
-    for name, value in pairs:
-        read = parameters.get(name)
-        if name in values or name in errors:
-            errors.setdefault(name, "is given more than once")
-        elif read is None:
-            errors[name] = not_a_parameter(name, export)
-        else:
-            clean, problem = read(value)
-            if problem:
-                errors[name] = problem
-            else:
-                values[name] = clean
+    values, errors, pairs = read_query(parameters, lambda name: not_a_parameter(name, export))
     filters = {name: values[name] for name in FILTER_NAMES if name in values}
     sort = values.get("sort", DEFAULT_SORT)
     fingerprint = query_fingerprint(filters, sort)
@@ -80,6 +64,30 @@ def read_list_query(export=False):
         [(name, value) for name, value in pairs if name != "cursor"],
         fingerprint,
     )
+
+
+def read_query(parameters, unknown):
+    """The query string read by `parameters` ({name: its reader}): (clean values by name,
+    errors by name, the pairs as sent); `unknown(name)` says what is wrong with a name that
+    is not among them. 400 if it is not UTF-8."""
+    try:
+        pairs = parse_qsl(request.query_string, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise Problem(400, "The query string is not valid UTF-8 once percent-decoded.") from None
+    values, errors = {}, {}
+    for name, value in pairs:
+        read = parameters.get(name)
+        if name in values or name in errors:
+            errors.setdefault(name, "is given more than once")
+        elif read is None:
+            errors[name] = unknown(name)
+        else:
+            clean, problem = read(value)
+            if problem:
+                errors[name] = problem
+            else:
+                values[name] = clean
+    return values, errors, pairs
 
 
 def not_a_parameter(name, export):

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from bottle import request, response, template
 
-from songs.access import connection, database, matching_token
+from songs.access import author, connection, database, matching_token
 from songs.conditional import entity_tag, request_preconditions, song_etag
 from songs.cursors import DEFAULT_SORT
 from songs.listing import EXPORT_PATHS, page_queries, read_list_query
@@ -127,7 +127,7 @@ def create_song_page():
         fields = validate_song(song_pairs(form), form=True)
     except Problem as error:
         return render("new", 422, form=dict(song_pairs(form)), errors=field_errors(error))
-    song, _ = add_song(database(), fields)
+    song, _ = add_song(database(), fields, by=author())
     return see_other(f"/songs/{song['id']}", "added")
 
 
@@ -144,7 +144,7 @@ def update_song_page(song_id):
     preconditions = form_preconditions(form)
     try:
         fields = validate_song(song_pairs(form), form=True)
-        song = change_song(database(), song_id, fields, preconditions)
+        song = change_song(database(), song_id, fields, preconditions, author())
     except Problem as error:
         return edit_refused(song_id, form, error)
     # If-Match held, so the song had the form's ETag: it still has it only if nothing changed
@@ -162,7 +162,7 @@ def delete_song_page(song_id):
     form = read_form()
     require_writing()
     try:
-        delete_song(database(), song_id, form_preconditions(form))
+        delete_song(database(), song_id, form_preconditions(form), author())
     except Problem as error:
         if error.status_code != 412:
             raise

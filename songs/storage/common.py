@@ -46,6 +46,10 @@ def song_json_sql(quote):
     return " || ".join([*members, "'}'"])
 
 
+SQLITE_SONG_JSON = song_json_sql(lambda column: f"json_quote({column})")
+POSTGRES_SONG_JSON = song_json_sql(lambda column: f"to_json({column})::text")
+
+
 class Unavailable(Exception):
     """The database cannot answer now (busy, restarting, unreachable); a retry may succeed."""
 

@@ -14,7 +14,13 @@ To change the schema, append a Step to STEPS: SCHEMA_VERSION follows.
 import sqlite3
 from typing import NamedTuple
 
-from songs.storage.common import BASELINE_VERSION, POSTGRES_SCHEMA, SQLITE_SCHEMA
+from songs.storage.common import (
+    BASELINE_VERSION,
+    POSTGRES_SCHEMA,
+    POSTGRES_SONG_JSON,
+    SQLITE_SCHEMA,
+    SQLITE_SONG_JSON,
+)
 
 
 class Step(NamedTuple):
@@ -78,7 +84,35 @@ DELETE FROM song_counts;
 INSERT INTO song_counts (rating, songs) SELECT rating, count(*) FROM songs GROUP BY rating;
 """
 
-STEPS = (Step(6, "", COUNTS_PER_STATEMENT),)
+
+def change_log(position, song_json):
+    """7: the songs' change log (songs/storage/history.py), with each song there is now as
+    its version 1, created at its updated_at by init-db (the history starts here)."""
+    return f"""
+CREATE TABLE song_changes (
+    position {position},
+    song_id INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    op TEXT NOT NULL CHECK (op IN ('create', 'update', 'delete', 'restore')),
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    request_id TEXT,
+    song TEXT NOT NULL,
+    UNIQUE (song_id, version)
+);
+INSERT INTO song_changes (song_id, version, op, at, actor, request_id, song)
+    SELECT id, 1, 'create', updated_at, 'command:init-db', NULL, {song_json} FROM songs ORDER BY id;
+"""
+
+
+STEPS = (
+    Step(6, "", COUNTS_PER_STATEMENT),
+    Step(
+        7,
+        change_log("INTEGER PRIMARY KEY AUTOINCREMENT", SQLITE_SONG_JSON),
+        change_log("bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", POSTGRES_SONG_JSON),
+    ),
+)
 
 
 def pending(version, steps):

@@ -84,9 +84,9 @@ class PostgresDatabase:
         self.local.request_deadline = queued_at + REQUEST_BUDGET_SECONDS
 
     @contextmanager
-    def write_transaction(self, one_statement=False):
+    def write_transaction(self):
         """BEGIN … COMMIT; rows a writer reads to change are locked FOR UPDATE (lock_row).
-        Of one statement too: BEGIN goes with it in one round trip, and sets its lock wait."""
+        BEGIN goes with the first statement in one round trip, and sets its lock wait."""
         psycopg = import_psycopg()
         conn = self.connection()
         conn.begin()
@@ -147,6 +147,7 @@ class PostgresConnection(PostgresDialect):
 
     streams = True  # exports read one server-side cursor (stream)
     lock_row = " FOR UPDATE"  # a writer's read locks the row until it commits
+    lock_songs = "LOCK TABLE songs IN SHARE ROW EXCLUSIVE MODE"  # writers wait, readers not
     shapes_plans = True  # see song_queries
 
     def __init__(self, url, answer_deadline=None, silence=None, local=None):

@@ -3,7 +3,7 @@ queries of songs/storage/queries.py (PostgresConnection has them)."""
 
 import functools
 
-from songs.storage.common import TEXT_FIELDS, search_key, song_json_sql
+from songs.storage.common import POSTGRES_SONG_JSON, TEXT_FIELDS, search_key
 
 
 @functools.lru_cache(maxsize=4096)
@@ -13,7 +13,7 @@ def postgres_sql(sql):
 
 
 class PostgresDialect:
-    song_json = song_json_sql(lambda column: f"to_json({column})::text")
+    song_json = POSTGRES_SONG_JSON
 
     @staticmethod
     def compare(field, operator, indexed):

@@ -14,11 +14,11 @@ from songs.storage.common import (
     BASELINE_VERSION,
     BUSY_TIMEOUT_SECONDS,
     INDEXED_COLUMNS,
+    SQLITE_SONG_JSON,
     TEXT_FIELDS,
     BrokenConstraint,
     Unavailable,
     search_key,
-    song_json_sql,
 )
 from songs.storage.migrations import STEPS, apply_sqlite_baseline, apply_sqlite_steps, latest
 
@@ -69,12 +69,8 @@ class SQLiteDatabase:
         return local.conn
 
     @contextmanager
-    def write_transaction(self, one_statement=False):
+    def write_transaction(self):
         """BEGIN IMMEDIATE … COMMIT on this thread's connection, the service's writers in turn.
-
-        A write of `one_statement` runs it with no BEGIN nor COMMIT: a statement outside a
-        transaction is one of its own, whole or not at all, and two statements fewer hold
-        the write lock a little less long (POST's answer: about 6% more of them a second).
 
         Writers queue on a file lock before SQLite's: a writer tries it every 0.1 to 0.5 ms,
         where SQLite's busy handler sleeps 1, 2, 5 ms and more between tries while the lock
@@ -93,11 +89,9 @@ class SQLiteDatabase:
         try:
             if shortened:
                 conn.execute(f"PRAGMA busy_timeout = {left}")
-            if not one_statement:
-                conn.execute("BEGIN IMMEDIATE")
+            conn.execute("BEGIN IMMEDIATE")
             yield conn
-            if not one_statement:
-                conn.execute("COMMIT")
+            conn.execute("COMMIT")
         except sqlite3.IntegrityError as error:
             raise BrokenConstraint(str(error)) from error
         except sqlite3.OperationalError as error:
@@ -331,8 +325,9 @@ class SQLiteConnection(sqlite3.Connection):
 
     streams = False  # exports page by keyset (song_batches)
     lock_row = ""  # BEGIN IMMEDIATE has locked the whole database already
+    lock_songs = ""  # and every other writer waits for its end
     shapes_plans = False  # INDEXED BY names the walk instead (song_queries)
-    song_json = song_json_sql(lambda column: f"json_quote({column})")
+    song_json = SQLITE_SONG_JSON
 
     @staticmethod
     def compare(field, operator, indexed):

@@ -9,6 +9,7 @@ from songs.storage.common import (
     TEXT_FIELDS,
     composed_and_keyed,
 )
+from songs.storage.history import LOGGED_COLUMNS, log_unlogged_songs
 
 
 def migrate_from_sqlite(path, database, counted=lambda rows, total: rows):
@@ -58,11 +59,36 @@ def migrate_from_sqlite(path, database, counted=lambda rows, total: rows):
             ).fetchone()[0]
             if matched != total:
                 raise ValueError(f"{matched} of {total} songs matched; nothing was copied")
+            copy_change_log(source, conn)
             copy_idempotency_keys(source, conn)
             next_id = move_id_sequence(source, conn)
     finally:
         source.close()
     return total, added, next_id
+
+
+def copy_change_log(source, conn):
+    """The file's change log, for each song of which PostgreSQL holds no version yet (so a
+    second run copies nothing twice); then each song with no version at all (a file from
+    before schema version 7) as created by this command."""
+    try:
+        changes = source.execute(
+            f"SELECT {', '.join(LOGGED_COLUMNS)} FROM song_changes ORDER BY position"
+        )
+    except sqlite3.OperationalError:
+        changes = ()  # a file from before schema version 7 has none
+    conn.execute(
+        "CREATE TEMPORARY TABLE incoming_changes (line bigint GENERATED ALWAYS AS IDENTITY,"
+        " song_id bigint, version integer, op text, at text, actor text, request_id text,"
+        " song text) ON COMMIT DROP"
+    )
+    conn.insert_rows("incoming_changes", LOGGED_COLUMNS, changes)
+    columns = ", ".join(LOGGED_COLUMNS)
+    conn.execute(
+        f"INSERT INTO song_changes ({columns}) SELECT {columns} FROM incoming_changes AS i"
+        " WHERE NOT EXISTS (SELECT 1 FROM song_changes WHERE song_id = i.song_id) ORDER BY line"
+    )
+    log_unlogged_songs(conn, "command:migrate-to-postgres")
 
 
 def copy_idempotency_keys(source, conn):

@@ -1,0 +1,212 @@
+"""Each song's history (GET /api/song/<id>/history), from the change log that every write
+adds to in its own transaction: who changed what and when, on every backend, from the API,
+the pages and the command line."""
+
+import pytest
+from webtest import TestApp
+
+import service
+from helpers import POSTGRES_ONLY, SONG, create
+from helpers.commands import make
+from songs import storage
+
+TOKEN = "alice-secret-0123456789"
+ALICE = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def alices(make_app):
+    """The service with one token, alice's."""
+    return TestApp(make_app(api_token=f"alice:{TOKEN}"))
+
+
+def history(client, song_id, query="", status=200):
+    return client.get(f"/api/song/{song_id}/history{query}", status=status)
+
+
+def test_every_write_is_a_version_with_its_actor_request_and_the_song_after_it(alices):
+    made = alices.post_json("/api/songs", SONG, headers={**ALICE, "X-Request-ID": "make-1"})
+    song_id = made.json["id"]
+    patched = alices.patch_json(
+        f"/api/song/{song_id}",
+        {"rating": 5},
+        headers={**ALICE, "Content-Type": "application/merge-patch+json", "X-Request-ID": "up-2"},
+    ).json
+    alices.put_json(f"/api/song/{song_id}", {**SONG, "rating": 5}, headers=ALICE)  # no change
+    alices.delete(f"/api/song/{song_id}", headers={**ALICE, "X-Request-ID": "gone-3"})
+
+    versions = history(alices, song_id).json
+
+    assert [(v["version"], v["op"], v["actor"], v["request_id"]) for v in versions] == [
+        (3, "delete", "alice", "gone-3"),
+        (2, "update", "alice", "up-2"),
+        (1, "create", "alice", "make-1"),
+    ]
+    assert versions[2]["song"] == made.json and versions[2]["at"] == made.json["updated_at"]
+    assert versions[1]["song"] == patched and versions[1]["at"] == patched["updated_at"]
+    assert versions[0]["song"] == patched  # as it was when deleted
+    assert versions[0]["at"] >= patched["updated_at"]
+
+
+def test_a_write_without_a_token_is_anonymous_and_a_refused_one_is_no_version(client):
+    song = create(client)
+    client.put_json(
+        f"/api/song/{song['id']}", {**SONG, "title": "x"}, headers={"If-Match": '"no"'}, status=412
+    )
+    client.put_json(f"/api/song/{song['id']}", {"artist": ""}, status=422)
+
+    versions = history(client, song["id"]).json
+
+    assert [(v["op"], v["actor"]) for v in versions] == [("create", "anonymous")]
+
+
+def test_a_replayed_idempotent_post_is_one_version(client):
+    headers = {"Idempotency-Key": "key-0123456789"}
+    first = client.post_json("/api/songs", SONG, headers=headers, status=201).json
+    client.post_json("/api/songs", SONG, headers=headers, status=201)
+
+    assert [v["version"] for v in history(client, first["id"]).json] == [1]
+
+
+def test_a_long_history_is_paged_newest_first_by_its_link_and_revalidated(client):
+    song = create(client, rating=1)
+    for rating in (2, 3, 4, 5, 1):
+        client.patch_json(
+            f"/api/song/{song['id']}",
+            {"rating": rating},
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+
+    first = history(client, song["id"], "?limit=4")
+    following = client.get(first.headers["Link"].split(">")[0][1:])
+
+    assert [v["version"] for v in first.json] == [6, 5, 4, 3]
+    assert [v["version"] for v in following.json] == [2, 1]
+    assert 'rel="next"' not in following.headers["Link"]
+    assert [v["song"]["rating"] for v in first.json + following.json] == [1, 5, 4, 3, 2, 1]
+    etag = first.headers["ETag"]
+    assert history(client, song["id"], "?limit=4").headers["ETag"] == etag
+    client.get(
+        f"/api/song/{song['id']}/history?limit=4", headers={"If-None-Match": etag}, status=304
+    )
+
+
+def test_a_song_that_never_was_has_no_history_and_bad_parameters_are_named(client):
+    create(client)
+
+    assert history(client, 2, status=404).json["detail"] == (
+        "No song with id 2 is in the history: there never was one here."
+    )
+    problem = history(client, 1, "?limit=0&before=x&sort=id", status=400).json
+    assert {e["parameter"] for e in problem["errors"]} == {"limit", "before", "sort"}
+
+
+def test_a_write_and_its_version_commit_together_or_not_at_all(client, db, dump, backend):
+    """A log that refuses the row (here a trigger, standing in for any failure between the
+    write and its record) takes the write down with it."""
+    create(client)
+    fail = "SELECT RAISE(ABORT, 'the log is broken')"
+    if backend == "sqlite":
+        db.execute(f"CREATE TRIGGER broken BEFORE INSERT ON song_changes BEGIN {fail}; END")
+    else:
+        db.execute(
+            "CREATE FUNCTION broken() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN RAISE EXCEPTION 'the log is broken'"
+            " USING ERRCODE = 'check_violation'; END $$"
+        )
+        db.execute(
+            "CREATE TRIGGER broken BEFORE INSERT ON song_changes"
+            " FOR EACH ROW EXECUTE FUNCTION broken()"
+        )
+    before = dump()
+
+    client.post_json("/api/songs", SONG, status="*")
+    client.patch_json(
+        "/api/song/1",
+        {"rating": 1},
+        headers={"Content-Type": "application/merge-patch+json"},
+        status="*",
+    )
+    client.delete("/api/song/1", status="*")
+
+    assert dump() == before
+
+
+def test_a_page_session_writes_as_the_token_it_signed_in_with(make_app):
+    app = TestApp(make_app(api_token=f"alice:{TOKEN}"))
+    sign_in = form_to(app.get("/sign-in"), "/sign-in")
+    sign_in["token"] = TOKEN
+    sign_in.submit(status=303)
+    form = form_to(app.get("/songs/new"), "/songs")
+    for name, value in SONG.items():
+        form[name] = str(value)
+    form.submit(status=303)
+
+    assert [(v["op"], v["actor"]) for v in history(app, 1).json] == [("create", "alice")]
+
+
+def form_to(page, action):
+    return next(form for form in page.forms.values() if form.action == action)
+
+
+def test_seed_and_import_record_each_song_they_add(tmp_path, database_url, client):
+    songs = tmp_path / "songs.csv"
+    songs.write_text("artist,title,rating\r\nA,One,1\r\nB,Two,2\r\n", newline="")
+    env = {"DATABASE_URL": database_url}
+
+    loads = [make("seed", "N=3", env=env), make("import", f"FILE={songs}", env=env)]
+
+    assert [load.returncode for load in loads] == [0, 0], [load.stderr for load in loads]
+    versions = [history(client, song_id).json for song_id in range(1, 6)]
+    assert [(v[0]["op"], v[0]["actor"]) for v in versions] == [("create", "command:seed")] * 3 + [
+        ("create", "command:import")
+    ] * 2
+    listed = client.get("/api/songs?sort=id").json
+    assert [v[0]["song"] for v in versions] == listed
+
+
+def test_songs_from_before_the_history_start_with_their_state_then(database_url):
+    older = storage.open_database(database_url)
+    older.init_schema(storage.STEPS[:-1])  # schema version 6: no change log yet
+    stamps = ("2026-01-02T03:04:05.006Z", "2026-02-03T04:05:06.007Z")
+    with older.write_transaction() as conn:
+        conn.insert_rows(
+            "songs",
+            (*storage.WRITTEN, "created_at", "updated_at"),
+            [(*storage.written_values(SONG), *stamps)],
+        )
+    older.init_schema()
+    older.close()
+    client = TestApp(service.create_app(database_url))
+
+    (version,) = history(client, 1).json
+
+    assert version["song"] == client.get("/api/song/1").json
+    client.app.config["songs.database"].close()
+    assert (version["version"], version["op"], version["at"], version["actor"]) == (
+        1,
+        "create",
+        stamps[1],
+        "command:init-db",
+    )
+
+
+@POSTGRES_ONLY
+def test_migrate_to_postgres_carries_each_songs_history(tmp_path, database_url, client):
+    source = tmp_path / "source.db"
+    assert make("seed", "N=2", env={"DATABASE_URL": f"sqlite:///{source}"}).returncode == 0
+    old = TestApp(service.create_app(f"sqlite:///{source}", api_token=f"alice:{TOKEN}"))
+    old.patch_json(
+        "/api/song/2",
+        {"rating": 5},
+        headers={**ALICE, "Content-Type": "application/merge-patch+json"},
+    )
+    old.delete("/api/song/1", headers=ALICE)
+    before = [history(old, song_id).json for song_id in (1, 2)]
+    old.app.config["songs.database"].close()
+
+    moved = make("migrate-to-postgres", f"FILE={source}", env={"DATABASE_URL": database_url})
+    again = make("migrate-to-postgres", f"FILE={source}", env={"DATABASE_URL": database_url})
+
+    assert (moved.returncode, again.returncode) == (0, 0), moved.stderr + again.stderr
+    assert [history(client, song_id).json for song_id in (1, 2)] == before
