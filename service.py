@@ -52,7 +52,7 @@ from bottle import Bottle, request, response
 
 from songs import pages, records, settings, storage
 from songs.access import author, before_each_request, connection, database, may_read
-from songs.bodies import ACCEPTED_PATCH_TYPES, read_patch_body, read_song_body
+from songs.bodies import ACCEPTED_PATCH_TYPES, read_patch_body, read_restore_body, read_song_body
 from songs.commands import main
 from songs.conditional import (
     evaluate_preconditions,
@@ -62,7 +62,7 @@ from songs.conditional import (
 )
 from songs.exports import EXPORTS_PER_WORKER, export_songs
 from songs.headers import add_common_headers
-from songs.history import history_page
+from songs.history import deleted_page, history_page
 from songs.idempotency import idempotency_key
 from songs.listing import EXPORT_PATHS, list_links, read_list_query
 from songs.openapi import served_document
@@ -73,15 +73,19 @@ from songs.problems import (
     database_troubles,
     error_handler,
     log,
+    not_in_history,
 )
 from songs.records import song_or_404
 from songs.storage import count_songs, select_json_page
+from songs.storage.history import has_history
 from songs.wire import json_array, json_body, song_path
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 SONG_ID_PATTERN = r"[1-9][0-9]{0,17}"  # positive and within SQLite's 64-bit INTEGER
 SONG_PATHS = ["/api/song/<song_id:song_id>", "/api/songs/<song_id:song_id>"]
-HISTORY_PATHS = ["/api/song/<song_id:song_id>/history"]
+HISTORY_PATH = "/api/song/<song_id:song_id>/history"
+RESTORE_PATH = "/api/song/<song_id:song_id>/restore"
+DELETED_PATH = "/api/songs/deleted"
 PAGE_PATH = "/songs/<song_id:song_id>"  # a song's page
 
 
@@ -136,9 +140,14 @@ def create_app(
     app.route(SONG_PATHS, "PUT", replace_song)
     app.route(SONG_PATHS, "PATCH", patch_song)
     app.route(SONG_PATHS, "DELETE", delete_song)
-    app.route(HISTORY_PATHS, "GET", get_history)
+    app.route(HISTORY_PATH, "GET", get_history)
+    app.route(RESTORE_PATH, "POST", restore_song)
+    app.route(DELETED_PATH, "GET", list_deleted)
     app.route(
-        ["/healthz", "/api/openapi.json", "/api/songs", *EXPORT_PATHS, *SONG_PATHS, *HISTORY_PATHS],
+        [
+            *("/healthz", "/api/openapi.json", "/api/songs", *EXPORT_PATHS, *SONG_PATHS),
+            *(HISTORY_PATH, RESTORE_PATH, DELETED_PATH),
+        ],
         "OPTIONS",
         describe,
     )
@@ -223,10 +232,27 @@ def get_song(song_id):
 
 
 def get_history(song_id):
-    body, links = history_page(connection(), song_id, request.path)
+    return log_page(*history_page(connection(), song_id, request.path))
+
+
+def list_deleted():
+    return log_page(*deleted_page(connection(), request.path))
+
+
+def log_page(body, links):
     response.set_header("Link", links)
     response.content_type = "application/json"
     return representation(body, validated_with=links)
+
+
+def restore_song(song_id):
+    """POST /api/song/<id>/restore: 428 and 412, then the body's problems, then the write."""
+    preconditions = request_preconditions()
+    version = read_restore_body()
+    song, created = records.restore_song(database(), song_id, version, preconditions, author())
+    if created:
+        response.set_header("Location", song_path(song_id))
+    return written(song, 201 if created else 200)
 
 
 def replace_song(song_id):
@@ -253,8 +279,9 @@ def describe(song_id=None):
     preflight = "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in request.environ
     rule = request.route.rule
     if song_id is not None and not preflight and may_read():
-        if rule.endswith("/history"):
-            history_page(connection(), song_id, request.path)  # 404 if the log has none
+        if rule in (HISTORY_PATH, RESTORE_PATH):  # a deleted song's too
+            if not has_history(connection(), song_id):
+                raise not_in_history(song_id)
         else:
             song_or_404(connection(), song_id)
     methods = {route.method for route in request.app.routes if route.rule == rule}

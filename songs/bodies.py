@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl
 
 from bottle import MultipartError, request
 
-from songs.problems import Problem, log
+from songs.problems import Problem, log, problem_naming_each
 from songs.validation import JSONObject, validate_song
 
 ACCEPTED_BODY_TYPES = "application/json, application/x-www-form-urlencoded, multipart/form-data"
@@ -37,6 +37,33 @@ def read_patch_body():
         detail = f"A patch must be one of {ACCEPTED_PATCH_TYPES}, not {media_type or 'untyped'}."
         raise Problem(415, detail, headers={"Accept-Patch": ACCEPTED_PATCH_TYPES})
     return validate_song(parse_json(body), form=False, patch=True)
+
+
+def read_restore_body():
+    """A restore's version, or None: no body, or a JSON object, {} or {"version": N}."""
+    body = read_body(request.app.config["songs.max_body_bytes"])
+    if not body:
+        return None
+    if body_media_type() != "application/json":
+        detail = f"A restore's body must be application/json, not {body_media_type() or 'untyped'}."
+        raise Problem(415, detail, headers={"Accept": "application/json"})
+    pairs = parse_json(body)
+    if not isinstance(pairs, JSONObject):
+        raise Problem(422, 'A restore\'s body must be a JSON object, such as {"version": 2}.')
+    errors = {
+        name: "is not a field of a restore (version)" for name, _ in pairs if name != "version"
+    }
+    versions = [value for name, value in pairs if name == "version"]
+    version = versions[0] if versions else None
+    if type(version) is float and version.is_integer():  # 2.0 is a whole number in JSON
+        version = int(version)
+    if len(versions) > 1:
+        errors["version"] = "is given more than once"
+    elif versions and not (type(version) is int and 1 <= version < 2**31):
+        errors["version"] = "must be a version of the song: a whole number from 1"
+    if errors:
+        raise problem_naming_each(422, "field", errors)
+    return version
 
 
 def body_media_type():

@@ -1,46 +1,63 @@
-"""GET /api/song/<id>/history: a song's versions from the change log, newest first, paged
-by version (songs/storage/history.py keeps the log)."""
+"""A song's history (GET /api/song/<id>/history, newest first, paged by version) and the
+songs deleted and not restored (GET /api/songs/deleted, the latest deletion first, paged by
+position in the log), from the change log that songs/storage/history.py keeps."""
 
 import json
 from urllib.parse import urlencode
 
 from songs.listing import read_limit, read_query
-from songs.problems import Problem, problem_naming_each
-from songs.storage.history import has_history, song_history
+from songs.problems import not_in_history, problem_naming_each
+from songs.storage.history import deleted_songs, has_history, song_history
 
 HISTORY_PAGE_SIZE = 100
+PAST_EVERY_ONE = 2**62  # `before` when none is given: past every version and position
 
 
-def read_version(value):
-    if value.isascii() and value.isdigit() and len(value) <= 9 and int(value) >= 1:
+def read_before(value):
+    if value.isascii() and value.isdigit() and len(value) <= 18 and int(value) >= 1:
         return int(value), None
-    return None, "must be a version: a whole number from 1"
+    return None, "must be a whole number from 1, as the Link header gives it"
 
 
-HISTORY_PARAMETERS = {"limit": read_limit, "before": read_version}
+PAGE_PARAMETERS = {"limit": read_limit, "before": read_before}
 
 
 def history_page(conn, song_id, path):
     """(the page's JSON bytes, its Link header), or 404 when the log holds nothing of the
     song; a 400 names every bad parameter."""
+    limit, before = read_page_query("a song's history")
+    rows = song_history(conn, song_id, before, limit + 1)
+    if not rows and not has_history(conn, song_id):
+        raise not_in_history(song_id)
+    return page_of(rows, limit, path, lambda row: row[0], lambda row: row)
+
+
+def deleted_page(conn, path):
+    """The songs deleted and not restored since, as history_page answers them."""
+    limit, before = read_page_query("the deleted songs")
+    rows = deleted_songs(conn, before, limit + 1)
+    return page_of(rows, limit, path, lambda row: row[0], lambda row: row[1:])
+
+
+def read_page_query(what):
     values, errors, _ = read_query(
-        HISTORY_PARAMETERS,
-        lambda name: f"is not a parameter of a song's history ({', '.join(HISTORY_PARAMETERS)})",
+        PAGE_PARAMETERS,
+        lambda name: f"is not a parameter of {what} ({', '.join(PAGE_PARAMETERS)})",
     )
     if errors:
         raise problem_naming_each(400, "parameter", errors)
-    limit, before = values.get("limit", HISTORY_PAGE_SIZE), values.get("before")
-    rows = song_history(conn, song_id, before or 2**31, limit + 1)
-    if not rows and not has_history(conn, song_id):
-        raise Problem(
-            404,
-            f"No song with id {song_id} is in the history: there never was one here.",
-        )
+    return values.get("limit", HISTORY_PAGE_SIZE), values.get("before", PAST_EVERY_ONE)
+
+
+def page_of(rows, limit, path, place, version):
+    """A page's JSON bytes and Link header: `rows` beyond `limit` mean there is more, after
+    the last one's `place`; `version(row)` is what version_json reads."""
     links = f'<{path}?{urlencode({"limit": limit})}>; rel="first"'
     if len(rows) > limit:
-        following = urlencode({"limit": limit, "before": rows[limit - 1][0]})
+        following = urlencode({"limit": limit, "before": place(rows[limit - 1])})
         links = f'<{path}?{following}>; rel="next", {links}'
-    return f"[{', '.join(map(version_json, rows[:limit]))}]".encode(), links
+    texts = [version_json(version(row)) for row in rows[:limit]]
+    return f"[{', '.join(texts)}]".encode(), links
 
 
 def version_json(row):

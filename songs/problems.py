@@ -37,6 +37,10 @@ def song_not_found(song_id):
     return Problem(404, f"Song {song_id} does not exist.")
 
 
+def not_in_history(song_id):
+    return Problem(404, f"No song with id {song_id} is in the history: there never was one here.")
+
+
 def error_handler(render_page):
     """Bottle's handler of every error: problem JSON for the API, or, for a page or a browser
     asking for one, `render_page(problem)`, the pages' HTML for it."""

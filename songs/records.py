@@ -7,10 +7,18 @@ import json
 
 from songs.conditional import Preconditions
 from songs.idempotency import replayed_song, request_digest
-from songs.problems import song_not_found
+from songs.problems import Problem, not_in_history, problem_naming_each, song_not_found
 from songs.settings import ANONYMOUS
-from songs.storage import find_song, insert_song, remember_key, remove_song, update_song
-from songs.storage.history import Author, log_change
+from songs.song import WRITABLE_FIELDS
+from songs.storage import (
+    find_song,
+    insert_song,
+    insert_song_again,
+    remember_key,
+    remove_song,
+    update_song,
+)
+from songs.storage.history import Author, log_change, song_history
 from songs.wire import utc_now
 
 NONE = Preconditions()  # a write that depends on nothing
@@ -62,3 +70,51 @@ def delete_song(database, song_id, preconditions=NONE, by=NOBODY):
         remove_song(conn, song_id)
         log_change(conn, "delete", song, utc_now(), by)
     return song
+
+
+def restore_song(database, song_id, version=None, preconditions=NONE, by=NOBODY):
+    """A deleted song back, with its id and its last values or those of `version`: (the
+    song, True). An existing song set back to `version` as a new version, after 428 and 412
+    (`preconditions`): (the song, False); without a version, 409. 404 if the history holds
+    nothing of the song, 422 if it has no such version."""
+    with database.write_transaction() as conn:
+        current = find_song(conn, song_id, for_update=True)
+        if current is not None:
+            preconditions.check_write(current)
+            if version is None:
+                raise Problem(
+                    409,
+                    f"Song {song_id} is not deleted, so there is nothing to bring back; to set "
+                    'it back to an earlier version, send {"version": <version>}.',
+                )
+        elif preconditions.if_match is not None:
+            raise Problem(
+                412, f"If-Match {preconditions.if_match} cannot match: song {song_id} is deleted."
+            )
+        source = version_of(conn, song_id, version)
+        fields = {name: source[name] for name in WRITABLE_FIELDS}
+        now = utc_now()
+        if current is None:
+            song = insert_song_again(conn, song_id, fields, source["created_at"], now)
+        elif any(current[name] != value for name, value in fields.items()):
+            song = update_song(conn, song_id, fields, now)
+        else:
+            return current, False
+        log_change(conn, "restore", song, now, by)
+    return song, current is None
+
+
+def version_of(conn, song_id, version=None):
+    """The song as `version` (its latest, by default) left it; 404 if the history holds
+    nothing of it, 422 if it has no such version."""
+    latest = song_history(conn, song_id, 2**31, 1)
+    if not latest:
+        raise not_in_history(song_id)
+    row = latest[0]
+    if version is not None:
+        rows = song_history(conn, song_id, version + 1, 1)
+        if not rows or rows[0][0] != version:
+            message = f"names no version of song {song_id}, whose versions are 1 to {row[0]}"
+            raise problem_naming_each(422, "field", {"version": message})
+        row = rows[0]
+    return json.loads(row[-1])

@@ -51,11 +51,19 @@ def guarded(document):
 
 SONG_PATHS = ("/api/song/{song_id}", "/api/songs/{song_id}")
 BODY = b'{"artist": "A", "title": "B", "rating": 2}'
-WRITES = {("/api/songs", "post")} | {(p, m) for m in ("put", "patch", "delete") for p in SONG_PATHS}
+WRITES = {("/api/songs", "post"), ("/api/song/{song_id}/restore", "post")} | {
+    (p, m) for m in ("put", "patch", "delete") for p in SONG_PATHS
+}
 READS = {
     (p, m)
     for m in ("get", "head")
-    for p in ("/api/songs", *listing.EXPORT_PATHS, *SONG_PATHS, "/api/song/{song_id}/history")
+    for p in (
+        "/api/songs",
+        *listing.EXPORT_PATHS,
+        *SONG_PATHS,
+        "/api/song/{song_id}/history",
+        "/api/songs/deleted",
+    )
 }
 CONFIGURATIONS = {
     "no token": ({}, set()),

@@ -210,3 +210,126 @@ def test_migrate_to_postgres_carries_each_songs_history(tmp_path, database_url, 
 
     assert (moved.returncode, again.returncode) == (0, 0), moved.stderr + again.stderr
     assert [history(client, song_id).json for song_id in (1, 2)] == before
+
+
+# Undo
+
+
+def test_a_deleted_song_comes_back_with_its_id_its_values_and_a_version(alices):
+    song = alices.post_json("/api/songs", SONG, headers=ALICE).json
+    alices.delete(f"/api/song/{song['id']}", headers=ALICE)
+    alices.get(f"/api/song/{song['id']}", status=404)
+
+    back = alices.post(f"/api/song/{song['id']}/restore", headers=ALICE, status=201)
+
+    assert back.headers["Location"] == f"/api/song/{song['id']}"
+    assert back.json == {**song, "updated_at": back.json["updated_at"]}
+    assert back.json["updated_at"] >= song["updated_at"]
+    assert alices.get(f"/api/song/{song['id']}").json == back.json
+    assert back.headers["ETag"] == alices.get(f"/api/song/{song['id']}").headers["ETag"]
+    newest = history(alices, song["id"]).json[0]
+    assert (newest["version"], newest["op"], newest["actor"]) == (3, "restore", "alice")
+    assert newest["song"] == back.json
+
+
+def test_a_version_is_set_back_as_a_new_one_and_an_existing_song_needs_a_version(client):
+    song = create(client, rating=1)
+    path = f"/api/song/{song['id']}"
+    client.put_json(path, {**SONG, "title": "Renamed", "rating": 4})
+
+    refused = client.post(f"{path}/restore", status=409).json
+    back = client.post_json(f"{path}/restore", {"version": 1}, status=200).json
+
+    assert "is not deleted" in refused["detail"]
+    assert (back["title"], back["rating"]) == (song["title"], 1)
+    assert [(v["version"], v["op"]) for v in history(client, song["id"]).json] == [
+        (3, "restore"),
+        (2, "update"),
+        (1, "create"),
+    ]
+    client.post_json(f"{path}/restore", {"version": 3}, status=200)  # the same values
+    assert len(history(client, song["id"]).json) == 3  # no change, no version
+
+
+def test_a_restore_takes_if_match_like_any_write(make_app, dump):
+    client = TestApp(make_app(require_if_match="1"))
+    song = client.post_json("/api/songs", SONG).json
+    path = f"/api/song/{song['id']}"
+    etag = client.get(path).headers["ETag"]
+    client.patch_json(
+        path, {"rating": 5}, headers={"If-Match": etag, "Content-Type": "application/json"}
+    )
+    before = dump()
+
+    client.post_json(f"{path}/restore", {"version": 1}, status=428)
+    client.post_json(f"{path}/restore", {"version": 1}, headers={"If-Match": etag}, status=412)
+
+    assert dump() == before
+    current = client.get(path).headers["ETag"]
+    client.post_json(f"{path}/restore", {"version": 1}, headers={"If-Match": current}, status=200)
+    assert client.get(path).json["rating"] == SONG["rating"]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "named"),
+    [
+        (b'{"version": 9}', "application/json", 422, {"version"}),
+        (b'{"version": 0, "title": "x"}', "application/json", 422, {"version", "title"}),
+        (b'{"version": "1"}', "application/json", 422, {"version"}),
+        (b"[1]", "application/json", 422, set()),
+        (b"{", "application/json", 400, set()),
+        (b"version=1", "application/x-www-form-urlencoded", 415, set()),
+    ],
+)
+def test_a_bad_restore_names_what_is_wrong_and_changes_nothing(
+    client, dump, body, content_type, status, named
+):
+    song = create(client)
+    client.delete(f"/api/song/{song['id']}")
+    before = dump()
+
+    problem = client.post(
+        f"/api/song/{song['id']}/restore",
+        body,
+        headers={"Content-Type": content_type},
+        status=status,
+    ).json
+
+    assert {error["field"] for error in problem.get("errors", [])} == named
+    assert dump() == before
+    client.post(f"/api/song/{song['id'] + 1}/restore", status=404)
+
+
+def test_the_deleted_songs_are_listed_latest_first_until_restored(client):
+    songs = [create(client, title=f"Song {n}") for n in range(4)]
+    for song in songs[:3]:
+        client.delete(f"/api/song/{song['id']}")
+    client.post(f"/api/song/{songs[1]['id']}/restore", status=201)
+    client.delete(f"/api/song/{songs[1]['id']}")  # deleted again: listed once, first
+
+    first = client.get("/api/songs/deleted?limit=2")
+    rest = client.get(first.headers["Link"].split(">")[0][1:])
+
+    listed = [v["song"]["id"] for v in first.json + rest.json]
+    assert listed == [songs[1]["id"], songs[2]["id"], songs[0]["id"]]
+    assert {v["op"] for v in first.json + rest.json} == {"delete"}
+    client.post(f"/api/song/{songs[2]['id']}/restore", status=201)
+    assert [v["song"]["id"] for v in client.get("/api/songs/deleted").json] == [
+        songs[1]["id"],
+        songs[0]["id"],
+    ]
+
+
+def test_a_read_only_token_cannot_restore(make_app):
+    reader = "reader-secret-0123456789"
+    app = TestApp(make_app(api_token=f"alice:{TOKEN}, ci:{reader}:read"))
+    song = app.post_json("/api/songs", SONG, headers=ALICE).json
+    app.delete(f"/api/song/{song['id']}", headers=ALICE)
+
+    app.post(
+        f"/api/song/{song['id']}/restore",
+        headers={"Authorization": f"Bearer {reader}"},
+        status=403,
+    )
+    app.post(f"/api/song/{song['id']}/restore", status=401)
+    assert app.get("/api/songs/deleted").json[0]["song"]["id"] == song["id"]

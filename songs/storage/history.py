@@ -73,3 +73,16 @@ def has_history(conn, song_id):
     """Whether the log holds any version of the song."""
     rows = conn.execute("SELECT 1 FROM song_changes WHERE song_id = ? LIMIT 1", (song_id,))
     return bool(rows.fetchall())
+
+
+def deleted_songs(conn, before, limit):
+    """Up to `limit` songs deleted and not restored, the latest deletion first, from those
+    below position `before`: (position, then as song_history's rows) each."""
+    return conn.execute(
+        f"SELECT position, {HISTORY_COLUMNS} FROM song_changes AS deleted"
+        " WHERE op = 'delete' AND position < ?"
+        " AND NOT EXISTS (SELECT 1 FROM song_changes AS later"
+        " WHERE later.song_id = deleted.song_id AND later.version > deleted.version)"
+        " ORDER BY position DESC LIMIT ?",
+        (before, limit),
+    ).fetchall()

@@ -100,6 +100,7 @@ CREATE TABLE song_changes (
     song TEXT NOT NULL,
     UNIQUE (song_id, version)
 );
+CREATE INDEX song_changes_deletes ON song_changes (position) WHERE op = 'delete';
 INSERT INTO song_changes (song_id, version, op, at, actor, request_id, song)
     SELECT id, 1, 'create', updated_at, 'command:init-db', NULL, {song_json} FROM songs ORDER BY id;
 """

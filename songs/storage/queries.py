@@ -36,6 +36,12 @@ def insert_song(conn, fields, now):
     return song_from_row(rows[0])
 
 
+def insert_song_again(conn, song_id, fields, created_at, now):
+    """The song `song_id` added back with `fields`: a deleted song restored, its id kept."""
+    rows = conn.execute(INSERT_SONG_AGAIN, (song_id, *written_values(fields), created_at, now))
+    return song_from_row(rows.fetchall()[0])
+
+
 def update_song(conn, song_id, fields, now):
     """The replaced song, or None when there is no song with that id."""
     rows = conn.execute(UPDATE_SONG, (*written_values(fields), now, song_id)).fetchall()
@@ -56,6 +62,10 @@ WRITTEN_TYPES = ", ".join(  # those columns' types, for a table that stages them
 INSERT_SONG = (
     f"INSERT INTO songs ({', '.join((*WRITTEN, 'created_at', 'updated_at'))})"
     f" VALUES ({', '.join('?' * (len(WRITTEN) + 2))}) RETURNING {SELECT_COLUMNS}"
+)
+INSERT_SONG_AGAIN = (
+    f"INSERT INTO songs ({', '.join(('id', *WRITTEN, 'created_at', 'updated_at'))})"
+    f" VALUES ({', '.join('?' * (len(WRITTEN) + 3))}) RETURNING {SELECT_COLUMNS}"
 )
 UPDATE_SONG = (
     f"UPDATE songs SET {', '.join(f'{name} = ?' for name in (*WRITTEN, 'updated_at'))}"
