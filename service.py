@@ -77,7 +77,7 @@ from songs.problems import (
 )
 from songs.records import song_or_404
 from songs.storage import count_songs, select_json_page
-from songs.storage.history import has_history
+from songs.storage.history import Retention, has_history
 from songs.wire import json_array, json_body, song_path
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
@@ -96,6 +96,7 @@ def create_app(
     require_if_match=None,
     api_token=None,
     api_token_reads=None,
+    history_days=None,
 ):
     """Build the WSGI app on DATABASE_URL's database, whose schema `init-db` has made.
 
@@ -107,9 +108,10 @@ def create_app(
     app = Bottle()
     app.config.update(
         settings.read_settings(
-            max_body_bytes, cors_origins, require_if_match, api_token, api_token_reads
+            max_body_bytes, cors_origins, require_if_match, api_token, api_token_reads, history_days
         )
     )
+    database.retention = Retention(app.config["songs.history_days"])  # records.py purges
     app.config.update(
         {
             "songs.database": database,

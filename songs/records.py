@@ -43,6 +43,7 @@ def add_song(database, fields, key=None, by=NOBODY):
         log_change(conn, "create", song, song["updated_at"], by)
         if key:
             remember_key(conn, key, request_digest(fields), json.dumps(song), song["created_at"])
+    purge_when_due(database)
     return song, False
 
 
@@ -59,6 +60,7 @@ def change_song(database, song_id, fields, preconditions=NONE, by=NOBODY):
         if any(song[name] != value for name, value in fields.items()):
             song = update_song(conn, song_id, {**song, **fields}, utc_now())
             log_change(conn, "update", song, song["updated_at"], by)
+    purge_when_due(database)
     return song
 
 
@@ -69,6 +71,7 @@ def delete_song(database, song_id, preconditions=NONE, by=NOBODY):
         preconditions.check_write(song)
         remove_song(conn, song_id)
         log_change(conn, "delete", song, utc_now(), by)
+    purge_when_due(database)
     return song
 
 
@@ -101,7 +104,16 @@ def restore_song(database, song_id, version=None, preconditions=NONE, by=NOBODY)
         else:
             return current, False
         log_change(conn, "restore", song, now, by)
+    purge_when_due(database)
     return song, current is None
+
+
+def purge_when_due(database):
+    """The change log's old versions gone, now and then (HISTORY_DAYS: storage/history.py),
+    by the app's database; a database opened otherwise (a command's) keeps them."""
+    retention = getattr(database, "retention", None)
+    if retention is not None:
+        retention.purge_when_due(database)
 
 
 def version_of(conn, song_id, version=None):

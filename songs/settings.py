@@ -94,6 +94,17 @@ def int_setting(name, default):
     return int(value)
 
 
+def days_setting(name, value):
+    """A number of days: a whole number, 0 included."""
+    value = value.strip()
+    if not (value.isascii() and value.isdigit() and len(value) <= 6):
+        raise ValueError(f"{name} must be a whole number of days (0: forever); got {value!r}")
+    return int(value)
+
+
+DEFAULT_HISTORY_DAYS = 30
+
+
 def database_url(given=None):
     """DATABASE_URL, unless given: a SQLite file (songs.db by default) or PostgreSQL."""
     return given or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
@@ -105,6 +116,7 @@ def read_settings(
     require_if_match=None,
     api_token=None,
     api_token_reads=None,
+    history_days=None,
 ):
     """The app's settings as its config holds them; each given as None is read from the
     environment variable of the same name. A bad value is a ValueError that names it."""
@@ -125,5 +137,11 @@ def read_settings(
         "songs.api_token_reads": flag_setting(
             "API_TOKEN_READS",
             env("API_TOKEN_READS", "") if api_token_reads is None else api_token_reads,
+        ),
+        "songs.history_days": days_setting(
+            "HISTORY_DAYS",
+            env("HISTORY_DAYS", str(DEFAULT_HISTORY_DAYS))
+            if history_days is None
+            else history_days,
         ),
     }

@@ -333,3 +333,57 @@ def test_a_read_only_token_cannot_restore(make_app):
     )
     app.post(f"/api/song/{song['id']}/restore", status=401)
     assert app.get("/api/songs/deleted").json[0]["song"]["id"] == song["id"]
+
+
+# Retention
+
+
+def test_old_versions_go_after_history_days_but_each_songs_latest_stays(make_app, db):
+    writer = TestApp(make_app())
+    kept = create(writer, title="Unchanged for years")
+    changed = create(writer, title="Changed")
+    writer.patch_json(
+        f"/api/song/{changed['id']}", {"rating": 1}, headers={"Content-Type": "application/json"}
+    )
+    gone = create(writer, title="Deleted long ago")
+    writer.delete(f"/api/song/{gone['id']}")
+    recent = create(writer, title="Deleted today")
+    writer.delete(f"/api/song/{recent['id']}")
+    old = "2020-01-01T00:00:00.000Z"
+    db.execute("UPDATE song_changes SET at = ? WHERE song_id <> ?", (old, recent["id"]))
+    db.execute(
+        "UPDATE song_changes SET superseded_at = ?"
+        " WHERE superseded_at IS NOT NULL AND song_id <> ?",
+        (old, recent["id"]),
+    )
+
+    purging = TestApp(make_app(history_days="30"))  # a worker of its own: its first write purges
+    create(purging, title="The write after which it purges")
+
+    assert [v["version"] for v in history(purging, kept["id"]).json] == [1]
+    assert [(v["version"], v["op"]) for v in history(purging, changed["id"]).json] == [
+        (2, "update")
+    ]
+    history(purging, gone["id"], status=404)
+    purging.post(f"/api/song/{gone['id']}/restore", status=404)
+    assert [v["song"]["id"] for v in purging.get("/api/songs/deleted").json] == [recent["id"]]
+    assert len(history(purging, recent["id"]).json) == 2
+
+
+def test_history_days_0_keeps_every_version(make_app, db):
+    writer = TestApp(make_app(history_days="0"))
+    song = create(writer)
+    writer.delete(f"/api/song/{song['id']}")
+    db.execute(
+        "UPDATE song_changes SET at = ?, superseded_at = ?", ("2020-01-01T00:00:00.000Z",) * 2
+    )
+
+    create(writer)
+
+    assert len(history(writer, song["id"]).json) == 2
+
+
+@pytest.mark.parametrize("value", ["-1", "thirty", "1.5", "10000000"])
+def test_a_history_days_that_is_no_count_of_days_stops_startup(make_app, value):
+    with pytest.raises(ValueError, match="HISTORY_DAYS must be a whole number of days"):
+        make_app(history_days=value)

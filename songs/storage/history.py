@@ -5,11 +5,17 @@ when deleted) as the JSON text the API answers with, who made it (a token's name
 `anonymous`, or `command:<name>` for the command line) and the request's id."""
 
 import json
+import threading
+import time
+from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
 
 OPS = ("create", "update", "delete", "restore")
 HISTORY_COLUMNS = "version, op, at, actor, request_id, song"
-LOGGED_COLUMNS = ("song_id", "version", "op", "at", "actor", "request_id", "song")
+LOGGED_COLUMNS = ("song_id", "version", "op", "at", "actor", "request_id", "song", "superseded_at")
+PURGE_INTERVAL_SECONDS = 60  # a process purges at most this often
+PURGE_BATCH = 1000  # versions a transaction: the service's writes go between batches
+PURGE_BUDGET_SECONDS = 0.2  # the most one purge takes, batch after batch
 
 
 class Author(NamedTuple):
@@ -27,9 +33,15 @@ LOG_CHANGE = (
 
 def log_change(conn, op, song, at, by):
     """Records `op` on `song` (its values after the change; for a delete, before it), the
-    song's next version. Its writer holds the song's row (or, for a new song, its new id)."""
+    song's next version, which supersedes the last. Its writer holds the song's row (or,
+    for a new song, its new id)."""
     text = json.dumps(song, ensure_ascii=False)
+    if op != "create":
+        conn.execute(SUPERSEDE, (at, song["id"]))
     conn.execute(LOG_CHANGE, (song["id"], op, at, by.actor, by.request_id, text, song["id"]))
+
+
+SUPERSEDE = "UPDATE song_changes SET superseded_at = ? WHERE song_id = ? AND superseded_at IS NULL"
 
 
 def log_created_songs(conn, after_id, actor):
@@ -86,3 +98,52 @@ def deleted_songs(conn, before, limit):
         " ORDER BY position DESC LIMIT ?",
         (before, limit),
     ).fetchall()
+
+
+class Retention:
+    """HISTORY_DAYS of one database: a version goes that many days after the next one came,
+    and a deleted song's whole history that many days after its deletion; a song's latest
+    version stays as long as the song does. 0 keeps every version."""
+
+    def __init__(self, days):
+        self.days, self.due, self.purging = days, 0.0, threading.Lock()
+
+    def purge_when_due(self, database):
+        """After a write: a purge, if this process has had none for PURGE_INTERVAL_SECONDS and
+        no other thread is purging. How many versions went."""
+        if not self.days or time.monotonic() < self.due:
+            return 0
+        if not self.purging.acquire(blocking=False):
+            return 0
+        try:
+            self.due = time.monotonic() + PURGE_INTERVAL_SECONDS
+            cutoff = datetime.now(timezone.utc) - timedelta(days=self.days)
+            return purge_history(database, cutoff.isoformat(timespec="milliseconds")[:23] + "Z")
+        finally:
+            self.purging.release()
+
+
+def purge_history(database, cutoff, budget=PURGE_BUDGET_SECONDS):
+    """The versions superseded before `cutoff` (an RFC 3339 UTC time, as `at` is written),
+    and every version of a song deleted before it, PURGE_BATCH a transaction for at most
+    `budget` seconds: how many went."""
+    started, purged = time.monotonic(), 0
+    while time.monotonic() - started < budget:
+        with database.write_transaction() as conn:
+            gone = conn.execute(PURGE_SUPERSEDED, (cutoff, PURGE_BATCH)).rowcount
+            if gone < PURGE_BATCH:
+                gone += conn.execute(PURGE_DELETED, (cutoff, PURGE_BATCH)).rowcount
+        purged += gone
+        if gone < PURGE_BATCH:
+            break
+    return purged
+
+
+PURGE_SUPERSEDED = (
+    "DELETE FROM song_changes WHERE position IN (SELECT position FROM song_changes"
+    " WHERE superseded_at < ? ORDER BY superseded_at LIMIT ?)"
+)
+PURGE_DELETED = (  # the delete, the latest version of a song deleted and not restored
+    "DELETE FROM song_changes WHERE song_id IN (SELECT song_id FROM song_changes"
+    " WHERE op = 'delete' AND superseded_at IS NULL AND at < ? ORDER BY position LIMIT ?)"
+)

@@ -87,7 +87,8 @@ INSERT INTO song_counts (rating, songs) SELECT rating, count(*) FROM songs GROUP
 
 def change_log(position, song_json):
     """7: the songs' change log (songs/storage/history.py), with each song there is now as
-    its version 1, created at its updated_at by init-db (the history starts here)."""
+    its version 1, created at its updated_at by init-db (the history starts here). A
+    version's superseded_at is when the next one came: HISTORY_DAYS after it, it goes."""
     return f"""
 CREATE TABLE song_changes (
     position {position},
@@ -98,9 +99,12 @@ CREATE TABLE song_changes (
     actor TEXT NOT NULL,
     request_id TEXT,
     song TEXT NOT NULL,
+    superseded_at TEXT,
     UNIQUE (song_id, version)
 );
 CREATE INDEX song_changes_deletes ON song_changes (position) WHERE op = 'delete';
+CREATE INDEX song_changes_superseded ON song_changes (superseded_at)
+    WHERE superseded_at IS NOT NULL;
 INSERT INTO song_changes (song_id, version, op, at, actor, request_id, song)
     SELECT id, 1, 'create', updated_at, 'command:init-db', NULL, {song_json} FROM songs ORDER BY id;
 """
