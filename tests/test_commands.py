@@ -92,6 +92,22 @@ def test_imports_one_after_another_each_add_every_song(tmp_path, database_url, d
     assert db.execute("SELECT count(*) FROM songs").fetchone() == (6,)
 
 
+def test_seed_and_import_record_each_song_they_add(tmp_path, database_url, client):
+    songs = tmp_path / "songs.csv"
+    songs.write_text("artist,title,rating\r\nA,One,1\r\nB,Two,2\r\n", newline="")
+    env = {"DATABASE_URL": database_url}
+
+    loads = [make("seed", "N=3", env=env), make("import", f"FILE={songs}", env=env)]
+
+    assert [load.returncode for load in loads] == [0, 0], [load.stderr for load in loads]
+    versions = [client.get(f"/api/song/{song_id}/history").json for song_id in range(1, 6)]
+    assert [(v[0]["op"], v[0]["actor"]) for v in versions] == [("create", "command:seed")] * 3 + [
+        ("create", "command:import")
+    ] * 2
+    listed = client.get("/api/songs?sort=id").json
+    assert [v[0]["song"] for v in versions] == listed
+
+
 @pytest.mark.parametrize(
     "header",
     ["artist,title", "artist,title,rating,genre", "artist,title,rating,artist", ""],

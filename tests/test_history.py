@@ -149,22 +149,6 @@ def form_to(page, action):
     return next(form for form in page.forms.values() if form.action == action)
 
 
-def test_seed_and_import_record_each_song_they_add(tmp_path, database_url, client):
-    songs = tmp_path / "songs.csv"
-    songs.write_text("artist,title,rating\r\nA,One,1\r\nB,Two,2\r\n", newline="")
-    env = {"DATABASE_URL": database_url}
-
-    loads = [make("seed", "N=3", env=env), make("import", f"FILE={songs}", env=env)]
-
-    assert [load.returncode for load in loads] == [0, 0], [load.stderr for load in loads]
-    versions = [history(client, song_id).json for song_id in range(1, 6)]
-    assert [(v[0]["op"], v[0]["actor"]) for v in versions] == [("create", "command:seed")] * 3 + [
-        ("create", "command:import")
-    ] * 2
-    listed = client.get("/api/songs?sort=id").json
-    assert [v[0]["song"] for v in versions] == listed
-
-
 def test_songs_from_before_the_history_start_with_their_state_then(database_url):
     older = storage.open_database(database_url)
     older.init_schema(storage.STEPS[:-1])  # schema version 6: no change log yet
