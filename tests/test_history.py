@@ -371,3 +371,32 @@ def test_history_days_0_keeps_every_version(make_app, db):
 def test_a_history_days_that_is_no_count_of_days_stops_startup(make_app, value):
     with pytest.raises(ValueError, match="HISTORY_DAYS must be a whole number of days"):
         make_app(history_days=value)
+
+
+def test_a_purge_that_fails_is_logged_and_the_write_before_it_stands(make_app, db, backend, caplog):
+    if backend == "sqlite":
+        db.execute(
+            "CREATE TRIGGER kept BEFORE DELETE ON song_changes"
+            " BEGIN SELECT RAISE(ABORT, 'kept for ever'); END"
+        )
+    else:
+        db.execute(
+            "CREATE FUNCTION kept() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN RAISE EXCEPTION 'kept for ever'; END $$"
+        )
+        db.execute(
+            "CREATE TRIGGER kept BEFORE DELETE ON song_changes FOR EACH ROW EXECUTE FUNCTION kept()"
+        )
+    writer = TestApp(make_app(history_days="1"))
+    song = create(writer)
+    old = "2020-01-01T00:00:00.000Z"
+    db.execute("UPDATE song_changes SET at = ?, superseded_at = ?", (old, old))
+    purging = TestApp(make_app(history_days="1"))
+
+    changed = purging.patch_json(
+        f"/api/song/{song['id']}", {"rating": 1}, headers={"Content-Type": "application/json"}
+    )
+
+    assert changed.status_int == 200
+    assert purging.get(f"/api/song/{song['id']}").json["rating"] == 1
+    assert "the change log's purge failed" in caplog.text
