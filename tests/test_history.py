@@ -400,3 +400,45 @@ def test_a_purge_that_fails_is_logged_and_the_write_before_it_stands(make_app, d
     assert changed.status_int == 200
     assert purging.get(f"/api/song/{song['id']}").json["rating"] == 1
     assert "the change log's purge failed" in caplog.text
+
+
+# Cost
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # SQLite's machine counts the work
+def test_a_change_to_a_song_with_a_long_history_costs_what_the_first_did(make_app, db):
+    """Each statement of the log finds its row by (song_id, version): a song changed 2,000
+    times is changed with the same work as one changed once, not with a walk of its past."""
+    app = make_app()
+    client = TestApp(app)
+    hot, cold = create(client), create(client)
+    db.execute(  # 2,000 earlier versions of the hot song, the last one current
+        "WITH RECURSIVE n(v) AS (SELECT 2 UNION ALL SELECT v + 1 FROM n WHERE v < 2001)"
+        " INSERT INTO song_changes (song_id, version, op, at, actor, song, superseded_at)"
+        " SELECT ?, v, 'update', '2026-01-01T00:00:00.000Z', 'anonymous', '{}',"
+        " CASE WHEN v < 2001 THEN '2026-01-01T00:00:00.000Z' END FROM n",
+        (hot["id"],),
+    )
+    db.execute(
+        "UPDATE song_changes SET superseded_at = at WHERE song_id = ? AND version = 1",
+        (hot["id"],),
+    )
+
+    def work(song):
+        steps = [0]
+        conn = app.config["songs.database"].connection()
+        conn.set_progress_handler(lambda: steps.__setitem__(0, steps[0] + 1), 10)
+        try:
+            client.patch_json(
+                f"/api/song/{song['id']}",
+                {"rating": 5},
+                headers={"Content-Type": "application/json"},
+            )
+        finally:
+            conn.set_progress_handler(None, 0)
+        return steps[0]
+
+    assert history(client, hot["id"], "?limit=1").json[0]["version"] == 2001
+    hot_work, cold_work = work(hot), work(cold)
+    assert history(client, hot["id"], "?limit=1").json[0]["version"] == 2002
+    assert hot_work <= cold_work + 5, (hot_work, cold_work)

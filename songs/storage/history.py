@@ -27,23 +27,37 @@ class Author(NamedTuple):
     request_id: str | None = None
 
 
+def log_change(conn, op, song, at, by):
+    """Records `op` on `song` (its values after the change; for a delete, before it) as the
+    song's next version, which supersedes the last. Its writer holds the song's row (or,
+    for a new song, its new id), so no other writer adds a version of it meanwhile. Each
+    statement finds its row by the index of (song_id, version): a song changed a thousand
+    times costs what one changed once does."""
+    text = json.dumps(song, ensure_ascii=False)
+    version = 1
+    if op != "create":
+        superseded = conn.execute(SUPERSEDE, (at, song["id"], song["id"])).fetchall()
+        version = superseded[0][0] + 1 if superseded else next_version(conn, song["id"])
+    conn.execute(LOG_CHANGE, (song["id"], version, op, at, by.actor, by.request_id, text))
+
+
 LOG_CHANGE = (
     "INSERT INTO song_changes (song_id, version, op, at, actor, request_id, song)"
-    " SELECT ?, COALESCE(MAX(version), 0) + 1, ?, ?, ?, ?, ? FROM song_changes WHERE song_id = ?"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+SUPERSEDE = (  # the song's latest version, by its key: RETURNING its number
+    "UPDATE song_changes SET superseded_at = ? WHERE song_id = ?"
+    " AND version = (SELECT MAX(version) FROM song_changes WHERE song_id = ?)"
+    " AND superseded_at IS NULL RETURNING version"
 )
 
 
-def log_change(conn, op, song, at, by):
-    """Records `op` on `song` (its values after the change; for a delete, before it), the
-    song's next version, which supersedes the last. Its writer holds the song's row (or,
-    for a new song, its new id)."""
-    text = json.dumps(song, ensure_ascii=False)
-    if op != "create":
-        conn.execute(SUPERSEDE, (at, song["id"]))
-    conn.execute(LOG_CHANGE, (song["id"], op, at, by.actor, by.request_id, text, song["id"]))
-
-
-SUPERSEDE = "UPDATE song_changes SET superseded_at = ? WHERE song_id = ? AND superseded_at IS NULL"
+def next_version(conn, song_id):
+    """One more than the song's last version (1 for a song added by hand, with none)."""
+    rows = conn.execute(
+        "SELECT COALESCE(MAX(version), 0) + 1 FROM song_changes WHERE song_id = ?", (song_id,)
+    )
+    return rows.fetchall()[0][0]
 
 
 def log_created_songs(conn, after_id, actor):
