@@ -257,6 +257,7 @@ def render(name, status=200, **values):
         template_settings={"escape_func": escape},
         csrf=csrf_token,  # called only by a page with a form that posts: no cookie else
         needs_sign_in=bool(config["songs.api_tokens"]),
+        history_days=config["songs.history_days"],
         signed_in=signed_in(),
         flash=take_flash(),
         static={name: found[3] for name, found in config["songs.static"].items()},

@@ -442,3 +442,14 @@ def test_a_change_to_a_song_with_a_long_history_costs_what_the_first_did(make_ap
     hot_work, cold_work = work(hot), work(cold)
     assert history(client, hot["id"], "?limit=1").json[0]["version"] == 2002
     assert hot_work <= cold_work + 5, (hot_work, cold_work)
+
+
+def test_the_delete_page_says_how_long_a_song_can_be_brought_back(make_app):
+    for days, says in (("30", "Its history keeps it for 30 days"), ("0", "Its history keeps it,")):
+        client = TestApp(make_app(history_days=days))
+        song = create(client)
+
+        page = client.get(f"/songs/{song['id']}/delete").text
+
+        assert says in page and "gone for good" not in page
+        assert f"POST /api/song/{song['id']}/restore" in page
