@@ -162,6 +162,7 @@ def create_app(
     app.route(PAGE_PATH, "POST", pages.update_song_page)
     app.route(f"{PAGE_PATH}/delete", "GET", pages.delete_page)
     app.route(f"{PAGE_PATH}/delete", "POST", pages.delete_song_page)
+    app.route(f"{PAGE_PATH}/restore", "POST", pages.restore_song_page)
     app.route("/sign-in", "GET", pages.sign_in_page)
     app.route("/sign-in", "POST", pages.sign_in)
     app.route("/sign-out", "POST", pages.sign_out)

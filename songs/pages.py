@@ -20,7 +20,7 @@ from songs.conditional import entity_tag, request_preconditions, song_etag
 from songs.cursors import DEFAULT_SORT
 from songs.listing import EXPORT_PATHS, page_queries, read_list_query
 from songs.problems import Problem, status_title
-from songs.records import add_song, change_song, delete_song, song_or_404
+from songs.records import add_song, change_song, delete_song, restore_song, song_or_404
 from songs.reference import reference
 from songs.sessions import (
     count_failed_sign_in,
@@ -168,7 +168,15 @@ def delete_song_page(song_id):
             raise
         song = song_or_404(connection(), song_id)
         return render("delete", 409, song=song, etag=song_etag(song), changed=True)
-    return see_other("/", "deleted")
+    return see_other("/", f"deleted-{song_id}")
+
+
+def restore_song_page(song_id):
+    """POST /songs/<id>/restore: a deleted song back (the Undo after a delete)."""
+    read_form()
+    require_writing()
+    restore_song(database(), song_id, by=author())
+    return see_other(f"/songs/{song_id}", "restored")
 
 
 def api_reference():

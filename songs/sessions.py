@@ -48,6 +48,7 @@ FLASHES = {
     "saved": "Your changes were saved.",
     "unchanged": "Nothing changed: the song already had those values.",
     "deleted": "The song was deleted.",
+    "restored": "The song is back.",
     "signed-in": "You are signed in.",
     "signed-out": "You are signed out.",
 }
@@ -256,10 +257,14 @@ def see_other_now(path):
 
 
 def take_flash():
-    flash = FLASHES.get(request.get_cookie(FLASH_COOKIE) or "")
+    """The confirmation the last write left for this page: (its text, the id of a song it
+    deleted, to offer bringing it back, or None), or None."""
+    kind, _, song_id = (request.get_cookie(FLASH_COOKIE) or "").partition("-")
+    flash = FLASHES.get(kind)
     if flash:
         response.delete_cookie(FLASH_COOKIE, path="/")
-    return flash
+        return flash, int(song_id) if kind == "deleted" and song_id.isdigit() else None
+    return None
 
 
 def page_url(path, query):

@@ -181,7 +181,7 @@ def test_two_people_editing_one_song_cannot_overwrite_each_other(server, browser
     second.context.close()
 
 
-def test_a_person_deletes_a_song_after_confirming(server, page):
+def test_a_person_deletes_a_song_after_confirming_and_can_undo_it(server, page):
     song = add(server, title="To be deleted")
 
     page.goto(server.url(f"/songs/{song['id']}"))
@@ -191,6 +191,13 @@ def test_a_person_deletes_a_song_after_confirming(server, page):
 
     expect(page.get_by_role("status")).to_have_text("The song was deleted.")
     assert server.request("GET", f"/api/song/{song['id']}")[0] == 404
+    assert serious_violations(page) == []  # the page with its offer to undo
+
+    page.get_by_role("button", name="Undo the delete").click()  # changed their mind
+
+    expect(page.get_by_role("status")).to_have_text("The song is back.")
+    assert page.url == server.url(f"/songs/{song['id']}")
+    assert server.request("GET", f"/api/song/{song['id']}")[0] == 200
 
 
 def test_paging_shows_every_song_once(server, page):

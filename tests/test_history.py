@@ -453,3 +453,20 @@ def test_the_delete_page_says_how_long_a_song_can_be_brought_back(make_app):
 
         assert says in page and "gone for good" not in page
         assert f"POST /api/song/{song['id']}/restore" in page
+
+
+def test_a_song_deleted_from_its_page_is_brought_back_by_the_undo_after(make_app):
+    client = TestApp(make_app())
+    song = create(client)
+    confirm = form_to(client.get(f"/songs/{song['id']}/delete"), f"/songs/{song['id']}/delete")
+
+    listed = confirm.submit(status=303).follow()
+    undo = form_to(listed, f"/songs/{song['id']}/restore")
+    back = undo.submit(status=303)
+
+    assert "The song was deleted." in listed.text
+    assert back.headers["Location"] == f"/songs/{song['id']}"
+    assert "The song is back." in back.follow().text
+    assert client.get(f"/api/song/{song['id']}").json["title"] == song["title"]
+    assert history(client, song["id"], "?limit=1").json[0]["op"] == "restore"
+    assert "Undo" not in client.get("/").text  # the offer was for that one page

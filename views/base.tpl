@@ -27,7 +27,13 @@
 </header>
 <main id="main">
 % if flash:
-<p class="flash" role="status">{{flash}}</p>
+<p class="flash" role="status">{{flash[0]}}</p>
+% if flash[1]:
+<form method="post" action="/songs/{{flash[1]}}/restore" class="inline">
+  <input type="hidden" name="csrf_token" value="{{csrf()}}">
+  <button type="submit">Undo the delete</button>
+</form>
+% end
 % end
 {{!base}}
 </main>
