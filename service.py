@@ -157,6 +157,7 @@ def create_app(
     app.route("/", "GET", pages.songs_page)
     app.route("/api", "GET", pages.api_reference)
     app.route("/songs/new", "GET", pages.new_song_page)
+    app.route("/songs/deleted", "GET", pages.deleted_songs_page)
     app.route("/songs", "POST", pages.create_song_page)
     app.route(PAGE_PATH, "GET", pages.song_page)
     app.route(PAGE_PATH, "POST", pages.update_song_page)

@@ -9,6 +9,7 @@ only bearer tokens, so no cookie can make it write.
 """
 
 import html
+import json
 import re
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
@@ -18,6 +19,7 @@ from bottle import request, response, template
 from songs.access import author, connection, database, matching_token
 from songs.conditional import entity_tag, request_preconditions, song_etag
 from songs.cursors import DEFAULT_SORT
+from songs.history import read_page_query
 from songs.listing import EXPORT_PATHS, page_queries, read_list_query
 from songs.problems import Problem, status_title
 from songs.records import add_song, change_song, delete_song, restore_song, song_or_404
@@ -41,6 +43,7 @@ from songs.sessions import (
 )
 from songs.song import FIELDS, SHOWN_FIELDS, SONG_FIELDS, WRITABLE_FIELDS
 from songs.storage import count_by_rating, select_page, song_from_row
+from songs.storage.history import deleted_songs
 from songs.validation import validate_song
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,6 +172,19 @@ def delete_song_page(song_id):
         song = song_or_404(connection(), song_id)
         return render("delete", 409, song=song, etag=song_etag(song), changed=True)
     return see_other("/", f"deleted-{song_id}")
+
+
+def deleted_songs_page():
+    """GET /songs/deleted: the songs deleted and not brought back, the latest first, each
+    with a button that restores it (the API's GET /api/songs/deleted, for people)."""
+    require_reading()
+    limit, before = read_page_query("the deleted songs")
+    rows = deleted_songs(connection(), before, limit + 1)
+    deleted = [(json.loads(row[-1]), row[3], row[4]) for row in rows[:limit]]
+    older = (
+        page_url("/songs/deleted", [("before", rows[limit - 1][0])]) if len(rows) > limit else None
+    )
+    return render("deleted", deleted=deleted, older=older)
 
 
 def restore_song_page(song_id):

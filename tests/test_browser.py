@@ -344,10 +344,13 @@ def test_a_person_adds_a_song_with_the_keyboard_alone_and_sees_where_the_focus_i
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/songs/new", "/songs/{id}", "/songs/{id}/delete", "/api", "/nothing"]
+    "path",
+    ["/", "/songs/new", "/songs/{id}", "/songs/{id}/delete", "/songs/deleted", "/api", "/nothing"],
 )
 def test_axe_finds_no_serious_violation(server, page, path):
     song = add(server, title="Checked by axe")
+    gone = add(server, title="Deleted, for the list of them")
+    server.request("DELETE", f"/api/song/{gone['id']}")
 
     page.goto(server.url(path.format(id=song["id"])))
 

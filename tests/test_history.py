@@ -470,3 +470,25 @@ def test_a_song_deleted_from_its_page_is_brought_back_by_the_undo_after(make_app
     assert client.get(f"/api/song/{song['id']}").json["title"] == song["title"]
     assert history(client, song["id"], "?limit=1").json[0]["op"] == "restore"
     assert "Undo" not in client.get("/").text  # the offer was for that one page
+
+
+def test_the_recently_deleted_page_lists_them_latest_first_and_restores_one(make_app):
+    client = TestApp(make_app())
+    first, second, kept = (
+        create(client, title="First"),
+        create(client, title="Second"),
+        create(client),
+    )
+    for song in (first, second):
+        client.delete(f"/api/song/{song['id']}")
+
+    page = client.get("/songs/deleted?limit=1")
+    older = client.get(page.html.find("a", rel="next")["href"])
+    back = form_to(older, f"/songs/{first['id']}/restore").submit(status=303)
+
+    assert [td.text for td in page.html.select("tbody td:first-child")] == ["Second"]
+    assert [td.text for td in older.html.select("tbody td:first-child")] == ["First"]
+    assert "anonymous" in page.text and kept["title"] not in page.text
+    assert back.headers["Location"] == f"/songs/{first['id']}"
+    titles = [td.text for td in client.get("/songs/deleted").html.select("tbody td:first-child")]
+    assert titles == ["Second"]

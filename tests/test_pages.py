@@ -725,6 +725,7 @@ def every_page(client, signed_client):
         "song-after-save": post_form(client.get(path), title="Saved").follow(),
         "song-invalid": post_form(client.get(path), title=""),
         "delete": client.get(f"{path}/delete"),
+        "deleted-none": client.get("/songs/deleted"),
         "not-found": client.get("/songs/999", status=404),
         "unknown-path": client.get("/nothing", headers={"Accept": "text/html"}, status=404),
         "forged-post": client.post(f"/songs/{other['id']}", {"title": "x"}, status=403),
@@ -735,6 +736,8 @@ def every_page(client, signed_client):
     opened = client.get(path)
     client.patch_json(f"/api/song/{song['id']}", {"rating": 1})
     pages["song-changed-meanwhile"] = post_form(opened, title="Mine")
+    pages["songs-after-a-delete"] = post_form(client.get(f"{path}/delete")).follow()
+    pages["deleted"] = client.get("/songs/deleted?limit=1")
     post_form(signed_client.get("/sign-in"), token=TOKEN)
     pages["songs-signed-in"] = signed_client.get("/")
     return {name: page.text for name, page in pages.items()}

@@ -13,6 +13,7 @@
   <a class="home" href="/">Songs</a>
   <nav aria-label="Site">
     <a href="/songs/new">Add a song</a>
+    <a href="/songs/deleted">Recently deleted</a>
     <a href="/api">API</a>
 % if needs_sign_in and signed_in:
     <form method="post" action="/sign-out" class="inline">
