@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from songs.listing import read_limit, read_query
 from songs.problems import not_in_history, problem_naming_each
+from songs.song import FIELDS
 from songs.storage.history import deleted_songs, has_history, song_history
 
 HISTORY_PAGE_SIZE = 100
@@ -68,3 +69,21 @@ def version_json(row):
         ensure_ascii=False,
     )
     return f'{scalars[:-1]}, "song": {song}}}'
+
+
+def versions_shown(conn, song_id, limit=20):
+    """A song page's history: its latest `limit` versions, newest first, each a dict of
+    version, op, at, actor and `changed`, the (label, before, after) of each writable field
+    that the version changed from the one before it."""
+    rows = song_history(conn, song_id, PAST_EVERY_ONE, limit + 1)
+    songs = [json.loads(row[-1]) for row in rows]
+    shown = []
+    for n, (version, op, at, actor, _, _) in enumerate(rows[:limit]):
+        before = songs[n + 1] if n + 1 < len(songs) else None
+        changed = [
+            (field.label, before[field.name], songs[n][field.name])
+            for field in FIELDS
+            if field.writable and before is not None and before[field.name] != songs[n][field.name]
+        ]
+        shown.append({"version": version, "op": op, "at": at, "actor": actor, "changed": changed})
+    return shown

@@ -19,10 +19,10 @@ from bottle import request, response, template
 from songs.access import author, connection, database, matching_token
 from songs.conditional import entity_tag, request_preconditions, song_etag
 from songs.cursors import DEFAULT_SORT
-from songs.history import read_page_query
+from songs.history import read_page_query, versions_shown
 from songs.listing import EXPORT_PATHS, page_queries, read_list_query
 from songs.problems import Problem, status_title
-from songs.records import add_song, change_song, delete_song, restore_song, song_or_404
+from songs.records import NONE, add_song, change_song, delete_song, restore_song, song_or_404
 from songs.reference import reference
 from songs.sessions import (
     count_failed_sign_in,
@@ -136,8 +136,8 @@ def create_song_page():
 
 def song_page(song_id):
     require_reading()
-    song = song_or_404(connection(), song_id)
-    return render("song", song=song, form=song, etag=song_etag(song), errors={}, conflict=False)
+    song, history = song_or_404(connection(), song_id), versions_shown(connection(), song_id)
+    return render("song", song=song, form=song, etag=song_etag(song), errors={}, history=history)
 
 
 def update_song_page(song_id):
@@ -181,17 +181,25 @@ def deleted_songs_page():
     limit, before = read_page_query("the deleted songs")
     rows = deleted_songs(connection(), before, limit + 1)
     deleted = [(json.loads(row[-1]), row[3], row[4]) for row in rows[:limit]]
-    older = (
-        page_url("/songs/deleted", [("before", rows[limit - 1][0])]) if len(rows) > limit else None
-    )
+    more = len(rows) > limit and [("limit", limit), ("before", rows[limit - 1][0])]
+    older = page_url("/songs/deleted", more) if more else None
     return render("deleted", deleted=deleted, older=older)
 
 
 def restore_song_page(song_id):
-    """POST /songs/<id>/restore: a deleted song back (the Undo after a delete)."""
-    read_form()
+    """POST /songs/<id>/restore: a deleted song back (the Undo after a delete), or with a
+    form's version and ETag (as If-Match), the song set back to that version."""
+    form = read_form()
     require_writing()
-    restore_song(database(), song_id, by=author())
+    version = int(form["version"]) if form.get("version", "").isdigit() else None
+    preconditions = form_preconditions(form) if version else NONE
+    try:
+        restore_song(database(), song_id, version, preconditions, author())
+    except Problem as error:
+        if error.status_code != 412:
+            raise
+        changed = "Someone changed this song after you opened its page, so it was not restored."
+        raise Problem(409, f"{changed} Open the page again to see it as it is.") from None
     return see_other(f"/songs/{song_id}", "restored")
 
 

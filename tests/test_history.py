@@ -492,3 +492,38 @@ def test_the_recently_deleted_page_lists_them_latest_first_and_restores_one(make
     assert back.headers["Location"] == f"/songs/{first['id']}"
     titles = [td.text for td in client.get("/songs/deleted").html.select("tbody td:first-child")]
     assert titles == ["Second"]
+
+
+def test_a_songs_page_shows_its_history_and_restores_a_version_unless_it_changed(make_app):
+    client = TestApp(make_app())
+    song = create(client, title="Before", rating=2)
+    client.patch_json(
+        f"/api/song/{song['id']}",
+        {"title": "After", "rating": 4},
+        headers={"Content-Type": "application/json"},
+    )
+    page = client.get(f"/songs/{song['id']}")
+    items = [li.get_text(" ", strip=True) for li in page.html.select("ol.history li")]
+
+    assert items[0].startswith("Updated by anonymous,")
+    assert "title “Before” → “After”; rating “2” → “4”." in items[0]
+    assert items[1].startswith("Created by anonymous,") and "Restore version 1" in items[1]
+    restore = form_to(page, f"/songs/{song['id']}/restore")
+    client.patch_json(  # meanwhile, someone else
+        f"/api/song/{song['id']}", {"rating": 5}, headers={"Content-Type": "application/json"}
+    )
+    refused = restore.submit(status=409)
+    assert "it was not restored" in refused.text
+    assert client.get(f"/api/song/{song['id']}").json["rating"] == 5
+
+    restore = form_to(client.get(f"/songs/{song['id']}"), f"/songs/{song['id']}/restore")
+    assert restore["version"].value == "2"  # the newest it offers is the one before the latest
+    forms = [
+        f
+        for f in client.get(f"/songs/{song['id']}").forms.values()
+        if f.action == f"/songs/{song['id']}/restore" and f["version"].value == "1"
+    ]
+    forms[0].submit(status=303)
+    back = client.get(f"/api/song/{song['id']}").json
+    assert (back["title"], back["rating"]) == ("Before", 2)
+    assert history(client, song["id"], "?limit=1").json[0]["op"] == "restore"

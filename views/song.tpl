@@ -13,8 +13,29 @@
 % end
 </dl>
 <p class="formats"><a href="/api/song/{{song['id']}}">This song as JSON</a></p>
+% if get('history'):
+<h2>History</h2>
+<ol class="history" reversed>
+%   for n, entry in enumerate(history):
+  <li value="{{entry['version']}}"><p><strong>{{entry['op'].capitalize()}}d</strong> by {{entry['actor']}}, <time datetime="{{entry['at']}}">{{entry['at'][:16].replace('T', ' ')}} UTC</time>{{':' if entry['changed'] else '.'}}
+%     if entry['changed']:
+  {{'; '.join(f'{label.lower()} “{before}” → “{after}”' for label, before, after in entry['changed'])}}.
+%     end
+  </p>
+%     if n:
+  <form method="post" action="/songs/{{song['id']}}/restore" class="inline">
+    <input type="hidden" name="csrf_token" value="{{csrf()}}">
+    <input type="hidden" name="etag" value="{{etag}}">
+    <input type="hidden" name="version" value="{{entry['version']}}">
+    <button type="submit">Restore version {{entry['version']}}</button>
+  </form>
+%     end
+  </li>
+%   end
+</ol>
+% end
 <h2>Edit</h2>
-% if conflict:
+% if get('conflict'):
 <div class="error" role="alert">
   <p>Someone changed this song after you opened it, so your changes were not saved. The form now shows the song as it is; make your changes again.</p>
   <p>You had sent: {{', '.join(f"{f.name} “{conflict.get(f.name, '')}”" if f.kind == "text" else f"{f.name} {conflict.get(f.name, '')}" for f in fields if f.writable)}}.</p>
