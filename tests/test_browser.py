@@ -326,8 +326,8 @@ def test_every_step_works_with_javascript_off(server, browser):
 def test_a_person_adds_a_song_with_the_keyboard_alone_and_sees_where_the_focus_is(server, page):
     page.goto(server.url("/songs/new"))
     outlines = []
-    for _ in range(4):
-        page.keyboard.press("Tab")  # past the skip link, Songs, Add a song and API
+    for _ in range(5):
+        page.keyboard.press("Tab")  # past the skip link, Songs, Add a song, Recently deleted, API
     for text in ("Keyboard Artist", "Added with the keyboard"):
         page.keyboard.press("Tab")
         outlines.append(page.evaluate("getComputedStyle(document.activeElement).outlineStyle"))
