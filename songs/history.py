@@ -8,10 +8,9 @@ from urllib.parse import urlencode
 from songs.listing import read_limit, read_query
 from songs.problems import not_in_history, problem_naming_each
 from songs.song import FIELDS
-from songs.storage.history import deleted_songs, has_history, song_history
+from songs.storage.history import PAST_EVERY_ONE, deleted_songs, has_history, song_history
 
 HISTORY_PAGE_SIZE = 100
-PAST_EVERY_ONE = 2**62  # `before` when none is given: past every version and position
 
 
 def read_before(value):
@@ -30,14 +29,14 @@ def history_page(conn, song_id, path):
     rows = song_history(conn, song_id, before, limit + 1)
     if not rows and not has_history(conn, song_id):
         raise not_in_history(song_id)
-    return page_of(rows, limit, path, lambda row: row[0], lambda row: row)
+    return page_of(rows, limit, path, lambda row: row)
 
 
 def deleted_page(conn, path):
     """The songs deleted and not restored since, as history_page answers them."""
     limit, before = read_page_query("the deleted songs")
     rows = deleted_songs(conn, before, limit + 1)
-    return page_of(rows, limit, path, lambda row: row[0], lambda row: row[1:])
+    return page_of(rows, limit, path, lambda row: row[1:])
 
 
 def read_page_query(what):
@@ -50,12 +49,13 @@ def read_page_query(what):
     return values.get("limit", HISTORY_PAGE_SIZE), values.get("before", PAST_EVERY_ONE)
 
 
-def page_of(rows, limit, path, place, version):
-    """A page's JSON bytes and Link header: `rows` beyond `limit` mean there is more, after
-    the last one's `place`; `version(row)` is what version_json reads."""
+def page_of(rows, limit, path, version):
+    """A page's JSON bytes and Link header: `rows` beyond `limit` mean there is more, before
+    the last one's first column (its version, or its position in the log); `version(row)` is
+    what version_json reads."""
     links = f'<{path}?{urlencode({"limit": limit})}>; rel="first"'
     if len(rows) > limit:
-        following = urlencode({"limit": limit, "before": place(rows[limit - 1])})
+        following = urlencode({"limit": limit, "before": rows[limit - 1][0]})
         links = f'<{path}?{following}>; rel="next", {links}'
     texts = [version_json(version(row)) for row in rows[:limit]]
     return f"[{', '.join(texts)}]".encode(), links

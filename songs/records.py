@@ -18,7 +18,7 @@ from songs.storage import (
     remove_song,
     update_song,
 )
-from songs.storage.history import Author, log_change, song_history
+from songs.storage.history import PAST_EVERY_ONE, Author, log_change, song_history
 from songs.wire import utc_now
 
 NONE = Preconditions()  # a write that depends on nothing
@@ -119,7 +119,7 @@ def purge_when_due(database):
 def version_of(conn, song_id, version=None):
     """The song as `version` (its latest, by default) left it; 404 if the history holds
     nothing of it, 422 if it has no such version."""
-    latest = song_history(conn, song_id, 2**31, 1)
+    latest = song_history(conn, song_id, PAST_EVERY_ONE, 1)
     if not latest:
         raise not_in_history(song_id)
     row = latest[0]

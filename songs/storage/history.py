@@ -15,6 +15,7 @@ OPS = ("create", "update", "delete", "restore")
 HISTORY_COLUMNS = "version, op, at, actor, request_id, song"
 LOGGED_COLUMNS = ("song_id", "version", "op", "at", "actor", "request_id", "song", "superseded_at")
 log = logging.getLogger("songs")
+PAST_EVERY_ONE = 2**62  # a `before` past every version and every position
 PURGE_INTERVAL_SECONDS = 60  # a process purges at most this often
 PURGE_BATCH = 1000  # versions a transaction: the service's writes go between batches
 PURGE_BUDGET_SECONDS = 0.2  # the most one purge takes, batch after batch
