@@ -11,6 +11,10 @@
     PUT     /api/song/<id>     200  the song, with artist, title and rating replaced
     PATCH   /api/song/<id>     200  the song, with the fields sent replaced (JSON Merge Patch)
     DELETE  /api/song/<id>     204  no body
+    GET     /api/song/<id>/history  200  the song's versions, newest first
+    POST    /api/song/<id>/restore  201  a deleted song back (200: a song set back to a version)
+    GET     /api/songs/deleted      200  the songs deleted and not restored, the latest first
+    GET     /api/changes            200  every change since a cursor, in order (Prefer: wait)
 
 Pages for people, HTML that needs no script (songs/pages.py):
 
@@ -38,7 +42,8 @@ CORS_ORIGINS, REQUIRE_IF_MATCH, API_TOKEN, API_TOKEN_READS.
 This file holds the routes and their handlers; each other concern is a module of songs/:
 settings.py, access.py (request checks and tokens), headers.py (request ids and CORS),
 listing.py and cursors.py (the list's query and its pages), exports.py, bodies.py and
-validation.py, records.py (the writes), conditional.py (ETags and preconditions),
+validation.py, records.py (the writes), history.py and feed.py (the change log's history,
+undo and feed), conditional.py (ETags and preconditions),
 idempotency.py, openapi.py (the document as this configuration serves it), problems.py
 (every error), pages.py, reference.py and sessions.py (the pages, their forms and sign-in,
 with views/ and static/), commands.py (the command line), worker.py and access_log.py
@@ -61,6 +66,7 @@ from songs.conditional import (
     written,
 )
 from songs.exports import EXPORTS_PER_WORKER, export_songs
+from songs.feed import Waiters, changes_page
 from songs.headers import add_common_headers
 from songs.history import deleted_page, history_page
 from songs.idempotency import idempotency_key
@@ -86,6 +92,7 @@ SONG_PATHS = ["/api/song/<song_id:song_id>", "/api/songs/<song_id:song_id>"]
 HISTORY_PATH = "/api/song/<song_id:song_id>/history"
 RESTORE_PATH = "/api/song/<song_id:song_id>/restore"
 DELETED_PATH = "/api/songs/deleted"
+CHANGES_PATH = "/api/changes"
 PAGE_PATH = "/songs/<song_id:song_id>"  # a song's page
 
 
@@ -122,6 +129,7 @@ def create_app(
                 app.config["songs.cors_origins"],
             ),
             "songs.export_slots": threading.BoundedSemaphore(EXPORTS_PER_WORKER),
+            "songs.feed_waiters": Waiters(),
             "songs.static": pages.load_static(),
         }
     )
@@ -145,10 +153,11 @@ def create_app(
     app.route(HISTORY_PATH, "GET", get_history)
     app.route(RESTORE_PATH, "POST", restore_song)
     app.route(DELETED_PATH, "GET", list_deleted)
+    app.route(CHANGES_PATH, "GET", changes_page)
     app.route(
         [
             *("/healthz", "/api/openapi.json", "/api/songs", *EXPORT_PATHS, *SONG_PATHS),
-            *(HISTORY_PATH, RESTORE_PATH, DELETED_PATH),
+            *(HISTORY_PATH, RESTORE_PATH, DELETED_PATH, CHANGES_PATH),
         ],
         "OPTIONS",
         describe,

@@ -128,14 +128,16 @@ def etag_matches(field, etag, strong):
 
 
 def preferred_return():
-    """`minimal` or `representation` when Prefer asks for one (RFC 7240, 4.2); else None.
+    """`minimal` or `representation` when Prefer asks for one (RFC 7240, 4.2); else None."""
+    value = (preference("return") or "").lower()
+    return value if value in ("minimal", "representation") else None
 
-    Other preferences are ignored, as RFC 7240 section 2 asks.
-    """
-    for preference in request.environ.get("HTTP_PREFER", "").split(","):
-        name, _, value = preference.split(";", 1)[0].partition("=")
-        if name.strip().lower() == "return":
-            value = value.strip().strip('"').lower()
-            if value in ("minimal", "representation"):
-                return value
+
+def preference(name):
+    """The value of Prefer's first `name` preference, unquoted; None without one. Other
+    preferences, and the parameters after `;`, are ignored, as RFC 7240 section 2 asks."""
+    for given in request.environ.get("HTTP_PREFER", "").split(","):
+        key, _, value = given.split(";", 1)[0].partition("=")
+        if key.strip().lower() == name:
+            return value.strip().strip('"')
     return None

@@ -170,12 +170,17 @@ class BufferedThreadWorker(ThreadWorker):
         super().enqueue_req(conn)
 
     def load_wsgi(self):
-        """The app, given each request's time in the queue as environ["songs.queued_at"]."""
+        """The app, given each request's time in the queue as environ["songs.queued_at"], the
+        worker's threads and whether it is stopping (for the change feed's waiters)."""
         super().load_wsgi()
-        app, handling = self.wsgi, self.handling
+        app, handling, threads = self.wsgi, self.handling, self.cfg.threads
+
+        def stopping():
+            return not self.alive
 
         def with_queued_at(environ, start_response):
             environ["songs.queued_at"] = handling.queued_at
+            environ["songs.threads"], environ["songs.stopping"] = threads, stopping
             return app(environ, start_response)
 
         self.wsgi = with_queued_at

@@ -106,6 +106,8 @@ def test_seed_and_import_record_each_song_they_add(tmp_path, database_url, clien
     ] * 2
     listed = client.get("/api/songs?sort=id").json
     assert [v[0]["song"] for v in versions] == listed
+    feed = client.get("/api/changes").json["changes"]
+    assert [(change["op"], change["song"]) for change in feed] == [("create", s) for s in listed]
 
 
 @pytest.mark.parametrize(

@@ -63,6 +63,7 @@ READS = {
         *SONG_PATHS,
         "/api/song/{song_id}/history",
         "/api/songs/deleted",
+        "/api/changes",
     )
 }
 CONFIGURATIONS = {

@@ -82,6 +82,12 @@ def a_version_the_song_never_had(interaction):
     return interaction.status == 422 and named == {"version"}
 
 
+def a_cursor_past_the_feeds_end(interaction):
+    return interaction.status == 410 and "past the end of this feed" in interaction.problem.get(
+        "detail", ""
+    )
+
+
 def the_history_or_undo_of_a_deleted_song(interaction):
     return 200 <= interaction.status < 300 and urlsplit(interaction.url).path.endswith(
         ("/history", "/restore")
@@ -130,6 +136,15 @@ EXCUSES = [
         a_version_the_song_never_had,
         "RFC 9110, 15.5.21: a version number of the documented shape that the song never had "
         "is content the service understands but cannot act on, a 422 naming it",
+    ),
+    Excuse(
+        "positive_data_acceptance",
+        {"GET /api/changes", "HEAD /api/changes"},
+        a_cursor_past_the_feeds_end,
+        "RFC 9110, 15.5.11: a cursor is a place in the feed that the service gave; one of the "
+        "documented shape past the feed's end is no longer valid here (another database's, or "
+        "one restored since), and Gone says to list again rather than wait for changes that "
+        "may never come",
     ),
     Excuse(
         "use_after_free",

@@ -154,7 +154,7 @@ def test_an_older_schema_version_is_upgraded_in_place_keeping_every_song(client,
     db.execute("UPDATE schema_version SET version = 2")
     db.execute("ALTER TABLE songs DROP COLUMN artist_key, DROP COLUMN title_key")  # before 5
     db.execute("DROP TABLE song_counts")  # nor these, before version 4
-    db.execute("DROP TABLE song_changes")  # nor the change log, before version 7
+    db.execute("DROP TABLE song_changes, song_changes_purged")  # nor the log, before 7 and 8
     for trigger in ("song_counts_added", "song_counts_removed", "song_counts_changed"):
         db.execute(f"DROP TRIGGER {trigger} ON songs")
     db.execute(  # an earlier version stored text as it was sent, decomposed too

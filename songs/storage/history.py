@@ -39,6 +39,7 @@ def log_change(conn, op, song, at, by):
     if op != "create":
         superseded = conn.execute(SUPERSEDE, (at, song["id"], song["id"])).fetchall()
         version = superseded[0][0] + 1 if superseded else next_version(conn, song["id"])
+    lock_log(conn)
     conn.execute(LOG_CHANGE, (song["id"], version, op, at, by.actor, by.request_id, text))
 
 
@@ -53,6 +54,16 @@ SUPERSEDE = (  # the song's latest version, by its key: RETURNING its number
 )
 
 
+def lock_log(conn):
+    """The log's appends in turn, on PostgreSQL: a transaction that appends holds a lock from
+    then until it commits, so positions become visible in the order they were given, and a
+    feed that reads past its last position misses none (songs/feed.py). Without it, a
+    position given later could commit first, and a follower that read it would skip the
+    earlier one when it came. SQLite's writers take turns already."""
+    if conn.lock_log:
+        conn.execute(conn.lock_log)
+
+
 def next_version(conn, song_id):
     """One more than the song's last version (1 for a song added by hand, with none)."""
     rows = conn.execute(
@@ -64,12 +75,14 @@ def next_version(conn, song_id):
 def log_created_songs(conn, after_id, actor):
     """Records the songs with an id above `after_id`, just added in bulk, each as created at
     its updated_at: one statement, whatever their number."""
+    lock_log(conn)
     conn.execute(CREATED.format(song=conn.song_json, where="id > ?"), (actor, after_id))
 
 
 def log_unlogged_songs(conn, actor):
     """Records each song that has no version yet as created at its updated_at."""
     unlogged = "NOT EXISTS (SELECT 1 FROM song_changes WHERE song_id = songs.id)"
+    lock_log(conn)
     conn.execute(CREATED.format(song=conn.song_json, where=unlogged), (actor,))
 
 
@@ -117,6 +130,26 @@ def deleted_songs(conn, before, limit):
     ).fetchall()
 
 
+def changes_after(conn, since, limit):
+    """Up to `limit` changes past position `since`, in the order of their positions:
+    (position, song_id, version, op, at, actor, the song's JSON text) each."""
+    return conn.execute(
+        "SELECT position, song_id, version, op, at, actor, song FROM song_changes"
+        " WHERE position > ? ORDER BY position LIMIT ?",
+        (since, limit),
+    ).fetchall()
+
+
+def log_bounds(conn):
+    """(the last position a purge took, 0 for none; the last position there is, or the
+    former if higher): a cursor below the first has missed changes, one past the second is
+    not from this log."""
+    purged, last = conn.execute(
+        "SELECT up_to, (SELECT MAX(position) FROM song_changes) FROM song_changes_purged"
+    ).fetchall()[0]
+    return purged, max(purged, last or 0)
+
+
 class Retention:
     """HISTORY_DAYS of one database: a version goes that many days after the next one came,
     and a deleted song's whole history that many days after its deletion; a song's latest
@@ -150,10 +183,14 @@ def purge_history(database, cutoff, budget=PURGE_BUDGET_SECONDS):
     started, purged = time.monotonic(), 0
     while time.monotonic() - started < budget:
         with database.write_transaction() as conn:
-            gone = conn.execute(PURGE_SUPERSEDED, (cutoff, PURGE_BATCH)).rowcount
+            positions = conn.execute(PURGE_SUPERSEDED, (cutoff, PURGE_BATCH)).fetchall()
+            gone = len(positions)
             if gone < PURGE_BATCH:
-                gone += conn.execute(PURGE_DELETED, (cutoff, PURGE_BATCH)).rowcount
-        purged += gone
+                positions += conn.execute(PURGE_DELETED, (cutoff, PURGE_BATCH)).fetchall()
+            if positions:
+                up_to = max(position for (position,) in positions)
+                conn.execute(RAISE_PURGED, (up_to, up_to))
+        purged += len(positions)
         if gone < PURGE_BATCH:
             break
     return purged
@@ -161,9 +198,11 @@ def purge_history(database, cutoff, budget=PURGE_BUDGET_SECONDS):
 
 PURGE_SUPERSEDED = (
     "DELETE FROM song_changes WHERE position IN (SELECT position FROM song_changes"
-    " WHERE superseded_at < ? ORDER BY superseded_at LIMIT ?)"
+    " WHERE superseded_at < ? ORDER BY superseded_at LIMIT ?) RETURNING position"
 )
 PURGE_DELETED = (  # the delete, the latest version of a song deleted and not restored
     "DELETE FROM song_changes WHERE song_id IN (SELECT song_id FROM song_changes"
     " WHERE op = 'delete' AND superseded_at IS NULL AND at < ? ORDER BY position LIMIT ?)"
+    " RETURNING position"
 )
+RAISE_PURGED = "UPDATE song_changes_purged SET up_to = ? WHERE up_to < ?"  # the feed's 410

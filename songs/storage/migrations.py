@@ -110,6 +110,15 @@ INSERT INTO song_changes (song_id, version, op, at, actor, request_id, song)
 """
 
 
+def purged_up_to(position):
+    """8: the last position in the change log that a purge took, so that the feed can tell a
+    cursor that has missed changes (410) from one that has not (songs/feed.py)."""
+    return f"""
+CREATE TABLE song_changes_purged (up_to {position} NOT NULL);
+INSERT INTO song_changes_purged (up_to) VALUES (0);
+"""
+
+
 STEPS = (
     Step(6, "", COUNTS_PER_STATEMENT),
     Step(
@@ -117,6 +126,7 @@ STEPS = (
         change_log("INTEGER PRIMARY KEY AUTOINCREMENT", SQLITE_SONG_JSON),
         change_log("bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", POSTGRES_SONG_JSON),
     ),
+    Step(8, purged_up_to("INTEGER"), purged_up_to("bigint")),
 )
 
 

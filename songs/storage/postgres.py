@@ -33,6 +33,7 @@ REFUSALS = re.compile(
     r'|no pg_hba\.conf entry for host "[^"]*", user "[^"]*", database "[^"]*"[^\n]*'
 )
 SCHEMA_LOCK = 7_115_600_421_093  # the advisory lock that lets one process at a time apply it
+LOG_LOCK = 7_115_600_421_094  # the one that the change log's appends take in turn
 LOCK_TIMEOUT = f"SET LOCAL lock_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}"  # ms; begin()
 
 
@@ -148,6 +149,7 @@ class PostgresConnection(PostgresDialect):
     streams = True  # exports read one server-side cursor (stream)
     lock_row = " FOR UPDATE"  # a writer's read locks the row until it commits
     lock_songs = "LOCK TABLE songs IN SHARE ROW EXCLUSIVE MODE"  # writers wait, readers not
+    lock_log = f"SELECT pg_advisory_xact_lock({LOG_LOCK})"  # storage/history.py's lock_log
     shapes_plans = True  # see song_queries
 
     def __init__(self, url, answer_deadline=None, silence=None, local=None):

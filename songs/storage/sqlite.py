@@ -326,6 +326,7 @@ class SQLiteConnection(sqlite3.Connection):
     streams = False  # exports page by keyset (song_batches)
     lock_row = ""  # BEGIN IMMEDIATE has locked the whole database already
     lock_songs = ""  # and every other writer waits for its end
+    lock_log = ""  # so the log's positions commit in their order
     shapes_plans = False  # INDEXED BY names the walk instead (song_queries)
     song_json = SQLITE_SONG_JSON
 

@@ -9,7 +9,7 @@ from songs.storage.common import (
     TEXT_FIELDS,
     composed_and_keyed,
 )
-from songs.storage.history import LOGGED_COLUMNS, log_unlogged_songs
+from songs.storage.history import LOGGED_COLUMNS, lock_log, log_unlogged_songs
 
 
 def migrate_from_sqlite(path, database, counted=lambda rows, total: rows):
@@ -84,6 +84,7 @@ def copy_change_log(source, conn):
     )
     conn.insert_rows("incoming_changes", LOGGED_COLUMNS, changes)
     columns = ", ".join(LOGGED_COLUMNS)
+    lock_log(conn)
     conn.execute(
         f"INSERT INTO song_changes ({columns}) SELECT {columns} FROM incoming_changes AS i"
         " WHERE NOT EXISTS (SELECT 1 FROM song_changes WHERE song_id = i.song_id) ORDER BY line"
