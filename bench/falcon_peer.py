@@ -1,17 +1,17 @@
 """The peer the service is measured against: Falcon, as a person would write this API in it.
 
-The same SQL as bench/floors.py's database floor (the service's own, search keys and all),
-through the same per-thread connections, answered with Falcon's own media handling (its JSON
-handler is json.dumps), and served by gunicorn under the service's gunicorn.conf.py. Its
-paths are the floor's: ?before=<id> stands in for a cursor, ?shape=<query> runs one of the
-list's queries.
+The same SQL as bench/floors.py's database floor (the service's own, search keys and change
+log and all), through the same per-thread connections, answered with Falcon's own media
+handling (its JSON handler is json.dumps), and served by gunicorn under the service's
+gunicorn.conf.py. Its paths are the floor's: ?before=<id> stands in for a cursor, ?shape=<query>
+runs one of the list's queries. It has no history or feed routes: those rows have no peer.
 """
 
 import json
 
 import falcon
 
-from bench.floors import FIELDS, QUERIES, connection, utc_now, written
+from bench.floors import FIELDS, QUERIES, connection, deleted, utc_now, written
 from songs import storage
 from songs.storage.common import SELECT_COLUMNS
 from songs.storage.queries import INSERT_SONG, UPDATE_SONG, written_values
@@ -25,9 +25,14 @@ class SongResource:
             raise falcon.HTTPNotFound()
         resp.media = dict(zip(FIELDS, song, strict=True))
 
+    def on_delete(self, req, resp, song_id):
+        deleted(connection(), song_id)
+        resp.status = falcon.HTTP_204
+
     def on_put(self, req, resp, song_id):
         song = req.get_media()
-        resp.media = written(connection(), UPDATE_SONG, (*written_values(song), utc_now(), song_id))
+        values = (*written_values(song), utc_now(), song_id)
+        resp.media = written(connection(), UPDATE_SONG, values, "update")
 
 
 class SongsResource:
@@ -48,7 +53,7 @@ class SongsResource:
 
     def on_post(self, req, resp):
         song, now = req.get_media(), utc_now()
-        resp.media = written(connection(), INSERT_SONG, (*written_values(song), now, now))
+        resp.media = written(connection(), INSERT_SONG, (*written_values(song), now, now), "create")
         resp.status = falcon.HTTP_201
 
 

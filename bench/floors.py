@@ -1,11 +1,11 @@
 """The floors the service is measured against: bare WSGI callables, as lean as they come.
 
 server_floor answers a fixed song: what gunicorn costs with no framework and no database.
-database_floor runs the service's own SQL for each measured request through a reused
-per-thread connection of storage.py (sqlite3's own with the same pragmas, or psycopg's) and
-answers json.dumps of the result: what the service would cost with no framework; for the
-list's queries (?shape=<query>) it runs them through the service's own select_page. Both run
-under gunicorn with the service's config.
+database_floor runs the service's own SQL (its change log's too) for each measured request
+through a reused per-thread connection of storage.py (sqlite3's own with the same pragmas,
+or psycopg's) and answers json.dumps of the result: what the service would cost with no
+framework; for the list's queries (?shape=<query>) it runs them through the service's own
+select_page. Both run under gunicorn with the service's config.
 """
 
 import json
@@ -15,6 +15,14 @@ from datetime import datetime, timezone
 from urllib.parse import parse_qsl
 
 from songs import cursors, listing, storage
+from songs.storage.common import SELECT_COLUMNS
+from songs.storage.history import (
+    PAST_EVERY_ONE,
+    Author,
+    changes_after,
+    log_change,
+    song_history,
+)
 from songs.storage.postgres import POSTGRES_SCHEMES, PostgresConnection
 from songs.storage.queries import INSERT_SONG, UPDATE_SONG, written_values
 from songs.storage.sqlite import connect_sqlite, sqlite_path
@@ -51,6 +59,7 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "sqlite:///songs.db")
 POSTGRES = DATABASE_URL.startswith(POSTGRES_SCHEMES)
 BEGIN = "BEGIN" if POSTGRES else "BEGIN IMMEDIATE"
 local = threading.local()
+BY = Author("bench")  # the actor of the floors' writes
 
 
 def server_floor(environ, start_response):
@@ -86,9 +95,13 @@ def database_floor(environ, start_response):
             (before, 101),
         ).fetchall()
         body = [dict(zip(FIELDS, row, strict=False)) for row in rows[:100]]
+    elif path == "/api/changes":  # ?since=<position>: a page of the change feed
+        body = changes_after(conn, int(query[6:]), 100)
+    elif path.endswith("/history"):  # a song's latest 20 versions
+        body = song_history(conn, int(path.split("/")[3]), PAST_EVERY_ONE, 20)
     elif path == "/api/songs":
         now = utc_now()
-        body = written(conn, INSERT_SONG, (*written_values(read_json(environ)), now, now))
+        body = written(conn, INSERT_SONG, (*written_values(read_json(environ)), now, now), "create")
     elif path == "/healthz":
         conn.execute("SELECT 1 FROM songs LIMIT 1").fetchall()
         body = {"status": "ok"}
@@ -98,21 +111,40 @@ def database_floor(environ, start_response):
             (int(path.rpartition("/")[2]),),
         ).fetchall()
         body = dict(zip(FIELDS, rows[0], strict=False))
+    elif method == "DELETE":
+        body = deleted(conn, int(path.rpartition("/")[2]))
     else:
         song_id = int(path.rpartition("/")[2])
-        body = written(conn, UPDATE_SONG, (*written_values(read_json(environ)), utc_now(), song_id))
+        values = (*written_values(read_json(environ)), utc_now(), song_id)
+        body = written(conn, UPDATE_SONG, values, "update")
     data = json.dumps(body, ensure_ascii=False).encode()
     start_response("200 OK", [*JSON_HEADERS, ("Content-Length", str(len(data)))])
     return [data]
 
 
-def written(conn, sql, params):
+def written(conn, sql, params, op):
     """The song a write returns, in a transaction of its own: the service's own INSERT or
-    UPDATE, with the search keys it writes beside the text (schema version 5)."""
+    UPDATE, with the search keys it writes beside the text (schema version 5), and its
+    version in the change log, as the service records it (storage/history.py)."""
     conn.execute(BEGIN)
     rows = conn.execute(sql, params).fetchall()
+    song = dict(zip(FIELDS, rows[0], strict=False))
+    log_change(conn, op, song, song["updated_at"], BY)
     conn.execute("COMMIT")
-    return dict(zip(FIELDS, rows[0], strict=False))
+    return song
+
+
+def deleted(conn, song_id):
+    """The song deleted, as the service deletes it: read and locked, gone, logged; or None."""
+    conn.execute(BEGIN)
+    rows = conn.execute(
+        f"SELECT {SELECT_COLUMNS} FROM songs WHERE id = ?{conn.lock_row}", (song_id,)
+    )
+    song = dict(zip(FIELDS, rows.fetchall()[0], strict=False))
+    conn.execute("DELETE FROM songs WHERE id = ?", (song_id,))
+    log_change(conn, "delete", song, utc_now(), BY)
+    conn.execute("COMMIT")
+    return song
 
 
 def read_json(environ):

@@ -28,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from importlib.metadata import version
 from pathlib import Path
@@ -39,7 +40,7 @@ from floors import ARTIST, SEARCH_TERM  # noqa: E402
 from loads import measure_loads, render_loads  # noqa: E402
 
 from helpers.gunicorn_server import Gunicorn, procfile_command  # noqa: E402  (as the tests run it)
-from songs import cursors, listing, storage  # noqa: E402
+from songs import cursors, listing, records, storage  # noqa: E402
 from songs.storage.postgres import POSTGRES_SCHEMES  # noqa: E402
 
 BENCH = ROOT / "bench"
@@ -65,6 +66,16 @@ QUERY_SHAPES = (  # the floor runs the same query through storage.select_page (b
     f"q={SEARCH_TERM}",
 )
 TARGET_QUERY_GROWTH, TARGET_EXPORT_ROWS, TARGET_EXPORT_RSS_MIB = 1.5, 100_000, 5
+PUT_SONG, DELETE_SONG = "PUT /api/song/<id>", "POST, then DELETE /api/song/<id>"
+HISTORY = "GET /api/song/<id>/history (20 versions)"
+FEED = "GET /api/changes (100 changes)"
+NO_PEER = (HISTORY, FEED)  # bench/falcon_peer.py has no history
+# The writes again on the service as it was before its change log, in the same rounds: the
+# log is to cost them at most 15%. (From a worktree of this commit: a copy without git's
+# history leaves it out.)
+BEFORE_LOG, TARGET_BEFORE_LOG_RATIO = "12623b2", 0.85
+WRITES = (PUT_SONG, ADD_SONG, DELETE_SONG)
+HISTORY_VERSIONS, TARGET_WAKE_SECONDS, WAKES = 20, 0.5, 15
 TARGET_URL = os.environ.get("DATABASE_URL", "")
 POSTGRES = TARGET_URL.startswith(POSTGRES_SCHEMES)
 BACKENDS = ("SQLite", "PostgreSQL", "PostgreSQL through PgBouncer")
@@ -83,6 +94,9 @@ def shapes(size, url):
     return [
         (ONE_SONG, "/api/song/1", "/api/song/1", "get_song.lua"),
         (FIRST_PAGE, "/api/songs", "/api/songs", None),
+        # Before the writes: the song has the versions build_database gave it, at every size.
+        (HISTORY, f"/api/song/1/history?limit={HISTORY_VERSIONS}", "/api/song/1/history", None),
+        (FEED, f"/api/changes?since={size // 2}", f"/api/changes?since={size // 2}", None),
         (SONGS_PAGE, "/", "/api/songs", None),
         (
             DEEP_PAGE,
@@ -90,8 +104,9 @@ def shapes(size, url):
             f"/api/songs?before={deep}",
             None,
         ),
-        ("PUT /api/song/<id>", "/api/song/1", "/api/song/1", "put_song.lua"),
+        (PUT_SONG, "/api/song/1", "/api/song/1", "put_song.lua"),
         (ADD_SONG, "/api/songs", "/api/songs", "post_song.lua"),
+        (DELETE_SONG, "/api/songs", "/api/songs", "delete_song.lua"),
         *(
             (
                 f"GET /api/songs?{query}",
@@ -134,6 +149,7 @@ def main():
 
     rows, notes = [], {}
     with tempfile.TemporaryDirectory(prefix="songs-bench-") as tmp:
+        bench.before_log = checkout(BEFORE_LOG, Path(tmp) / "before-log")
         env = {"DATABASE_URL": f"sqlite:///{Path(tmp) / 'unused.db'}"}  # for on_starting's init-db
         floor, lean = bench.start(Path(tmp), "bench.floors:server_floor", env)
         try:
@@ -162,6 +178,7 @@ def main():
             if pooled
             else measure_loads(Path(tmp), new_database, drop_database, POSTGRES, args.quick)
         )
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "prune"], check=False)
     table = render_table(rows)
     summary = "\n".join(
         [
@@ -182,12 +199,26 @@ def main():
         sys.exit("Some requests failed (see non-2xx and errors above).")
 
 
+def checkout(revision, folder):
+    """A worktree of the project at `revision`, or None (and why, printed) without one."""
+    made = subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(folder), revision],
+        capture_output=True,
+        text=True,
+    )
+    if made.returncode != 0:
+        print(f"the service at {revision} is left out: {made.stderr.strip()}", flush=True)
+        return None
+    return folder
+
+
 class Bench:
     """The servers of a run, started alike, and wrk's rounds over them."""
 
     def __init__(self, duration, rounds, connections, gunicorn_args):
         self.duration, self.rounds, self.connections = duration, rounds, connections
         self.gunicorn_args = gunicorn_args
+        self.before_log = None  # a worktree of the service before its change log
         config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
         self.workers, self.threads = config["workers"], config.get("threads", 1)
 
@@ -297,13 +328,24 @@ def bench_database(bench, url, tmp, size, notes):
 
     svc = Gunicorn(procfile_command(), tmp / f"service-{size}.log", env, bench.gunicorn_args)
     peer = Gunicorn(PEER_COMMAND, tmp / f"falcon-{size}.log", env, bench.gunicorn_args)
+    servers = [svc, peer]
+    if bench.before_log:
+        before = Gunicorn(
+            procfile_command(),
+            tmp / f"before-log-{size}.log",
+            env,
+            bench.gunicorn_args,
+            cwd=bench.before_log,
+        )
+        servers.append(before)
     try:
         notes[size] = {"startup": bench.ready(svc)}
-        bench.ready(peer)
+        for server in servers[1:]:
+            bench.ready(server)
         floor, lean = bench.start(tmp, "bench.floors:database_floor", env, f"floor-{size}")
     except BaseException:
-        svc.stop()
-        peer.stop()
+        for server in servers:
+            server.stop()
         raise
     rows = []
     try:
@@ -311,33 +353,43 @@ def bench_database(bench, url, tmp, size, notes):
             targets = [(svc, service_path), (floor, floor_path), (lean, floor_path)]
             if name == SONGS_PAGE:  # and the JSON list it shows, in the same rounds
                 targets.append((svc, "/api/songs"))
-            else:  # the peer answers the API only
+            elif name not in NO_PEER:  # the peer answers the API only
                 targets.append((peer, floor_path))
-            runs, floor_runs, lean_runs, other = bench.measure(targets, script, env)
-            rows.append(
-                {
-                    "size": size,
-                    "shape": name,
-                    "runs": runs,
-                    "floor": floor_runs,
-                    "lean": lean_runs,
-                    "beside": other if name == SONGS_PAGE else None,
-                    "peer": other if name != SONGS_PAGE else None,
-                }
-            )
+            if name in WRITES and bench.before_log:
+                targets.append((before, service_path))
+            runs, floor_runs, lean_runs, *others = bench.measure(targets, script, env)
+            row = {"size": size, "shape": name, "runs": runs, "floor": floor_runs}
+            row.update(lean=lean_runs, beside=None, peer=None, before_log=None)
+            if name == SONGS_PAGE:
+                row["beside"] = others.pop(0)
+            elif name not in NO_PEER:
+                row["peer"] = others.pop(0)
+            if others:
+                row["before_log"] = others.pop(0)
+            rows.append(row)
             print(
                 f"  {name}: {median(runs):,.0f} req/s, floor {median(floor_runs):,.0f}, "
-                f"lean floor {median(lean_runs):,.0f}, "
-                f"{'the JSON list' if name == SONGS_PAGE else PEER} {median(other):,.0f}",
+                f"lean floor {median(lean_runs):,.0f}"
+                + "".join(
+                    f", {label} {median(row[key]):,.0f}"
+                    for key, label in (
+                        ("beside", "the JSON list"),
+                        ("peer", PEER),
+                        ("before_log", f"before the log ({BEFORE_LOG})"),
+                    )
+                    if row[key]
+                ),
                 flush=True,
             )
+        notes[size]["wake"] = measure_wake(svc)
+        print(f"  long poll: answered {notes[size]['wake']} s after each write", flush=True)
         notes[size]["export"] = measure_export(svc)
         print(f"  CSV export: {notes[size]['export']['rows_per_s']:,.0f} rows/s", flush=True)
         notes[size]["rss"] = max(worker_peak_rss_mib(svc.process.pid))
         log = svc.log_path.read_text()
         notes[size]["locked"] = log.count("database is locked") + log.count("database is busy")
     finally:
-        for server in (svc, peer, floor, lean):
+        for server in (*servers, floor, lean):
             server.stop()
     return rows
 
@@ -392,6 +444,8 @@ def build_database(url, count):
         )
         # ARTIST's songs, spread over the table, fill a page at every size.
         conn.execute("UPDATE songs SET artist = ? WHERE id % ? = 0", (ARTIST, artist_every(count)))
+        for n in range(1, HISTORY_VERSIONS):  # the first song's history: a page at every size
+            records.change_song(database, 1, {"rating": n % 5 + 1})
         conn.execute("VACUUM ANALYZE songs" if POSTGRES else "PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         database.close()
@@ -421,6 +475,34 @@ def measure_export(server):
         speeds.append((lines - 1) / seconds)
     grown = max(worker_peak_rss_mib(server.process.pid)) - before
     return {"rows_per_s": statistics.median(speeds), "spread": spread(speeds), "rss_growth": grown}
+
+
+def measure_wake(server, times=WAKES):
+    """Seconds from a write's answer to the answer of a feed request that waited for it
+    (Prefer: wait), `times` over: each waiter asks, and is given half a second to be waiting
+    before the write."""
+    song = json.dumps({"artist": "Gregori Klosman", "title": "Jaws", "rating": 3})
+    seconds = []
+    for _ in range(times):
+        since = json.loads(server.request("GET", "/api/changes?since=now")[2])["next"]
+        answer = {}
+
+        def wait(since=since, answer=answer):
+            path = f"/api/changes?since={since}"
+            _, headers, raw = server.request("GET", path, headers={"Prefer": "wait=20"})
+            answer.update(at=time.perf_counter(), headers=headers, body=json.loads(raw))
+
+        waiter = threading.Thread(target=wait)
+        waiter.start()
+        time.sleep(0.5)
+        server.request("POST", "/api/songs", song, {"Content-Type": "application/json"})
+        written = time.perf_counter()
+        waiter.join(timeout=30)
+        waited = answer["headers"].get("Preference-Applied") == "wait=20"
+        if not (waited and answer["body"]["changes"]):
+            sys.exit(f"a waiter was answered without waiting for the write: {answer}")
+        seconds.append(round(answer["at"] - written, 3))
+    return seconds
 
 
 def worker_peak_rss_mib(master_pid):
@@ -502,7 +584,9 @@ def check_targets(rows, notes, sizes):
         f"1k-song ones, and at most {TARGET_QUERY_GROWTH}x for the queries; CSV export at least "
         f"{TARGET_EXPORT_ROWS:,} rows/s with worker memory growing at most "
         f"{TARGET_EXPORT_RSS_MIB} MiB; workers under {TARGET_RSS_MIB} MiB; no lock errors, no "
-        "failed requests. Ratios are medians of the rounds' ratios (min-max).",
+        f"failed requests; the writes at least {TARGET_BEFORE_LOG_RATIO} of the service before "
+        f"its change log ({BEFORE_LOG}); the feed's long poll answering within "
+        f"{TARGET_WAKE_SECONDS} s of a write. Ratios are medians of the rounds' ratios (min-max).",
         "",
     ]
 
@@ -533,6 +617,13 @@ def check_targets(rows, notes, sizes):
             ratio_target(
                 r["runs"], r["peer"], TARGET_PEER_RATIO, f"{shape} at {size:,} songs, of {PEER}"
             )
+        if r["before_log"]:
+            ratio_target(
+                r["runs"],
+                r["before_log"],
+                TARGET_BEFORE_LOG_RATIO,
+                f"{shape} at {size:,} songs, of the service before its change log ({BEFORE_LOG})",
+            )
     for size in sizes:
         ratio_target(
             by[(size, SONGS_PAGE)]["runs"],
@@ -544,7 +635,7 @@ def check_targets(rows, notes, sizes):
     if big != small:
         cost = median(by[(big, FIRST_PAGE)]["runs"]) / median(by[(big, DEEP_PAGE)]["runs"])
         target(cost <= TARGET_GROWTH, f"the deep page costs {cost:.2f}x the first at {big:,} songs")
-        for shape in (ONE_SONG, FIRST_PAGE, SONGS_PAGE, DEEP_PAGE, ADD_SONG):
+        for shape in (ONE_SONG, FIRST_PAGE, SONGS_PAGE, DEEP_PAGE, HISTORY, FEED, *WRITES):
             growth = median(by[(small, shape)]["runs"]) / median(by[(big, shape)]["runs"])
             target(
                 growth <= TARGET_GROWTH,
@@ -557,6 +648,13 @@ def check_targets(rows, notes, sizes):
                 f"{shape} costs {growth:.2f}x at {big:,} songs what it costs at {small:,}",
             )
     for size, note in notes.items():
+        wake = note["wake"]
+        target(
+            max(wake) <= TARGET_WAKE_SECONDS,
+            f"the feed's long poll answered with a write's change {statistics.median(wake):.2f} s "
+            f"after the write's own answer ({min(wake):.2f}-{max(wake):.2f}, {len(wake)} writes) "
+            f"at {size:,} songs",
+        )
         export = note["export"]
         if size >= 100_000:
             target(

@@ -37,9 +37,18 @@ class Gunicorn:
     """A gunicorn command (the virtualenv's), started at once; call wait_ready before use."""
 
     def __init__(
-        self, command, log_path, env=None, gunicorn_args="", stderr_path=None, port=None, bind=True
+        self,
+        command,
+        log_path,
+        env=None,
+        gunicorn_args="",
+        stderr_path=None,
+        port=None,
+        bind=True,
+        cwd=ROOT,
     ):
-        """Output goes to log_path; stderr to stderr_path instead, when one is given.
+        """Output goes to log_path; stderr to stderr_path instead, when one is given; it runs
+        in `cwd`, the project's folder unless told.
 
         bind=False leaves the address to gunicorn itself (PORT), with no GUNICORN_CMD_ARGS.
         """
@@ -55,7 +64,7 @@ class Gunicorn:
         with open(log_path, "ab") as log, open(stderr_path or os.devnull, "ab") as errors:
             self.process = subprocess.Popen(
                 command,
-                cwd=ROOT,
+                cwd=cwd,
                 env=environ,
                 stdout=log,
                 stderr=errors if stderr_path else subprocess.STDOUT,
