@@ -26,7 +26,8 @@ class SongResource:
         resp.media = dict(zip(FIELDS, song, strict=True))
 
     def on_delete(self, req, resp, song_id):
-        deleted(connection(), song_id)
+        if not deleted(connection(), song_id):
+            raise falcon.HTTPNotFound()
         resp.status = falcon.HTTP_204
 
     def on_put(self, req, resp, song_id):

@@ -111,7 +111,7 @@ def database_floor(environ, start_response):
             (int(path.rpartition("/")[2]),),
         ).fetchall()
         body = dict(zip(FIELDS, rows[0], strict=False))
-    elif method == "DELETE":
+    elif method == "DELETE":  # no song in the answer: bench/delete_song.lua reads POSTs' ids
         body = deleted(conn, int(path.rpartition("/")[2]))
     else:
         song_id = int(path.rpartition("/")[2])
@@ -135,16 +135,19 @@ def written(conn, sql, params, op):
 
 
 def deleted(conn, song_id):
-    """The song deleted, as the service deletes it: read and locked, gone, logged; or None."""
+    """Whether the song was there, deleted as the service deletes it: read and locked, gone,
+    logged."""
     conn.execute(BEGIN)
-    rows = conn.execute(
-        f"SELECT {SELECT_COLUMNS} FROM songs WHERE id = ?{conn.lock_row}", (song_id,)
-    )
-    song = dict(zip(FIELDS, rows.fetchall()[0], strict=False))
-    conn.execute("DELETE FROM songs WHERE id = ?", (song_id,))
-    log_change(conn, "delete", song, utc_now(), BY)
-    conn.execute("COMMIT")
-    return song
+    try:
+        sql = f"SELECT {SELECT_COLUMNS} FROM songs WHERE id = ?{conn.lock_row}"
+        rows = conn.execute(sql, (song_id,)).fetchall()
+        if rows:
+            conn.execute("DELETE FROM songs WHERE id = ?", (song_id,))
+            song = dict(zip(FIELDS, rows[0], strict=False))
+            log_change(conn, "delete", song, utc_now(), BY)
+    finally:
+        conn.execute("COMMIT")
+    return bool(rows)
 
 
 def read_json(environ):
