@@ -78,7 +78,7 @@ def test_a_cursor_that_missed_a_purge_or_is_past_the_end_is_410_and_a_bad_one_40
     before = feed(client, "?since=now").json["next"]
     kept = create(client)
     old = "2020-01-01T00:00:00.000Z"
-    db.execute("UPDATE song_changes SET superseded_at = ? WHERE superseded_at IS NOT NULL", (old,))
+    db.execute("UPDATE song_changes SET at = ? WHERE song_id = ?", (old, song["id"]))
 
     assert purge_history(database, "2021-01-01T00:00:00.000Z") == 1  # version 1 of the first
 

@@ -9,6 +9,7 @@ import service
 from helpers import POSTGRES_ONLY, SONG, create
 from helpers.commands import make
 from songs import storage
+from songs.storage.history import purge_history
 
 TOKEN = "alice-secret-0123456789"
 ALICE = {"Authorization": f"Bearer {TOKEN}"}
@@ -335,11 +336,6 @@ def test_old_versions_go_after_history_days_but_each_songs_latest_stays(make_app
     writer.delete(f"/api/song/{recent['id']}")
     old = "2020-01-01T00:00:00.000Z"
     db.execute("UPDATE song_changes SET at = ? WHERE song_id <> ?", (old, recent["id"]))
-    db.execute(
-        "UPDATE song_changes SET superseded_at = ?"
-        " WHERE superseded_at IS NOT NULL AND song_id <> ?",
-        (old, recent["id"]),
-    )
 
     purging = TestApp(make_app(history_days="30"))  # a worker of its own: its first write purges
     create(purging, title="The write after which it purges")
@@ -358,9 +354,7 @@ def test_history_days_0_keeps_every_version(make_app, db):
     writer = TestApp(make_app(history_days="0"))
     song = create(writer)
     writer.delete(f"/api/song/{song['id']}")
-    db.execute(
-        "UPDATE song_changes SET at = ?, superseded_at = ?", ("2020-01-01T00:00:00.000Z",) * 2
-    )
+    db.execute("UPDATE song_changes SET at = ?", ("2020-01-01T00:00:00.000Z",))
 
     create(writer)
 
@@ -389,8 +383,9 @@ def test_a_purge_that_fails_is_logged_and_the_write_before_it_stands(make_app, d
         )
     writer = TestApp(make_app(history_days="1"))
     song = create(writer)
+    writer.put_json(f"/api/song/{song['id']}", {**SONG, "title": "Replaced long ago"})
     old = "2020-01-01T00:00:00.000Z"
-    db.execute("UPDATE song_changes SET at = ?, superseded_at = ?", (old, old))
+    db.execute("UPDATE song_changes SET at = ?", (old,))  # so version 1 is due to go
     purging = TestApp(make_app(history_days="1"))
 
     changed = purging.patch_json(
@@ -414,13 +409,8 @@ def test_a_change_to_a_song_with_a_long_history_costs_what_the_first_did(make_ap
     hot, cold = create(client), create(client)
     db.execute(  # 2,000 earlier versions of the hot song, the last one current
         "WITH RECURSIVE n(v) AS (SELECT 2 UNION ALL SELECT v + 1 FROM n WHERE v < 2001)"
-        " INSERT INTO song_changes (song_id, version, op, at, actor, song, superseded_at)"
-        " SELECT ?, v, 'update', '2026-01-01T00:00:00.000Z', 'anonymous', '{}',"
-        " CASE WHEN v < 2001 THEN '2026-01-01T00:00:00.000Z' END FROM n",
-        (hot["id"],),
-    )
-    db.execute(
-        "UPDATE song_changes SET superseded_at = at WHERE song_id = ? AND version = 1",
+        " INSERT INTO song_changes (song_id, version, op, at, actor, song)"
+        " SELECT ?, v, 'update', '2026-01-01T00:00:00.000Z', 'anonymous', '{}' FROM n",
         (hot["id"],),
     )
 
@@ -442,6 +432,71 @@ def test_a_change_to_a_song_with_a_long_history_costs_what_the_first_did(make_ap
     hot_work, cold_work = work(hot), work(cold)
     assert history(client, hot["id"], "?limit=1").json[0]["version"] == 2002
     assert hot_work <= cold_work + 5, (hot_work, cold_work)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # SQLite's machine counts the work
+def test_a_purge_reads_each_change_once_whatever_the_logs_length(database, db):
+    db.execute(  # 3,000 songs, each with its one version, made long ago and kept
+        "WITH RECURSIVE n(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM n WHERE v < 3000)"
+        " INSERT INTO song_changes (song_id, version, op, at, actor, song)"
+        " SELECT v, 1, 'create', '2020-01-01T00:00:00.000Z', 'anonymous', '{}' FROM n"
+    )
+    conn = database.connection()
+
+    def work():
+        steps = [0]
+        conn.set_progress_handler(lambda: steps.__setitem__(0, steps[0] + 1), 10)
+        try:
+            gone = purge_history(database, "2021-01-01T00:00:00.000Z", budget=60)
+        finally:
+            conn.set_progress_handler(None, 0)
+        return gone, steps[0]
+
+    (first, walked), (second, idle) = work(), work()
+
+    assert (first, second) == (0, 0)  # each is its song's latest
+    assert db.execute("SELECT walked_to FROM song_changes_purged").fetchall() == [(3000,)]
+    assert idle * 100 < walked, (idle, walked)
+
+
+def test_a_restore_after_a_delete_keeps_the_song_and_its_latest_version(make_app, db, database):
+    client = TestApp(make_app())
+    song = create(client)
+    client.delete(f"/api/song/{song['id']}")
+    client.post(f"/api/song/{song['id']}/restore", status=201)
+    db.execute("UPDATE song_changes SET at = ?", ("2020-01-01T00:00:00.000Z",))
+
+    assert purge_history(database, "2021-01-01T00:00:00.000Z") == 2  # created, then deleted
+
+    assert [v["op"] for v in history(client, song["id"]).json] == ["restore"]
+    assert client.get(f"/api/song/{song['id']}").json["title"] == SONG["title"]
+
+
+def test_a_log_of_version_7_is_upgraded_and_purged_by_the_walk(database_url):
+    older = storage.open_database(database_url)
+    older.init_schema([step for step in storage.STEPS if step.version <= 7])
+    stamps = ("2020-01-01T00:00:00.000Z", "2020-01-02T00:00:00.000Z")
+    with older.write_transaction() as conn:
+        conn.insert_rows(
+            "songs",
+            (*storage.WRITTEN, "created_at", "updated_at"),
+            [(*storage.written_values(SONG), stamps[0], stamps[1])],
+        )
+        conn.insert_rows(
+            "song_changes",
+            ("song_id", "version", "op", "at", "actor", "song", "superseded_at"),
+            [
+                (1, 1, "create", stamps[0], "anonymous", "{}", stamps[1]),
+                (1, 2, "update", stamps[1], "anonymous", "{}", None),
+            ],
+        )
+    older.init_schema()
+    older.close()
+    client = TestApp(service.create_app(database_url))
+
+    assert purge_history(client.app.config["songs.database"], "2021-01-01T00:00:00.000Z") == 1
+    assert [v["version"] for v in history(client, 1).json] == [2]
+    client.app.config["songs.database"].close()
 
 
 def test_the_delete_page_says_how_long_a_song_can_be_brought_back(make_app):

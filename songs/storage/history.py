@@ -9,11 +9,12 @@ import logging
 import threading
 import time
 from datetime import datetime, timedelta, timezone
+from itertools import takewhile
 from typing import NamedTuple
 
 OPS = ("create", "update", "delete", "restore")
 HISTORY_COLUMNS = "version, op, at, actor, request_id, song"
-LOGGED_COLUMNS = ("song_id", "version", "op", "at", "actor", "request_id", "song", "superseded_at")
+LOGGED_COLUMNS = ("song_id", "version", "op", "at", "actor", "request_id", "song")
 log = logging.getLogger("songs")
 PAST_EVERY_ONE = 2**62  # a `before` past every version and every position
 PURGE_INTERVAL_SECONDS = 60  # a process purges at most this often
@@ -30,27 +31,25 @@ class Author(NamedTuple):
 
 def log_change(conn, op, song, at, by):
     """Records `op` on `song` (its values after the change; for a delete, before it) as the
-    song's next version, which supersedes the last. Its writer holds the song's row (or,
-    for a new song, its new id), so no other writer adds a version of it meanwhile. Each
-    statement finds its row by the index of (song_id, version): a song changed a thousand
-    times costs what one changed once does."""
+    song's next version: one INSERT, whose number it takes from the index of (song_id,
+    version), so a song changed a thousand times costs what one changed once does. Its
+    writer holds the song's row (or, for a new song, its new id), so no other writer adds a
+    version of it meanwhile."""
     text = json.dumps(song, ensure_ascii=False)
-    version = 1
-    if op != "create":
-        superseded = conn.execute(SUPERSEDE, (at, song["id"], song["id"])).fetchall()
-        version = superseded[0][0] + 1 if superseded else next_version(conn, song["id"])
     lock_log(conn)
-    conn.execute(LOG_CHANGE, (song["id"], version, op, at, by.actor, by.request_id, text))
+    if op == "create":
+        conn.execute(LOG_CREATE, (song["id"], op, at, by.actor, by.request_id, text))
+    else:
+        conn.execute(LOG_CHANGE, (song["id"], op, at, by.actor, by.request_id, text, song["id"]))
 
 
-LOG_CHANGE = (
+LOG_CREATE = (
     "INSERT INTO song_changes (song_id, version, op, at, actor, request_id, song)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+    " VALUES (?, 1, ?, ?, ?, ?, ?)"
 )
-SUPERSEDE = (  # the song's latest version, by its key: RETURNING its number
-    "UPDATE song_changes SET superseded_at = ? WHERE song_id = ?"
-    " AND version = (SELECT MAX(version) FROM song_changes WHERE song_id = ?)"
-    " AND superseded_at IS NULL RETURNING version"
+LOG_CHANGE = (  # one more than the song's last version (1 for a song added by hand, with none)
+    "INSERT INTO song_changes (song_id, version, op, at, actor, request_id, song)"
+    " SELECT ?, COALESCE(MAX(version), 0) + 1, ?, ?, ?, ?, ? FROM song_changes WHERE song_id = ?"
 )
 
 
@@ -62,14 +61,6 @@ def lock_log(conn):
     earlier one when it came. SQLite's writers take turns already."""
     if conn.lock_log:
         conn.execute(conn.lock_log)
-
-
-def next_version(conn, song_id):
-    """One more than the song's last version (1 for a song added by hand, with none)."""
-    rows = conn.execute(
-        "SELECT COALESCE(MAX(version), 0) + 1 FROM song_changes WHERE song_id = ?", (song_id,)
-    )
-    return rows.fetchall()[0][0]
 
 
 def log_created_songs(conn, after_id, actor):
@@ -177,32 +168,50 @@ class Retention:
 
 
 def purge_history(database, cutoff, budget=PURGE_BUDGET_SECONDS):
-    """The versions superseded before `cutoff` (an RFC 3339 UTC time, as `at` is written),
-    and every version of a song deleted before it, PURGE_BATCH a transaction for at most
-    `budget` seconds: how many went."""
+    """What `cutoff` (an RFC 3339 UTC time, as `at` is written) has put out of the history,
+    PURGE_BATCH changes a transaction for at most `budget` seconds: how many versions went.
+
+    The purge walks the log once, in order, from where the last one stopped (walked_to) to
+    the first change made after `cutoff`. Each change it passes puts the version before it
+    out (that version was replaced before the cutoff), and a delete still the song's latest
+    puts the song's whole history out. So a write appends one row and changes none, and a
+    purge reads each change once, whatever the log's length."""
     started, purged = time.monotonic(), 0
     while time.monotonic() - started < budget:
         with database.write_transaction() as conn:
-            positions = conn.execute(PURGE_SUPERSEDED, (cutoff, PURGE_BATCH)).fetchall()
-            gone = len(positions)
-            if gone < PURGE_BATCH:
-                positions += conn.execute(PURGE_DELETED, (cutoff, PURGE_BATCH)).fetchall()
-            if positions:
-                up_to = max(position for (position,) in positions)
-                conn.execute(RAISE_PURGED, (up_to, up_to))
-        purged += len(positions)
-        if gone < PURGE_BATCH:
+            walked_to = conn.execute(WALKED_TO + conn.lock_row).fetchall()[0][0]
+            rows = conn.execute(NEXT_CHANGES, (walked_to, PURGE_BATCH)).fetchall()
+            passed = [position for position, _ in takewhile(lambda row: row[1] < cutoff, rows)]
+            if passed:
+                span = (walked_to, passed[-1])
+                positions = conn.execute(PURGE_REPLACED, span).fetchall()
+                positions += conn.execute(PURGE_DELETED, span).fetchall()
+                up_to = max((position for (position,) in positions), default=0)
+                conn.execute(WALKED, (passed[-1], up_to, up_to))
+                purged += len(positions)
+        if len(passed) < PURGE_BATCH:
             break
     return purged
 
 
-PURGE_SUPERSEDED = (
-    "DELETE FROM song_changes WHERE position IN (SELECT position FROM song_changes"
-    " WHERE superseded_at < ? ORDER BY superseded_at LIMIT ?) RETURNING position"
+WALKED_TO = "SELECT walked_to FROM song_changes_purged"
+NEXT_CHANGES = (  # stopped at the first one after the cutoff, in Python: the log's tail is long
+    "SELECT position, at FROM song_changes WHERE position > ? ORDER BY position LIMIT ?"
 )
-PURGE_DELETED = (  # the delete, the latest version of a song deleted and not restored
-    "DELETE FROM song_changes WHERE song_id IN (SELECT song_id FROM song_changes"
-    " WHERE op = 'delete' AND superseded_at IS NULL AND at < ? ORDER BY position LIMIT ?)"
+PURGE_REPLACED = (  # the version before each change passed
+    "DELETE FROM song_changes WHERE position IN (SELECT replaced.position"
+    " FROM song_changes AS passed JOIN song_changes AS replaced"
+    " ON replaced.song_id = passed.song_id AND replaced.version = passed.version - 1"
+    " WHERE passed.position > ? AND passed.position <= ?) RETURNING position"
+)
+PURGE_DELETED = (  # every version of a song whose delete, passed, is still its latest
+    "DELETE FROM song_changes WHERE song_id IN (SELECT deleted.song_id"
+    " FROM song_changes AS deleted WHERE deleted.position > ? AND deleted.position <= ?"
+    " AND deleted.op = 'delete' AND NOT EXISTS (SELECT 1 FROM song_changes AS later"
+    " WHERE later.song_id = deleted.song_id AND later.version > deleted.version))"
     " RETURNING position"
 )
-RAISE_PURGED = "UPDATE song_changes_purged SET up_to = ? WHERE up_to < ?"  # the feed's 410
+WALKED = (  # and up_to, the feed's 410: the last position a purge took
+    "UPDATE song_changes_purged"
+    " SET walked_to = ?, up_to = CASE WHEN up_to < ? THEN ? ELSE up_to END"
+)

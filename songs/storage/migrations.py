@@ -88,7 +88,7 @@ INSERT INTO song_counts (rating, songs) SELECT rating, count(*) FROM songs GROUP
 def change_log(position, song_json):
     """7: the songs' change log (songs/storage/history.py), with each song there is now as
     its version 1, created at its updated_at by init-db (the history starts here). A
-    version's superseded_at is when the next one came: HISTORY_DAYS after it, it goes."""
+    version's superseded_at was when the next one came (until version 8)."""
     return f"""
 CREATE TABLE song_changes (
     position {position},
@@ -110,12 +110,17 @@ INSERT INTO song_changes (song_id, version, op, at, actor, request_id, song)
 """
 
 
-def purged_up_to(position):
-    """8: the last position in the change log that a purge took, so that the feed can tell a
-    cursor that has missed changes (410) from one that has not (songs/feed.py)."""
+def purge_by_walking(position):
+    """8: the purge walks the log in order (storage/history.py's purge_history) from where it
+    stopped, walked_to, so a write no longer marks the version it replaces (superseded_at
+    and its index go: a PUT wrote two rows of the log where it now appends one); and up_to,
+    the last position a purge took, lets the feed tell a cursor that has missed changes
+    (410) from one that has not (songs/feed.py)."""
     return f"""
-CREATE TABLE song_changes_purged (up_to {position} NOT NULL);
-INSERT INTO song_changes_purged (up_to) VALUES (0);
+CREATE TABLE song_changes_purged (up_to {position} NOT NULL, walked_to {position} NOT NULL);
+INSERT INTO song_changes_purged (up_to, walked_to) VALUES (0, 0);
+DROP INDEX song_changes_superseded;
+ALTER TABLE song_changes DROP COLUMN superseded_at;
 """
 
 
@@ -126,7 +131,7 @@ STEPS = (
         change_log("INTEGER PRIMARY KEY AUTOINCREMENT", SQLITE_SONG_JSON),
         change_log("bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", POSTGRES_SONG_JSON),
     ),
-    Step(8, purged_up_to("INTEGER"), purged_up_to("bigint")),
+    Step(8, purge_by_walking("INTEGER"), purge_by_walking("bigint")),
 )
 
 

@@ -80,7 +80,7 @@ def copy_change_log(source, conn):
     conn.execute(
         "CREATE TEMPORARY TABLE incoming_changes (line bigint GENERATED ALWAYS AS IDENTITY,"
         " song_id bigint, version integer, op text, at text, actor text, request_id text,"
-        " song text, superseded_at text) ON COMMIT DROP"
+        " song text) ON COMMIT DROP"
     )
     conn.insert_rows("incoming_changes", LOGGED_COLUMNS, changes)
     columns = ", ".join(LOGGED_COLUMNS)
