@@ -19,7 +19,6 @@ from songs.storage.common import SELECT_COLUMNS
 from songs.storage.history import (
     PAST_EVERY_ONE,
     Author,
-    changes_after,
     log_change,
     song_history,
 )
@@ -96,7 +95,11 @@ def database_floor(environ, start_response):
         ).fetchall()
         body = [dict(zip(FIELDS, row, strict=False)) for row in rows[:100]]
     elif path == "/api/changes":  # ?since=<position>: a page of the change feed
-        body = changes_after(conn, int(query[6:]), 100)
+        body = conn.execute(
+            "SELECT position, song_id, version, op, at, actor, song FROM song_changes"
+            " WHERE position > ? ORDER BY position LIMIT 100",
+            (int(query[6:]),),
+        ).fetchall()
     elif path.endswith("/history"):  # a song's latest 20 versions
         body = song_history(conn, int(path.split("/")[3]), PAST_EVERY_ONE, 20)
     elif path == "/api/songs":

@@ -26,17 +26,17 @@ def history_page(conn, song_id, path):
     """(the page's JSON bytes, its Link header), or 404 when the log holds nothing of the
     song; a 400 names every bad parameter."""
     limit, before = read_page_query("a song's history")
-    rows = song_history(conn, song_id, before, limit + 1)
+    rows = song_history(conn, song_id, before, limit + 1, f"version, {conn.version_json}")
     if not rows and not has_history(conn, song_id):
         raise not_in_history(song_id)
-    return page_of(rows, limit, path, lambda row: row)
+    return page_of(rows, limit, path)
 
 
 def deleted_page(conn, path):
     """The songs deleted and not restored since, as history_page answers them."""
     limit, before = read_page_query("the deleted songs")
-    rows = deleted_songs(conn, before, limit + 1)
-    return page_of(rows, limit, path, lambda row: row[1:])
+    rows = deleted_songs(conn, before, limit + 1, conn.version_json)
+    return page_of(rows, limit, path)
 
 
 def read_page_query(what):
@@ -49,26 +49,15 @@ def read_page_query(what):
     return values.get("limit", HISTORY_PAGE_SIZE), values.get("before", PAST_EVERY_ONE)
 
 
-def page_of(rows, limit, path, version):
-    """A page's JSON bytes and Link header: `rows` beyond `limit` mean there is more, before
-    the last one's first column (its version, or its position in the log); `version(row)` is
-    what version_json reads."""
+def page_of(rows, limit, path):
+    """A page's JSON bytes and Link header from `rows` of (its key, a version's JSON text):
+    rows beyond `limit` mean there is more, before the last one's key (its version, or its
+    position in the log)."""
     links = f'<{path}?{urlencode({"limit": limit})}>; rel="first"'
     if len(rows) > limit:
         following = urlencode({"limit": limit, "before": rows[limit - 1][0]})
         links = f'<{path}?{following}>; rel="next", {links}'
-    texts = [version_json(version(row)) for row in rows[:limit]]
-    return f"[{', '.join(texts)}]".encode(), links
-
-
-def version_json(row):
-    """A version's JSON text, with the song's text as the log keeps it."""
-    version, op, at, actor, request_id, song = row
-    scalars = json.dumps(
-        {"version": version, "op": op, "at": at, "actor": actor, "request_id": request_id},
-        ensure_ascii=False,
-    )
-    return f'{scalars[:-1]}, "song": {song}}}'
+    return f"[{', '.join(row[1] for row in rows[:limit])}]".encode(), links
 
 
 def versions_shown(conn, song_id, limit=20):

@@ -46,8 +46,34 @@ def song_json_sql(quote):
     return " || ".join([*members, "'}'"])
 
 
-SQLITE_SONG_JSON = song_json_sql(lambda column: f"json_quote({column})")
-POSTGRES_SONG_JSON = song_json_sql(lambda column: f"to_json({column})::text")
+def log_json_sql(quote):
+    """SQL of a change log row's JSON text, in a song's history and in the feed, with the
+    song's text as the log keeps it and the separators of json.dumps: (a version's, a
+    change's). A change's song is null for a delete: a tombstone."""
+    common = f"', \"at\": ' || {quote('at')} || ', \"actor\": ' || {quote('actor')}"
+    version = (
+        "'{\"version\": ' || version || ', \"op\": \"' || op || '\"' || "
+        f"{common} || ', \"request_id\": ' || COALESCE({quote('request_id')}, 'null')"
+        " || ', \"song\": ' || song || '}'"
+    )
+    change = (
+        '\'{"cursor": "\' || position || \'", "op": "\' || op || \'", "id": \' || song_id'
+        f" || ', \"version\": ' || version || {common}"
+        " || ', \"song\": ' || CASE WHEN op = 'delete' THEN 'null' ELSE song END || '}'"
+    )
+    return version, change
+
+
+def sqlite_quote(column):
+    return f"json_quote({column})"
+
+
+def postgres_quote(column):
+    return f"to_json({column})::text"
+
+
+SQLITE_SONG_JSON, POSTGRES_SONG_JSON = song_json_sql(sqlite_quote), song_json_sql(postgres_quote)
+SQLITE_LOG_JSON, POSTGRES_LOG_JSON = log_json_sql(sqlite_quote), log_json_sql(postgres_quote)
 
 
 class Unavailable(Exception):

@@ -92,11 +92,12 @@ def last_song_id(conn):
     return conn.execute("SELECT COALESCE(MAX(id), 0) FROM songs").fetchall()[0][0]
 
 
-def song_history(conn, song_id, before, limit):
+def song_history(conn, song_id, before, limit, columns=HISTORY_COLUMNS):
     """Up to `limit` of the song's versions below `before`, newest first: (version, op, at,
-    actor, request_id, the song's JSON text) each."""
+    actor, request_id, the song's JSON text) each, or the `columns` given (conn.version_json:
+    each version's JSON text)."""
     return conn.execute(
-        f"SELECT {HISTORY_COLUMNS} FROM song_changes WHERE song_id = ? AND version < ?"
+        f"SELECT {columns} FROM song_changes WHERE song_id = ? AND version < ?"
         " ORDER BY version DESC LIMIT ?",
         (song_id, before, limit),
     ).fetchall()
@@ -108,14 +109,14 @@ def has_history(conn, song_id):
     return bool(rows.fetchall())
 
 
-def deleted_songs(conn, before, limit):
+def deleted_songs(conn, before, limit, columns=HISTORY_COLUMNS):
     """Up to `limit` songs deleted and not restored, the latest deletion first, from those
     below position `before`: (position, then as song_history's rows) each."""
     return conn.execute(
-        f"SELECT position, {HISTORY_COLUMNS} FROM song_changes AS deleted"
+        f"SELECT position, {columns} FROM song_changes"
         " WHERE op = 'delete' AND position < ?"
         " AND NOT EXISTS (SELECT 1 FROM song_changes AS later"
-        " WHERE later.song_id = deleted.song_id AND later.version > deleted.version)"
+        " WHERE later.song_id = song_changes.song_id AND later.version > song_changes.version)"
         " ORDER BY position DESC LIMIT ?",
         (before, limit),
     ).fetchall()
@@ -123,9 +124,9 @@ def deleted_songs(conn, before, limit):
 
 def changes_after(conn, since, limit):
     """Up to `limit` changes past position `since`, in the order of their positions:
-    (position, song_id, version, op, at, actor, the song's JSON text) each."""
+    (position, the change's JSON text, as the feed answers it) each."""
     return conn.execute(
-        "SELECT position, song_id, version, op, at, actor, song FROM song_changes"
+        f"SELECT position, {conn.change_json} FROM song_changes"
         " WHERE position > ? ORDER BY position LIMIT ?",
         (since, limit),
     ).fetchall()

@@ -3,7 +3,7 @@ queries of songs/storage/queries.py (PostgresConnection has them)."""
 
 import functools
 
-from songs.storage.common import POSTGRES_SONG_JSON, TEXT_FIELDS, search_key
+from songs.storage.common import POSTGRES_LOG_JSON, POSTGRES_SONG_JSON, TEXT_FIELDS, search_key
 
 
 @functools.lru_cache(maxsize=4096)
@@ -14,6 +14,7 @@ def postgres_sql(sql):
 
 class PostgresDialect:
     song_json = POSTGRES_SONG_JSON
+    version_json, change_json = POSTGRES_LOG_JSON  # storage/history.py
 
     @staticmethod
     def compare(field, operator, indexed):

@@ -14,6 +14,7 @@ from songs.storage.common import (
     BASELINE_VERSION,
     BUSY_TIMEOUT_SECONDS,
     INDEXED_COLUMNS,
+    SQLITE_LOG_JSON,
     SQLITE_SONG_JSON,
     TEXT_FIELDS,
     BrokenConstraint,
@@ -329,6 +330,7 @@ class SQLiteConnection(sqlite3.Connection):
     lock_log = ""  # so the log's positions commit in their order
     shapes_plans = False  # INDEXED BY names the walk instead (song_queries)
     song_json = SQLITE_SONG_JSON
+    version_json, change_json = SQLITE_LOG_JSON  # storage/history.py
 
     @staticmethod
     def compare(field, operator, indexed):
