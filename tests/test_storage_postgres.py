@@ -358,9 +358,10 @@ def test_advisory_locks_end_with_their_transaction(client, db):
     client.post_json("/api/songs", SONG, headers={"Idempotency-Key": "held-1"}, status=201)
     client.post_json("/api/songs", SONG, headers={"Idempotency-Key": "held-1"}, status=201)
 
-    held = db.execute(  # by this test's connections: other tests share the database
+    held = db.execute(  # by this test's connections: its schema's name, or its own database
         "SELECT count(*) FROM pg_locks JOIN pg_stat_activity a USING (pid)"
-        " WHERE locktype = 'advisory' AND a.application_name = current_setting('application_name')"
+        " WHERE locktype = 'advisory' AND a.datname = current_database()"
+        " AND a.application_name = current_setting('application_name')"
     ).fetchone()[0]
 
     assert held == 0  # a session's lock (pg_advisory_lock) would outlive it, on a shared one
