@@ -20,10 +20,10 @@ import time
 
 from bottle import request, response
 
-from songs.access import database
+from songs.access import connection, database
 from songs.conditional import preference
-from songs.listing import read_limit, read_query
-from songs.problems import Problem, problem_naming_each
+from songs.listing import read_limit, read_parameters
+from songs.problems import Problem
 from songs.storage.history import changes_after, log_bounds
 
 FEED_PAGE_SIZE = 100
@@ -65,13 +65,9 @@ class Waiters:
 def changes_page():
     """The feed's JSON bytes past `since`, after a wait if Prefer asks for one and there is
     nothing yet; 400 names every bad parameter, 410 a cursor that cannot go on."""
-    values, errors, _ = read_query(
-        PARAMETERS, lambda name: f"is not a parameter of the feed ({', '.join(PARAMETERS)})"
-    )
-    if errors:
-        raise problem_naming_each(400, "parameter", errors)
+    values = read_parameters(PARAMETERS, "the feed")
     since, limit = values.get("since"), values.get("limit", FEED_PAGE_SIZE)
-    conn = database().connection()
+    conn = connection()
     if since == "now":
         since = log_bounds(conn)[1]
     start = since or 0

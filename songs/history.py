@@ -5,8 +5,8 @@ position in the log), from the change log that songs/storage/history.py keeps.""
 import json
 from urllib.parse import urlencode
 
-from songs.listing import read_limit, read_query
-from songs.problems import not_in_history, problem_naming_each
+from songs.listing import read_limit, read_parameters
+from songs.problems import not_in_history
 from songs.song import FIELDS
 from songs.storage.history import PAST_EVERY_ONE, deleted_songs, has_history, song_history
 
@@ -40,12 +40,7 @@ def deleted_page(conn, path):
 
 
 def read_page_query(what):
-    values, errors, _ = read_query(
-        PAGE_PARAMETERS,
-        lambda name: f"is not a parameter of {what} ({', '.join(PAGE_PARAMETERS)})",
-    )
-    if errors:
-        raise problem_naming_each(400, "parameter", errors)
+    values = read_parameters(PAGE_PARAMETERS, what)
     return values.get("limit", HISTORY_PAGE_SIZE), values.get("before", PAST_EVERY_ONE)
 
 

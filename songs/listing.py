@@ -90,6 +90,17 @@ def read_query(parameters, unknown):
     return values, errors, pairs
 
 
+def read_parameters(parameters, what):
+    """The query string's clean values by name, read by `parameters`; a 400 names every bad
+    parameter, and every name that is not one of `what`'s."""
+    values, errors, _ = read_query(
+        parameters, lambda name: f"is not a parameter of {what} ({', '.join(parameters)})"
+    )
+    if errors:
+        raise problem_naming_each(400, "parameter", errors)
+    return values
+
+
 def not_a_parameter(name, export):
     if export and name in ("limit", "cursor"):
         return "does not apply to an export: it holds every matching song, in one answer"

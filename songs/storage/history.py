@@ -12,7 +12,6 @@ from datetime import datetime, timedelta, timezone
 from itertools import takewhile
 from typing import NamedTuple
 
-OPS = ("create", "update", "delete", "restore")
 HISTORY_COLUMNS = "version, op, at, actor, request_id, song"
 LOGGED_COLUMNS = ("song_id", "version", "op", "at", "actor", "request_id", "song")
 log = logging.getLogger("songs")
