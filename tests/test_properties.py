@@ -7,6 +7,7 @@ validator.
 """
 
 import json
+import unicodedata
 
 import jsonschema_rs
 import pytest
@@ -81,8 +82,9 @@ def stored(backend, database_path, dump):
 
 
 def trimmed(body):
+    """The body's fields as the service stores them: text trimmed and in NFC (check_text)."""
     return {
-        name: value.strip() if isinstance(value, str) else int(value)
+        name: unicodedata.normalize("NFC", value.strip()) if isinstance(value, str) else int(value)
         for name, value in body.items()
         if name in validation.WRITABLE_FIELDS
     }
