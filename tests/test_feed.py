@@ -173,6 +173,7 @@ def test_a_change_committed_first_but_numbered_later_waits_for_the_earlier_one(
         with first.write_transaction() as conn:
             song = storage.insert_song(conn, dict(SONG), "2026-01-01T00:00:00.000Z")
             log_change(conn, "create", song, song["updated_at"], records.NOBODY)
+            conn.execute("SELECT 1")  # sends the log's row, which waits for the next statement
             later.start()
             await_lock_wait_or_end(later)
             seen_meanwhile = feed(client, f"?since={cursor}").json

@@ -33,13 +33,15 @@ def log_change(conn, op, song, at, by):
     song's next version: one INSERT, whose number it takes from the index of (song_id,
     version), so a song changed a thousand times costs what one changed once does. Its
     writer holds the song's row (or, for a new song, its new id), so no other writer adds a
-    version of it meanwhile."""
+    version of it meanwhile. Nothing reads its answer: on PostgreSQL it goes to the server
+    with the next statement, the COMMIT, in one round trip (execute_later)."""
     text = json.dumps(song, ensure_ascii=False)
     lock_log(conn)
     if op == "create":
-        conn.execute(LOG_CREATE, (song["id"], op, at, by.actor, by.request_id, text))
+        conn.execute_later(LOG_CREATE, (song["id"], op, at, by.actor, by.request_id, text))
     else:
-        conn.execute(LOG_CHANGE, (song["id"], op, at, by.actor, by.request_id, text, song["id"]))
+        values = (song["id"], op, at, by.actor, by.request_id, text, song["id"])
+        conn.execute_later(LOG_CHANGE, values)
 
 
 LOG_CREATE = (
@@ -59,7 +61,7 @@ def lock_log(conn):
     position given later could commit first, and a follower that read it would skip the
     earlier one when it came. SQLite's writers take turns already."""
     if conn.lock_log:
-        conn.execute(conn.lock_log)
+        conn.execute_later(conn.lock_log)
 
 
 def log_created_songs(conn, after_id, actor):

@@ -157,6 +157,7 @@ class PostgresConnection(PostgresDialect):
         self.url = url
         self.raw = None
         self.begin_pending = False
+        self.later = []  # statements to send with the next one (execute_later)
         self.answer_deadline = answer_deadline
         self.silence = silence or Silence()
         self.generation = self.silence.generation
@@ -237,7 +238,7 @@ class PostgresConnection(PostgresDialect):
         )
         self.close()
         if in_transaction:
-            self.begin_pending = False
+            self.begin_pending, self.later = False, []
             raise Unavailable("The database stopped answering during this transaction; try again.")
 
     def answered(self, sql, params):
@@ -292,6 +293,11 @@ class PostgresConnection(PostgresDialect):
         """
         self.begin_pending = True
 
+    def execute_later(self, sql, params=()):
+        """A statement whose answer nothing reads, sent with the next one in its round trip
+        (a write's log, with its COMMIT); an error it meets is raised by that one."""
+        self.later.append((postgres_sql(sql), params))
+
     def time_left(self):
         """Seconds before this thread's request must be answered, or None (no deadline)."""
         deadline = getattr(self.local, "request_deadline", None)
@@ -313,13 +319,16 @@ class PostgresConnection(PostgresDialect):
 
     def send(self, sql, params):
         self.raw.deadline = self.statement_deadline()
-        if not self.begin_pending:
+        if not self.begin_pending and not self.later:
             return self.raw.execute(sql, params)
         with self.raw.pipeline():
-            self.raw.execute("BEGIN")
-            self.raw.execute(LOCK_TIMEOUT)
+            if self.begin_pending:
+                self.raw.execute("BEGIN")
+                self.raw.execute(LOCK_TIMEOUT)
+            for statement in self.later:
+                self.raw.execute(*statement)
             cursor = self.raw.execute(sql, params)
-        self.begin_pending = False
+        self.begin_pending, self.later = False, []
         return cursor
 
     def unavailable(self, error):
@@ -332,7 +341,7 @@ class PostgresConnection(PostgresDialect):
 
     def end_transaction(self):
         """Roll back whatever is still open, as after a failure; a dead connection is let go."""
-        self.begin_pending = False
+        self.begin_pending, self.later = False, []
         if self.raw is None or self.raw.closed:
             return
         if self.raw.info.transaction_status != self.psycopg.pq.TransactionStatus.IDLE:

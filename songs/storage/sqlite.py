@@ -364,6 +364,10 @@ class SQLiteConnection(sqlite3.Connection):
         # starts the sort's, so the walk is named.
         return f" INDEXED BY songs_by_{driver}" if driver in INDEXED_COLUMNS else ""
 
+    def execute_later(self, sql, params=()):
+        """At once: SQLite has no round trip to save (PostgresConnection's waits for the next)."""
+        self.execute(sql, params)
+
     def lock_key(self, key):
         """Nothing: BEGIN IMMEDIATE already serializes the writers, retries among them."""
 
