@@ -134,6 +134,14 @@ def main():
     )
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (16)")
     parser.add_argument(
+        "--only",
+        help="measure only the requests whose name holds this text (as 'POST'), at --sizes;"
+        " no floors of the server, no bulk loads, results.md left as it was",
+    )
+    parser.add_argument(
+        "--sizes", help="with --only: the table sizes, comma-separated (1000,100000,1000000)"
+    )
+    parser.add_argument(
         "--gunicorn-args", default="", help="extra gunicorn flags for every server, to try settings"
     )
     args = parser.parse_args()
@@ -143,6 +151,10 @@ def main():
             "apt-get install wrk (Debian, Ubuntu) or brew install wrk (macOS)."
         )
     sizes = QUICK_SIZES if args.quick else SIZES
+    if args.only and args.sizes:
+        sizes = tuple(int(size) for size in args.sizes.split(","))
+    if args.only:
+        return measure_only(args.only, sizes, args)
     duration = args.duration
     rounds = args.rounds or (5 if args.quick else 8)
     bench = Bench(duration, rounds, args.connections, args.gunicorn_args)
@@ -199,6 +211,24 @@ def main():
         sys.exit("Some requests failed (see non-2xx and errors above).")
 
 
+def measure_only(text, sizes, args):
+    """The requests whose name holds `text`, at `sizes`, printed: to try a change or a
+    setting on a few rows, in minutes rather than the half hour of a whole run."""
+    bench = Bench(args.duration, args.rounds or 8, args.connections, args.gunicorn_args)
+    bench.only = text
+    with tempfile.TemporaryDirectory(prefix="songs-bench-") as tmp:
+        bench.before_log = checkout(BEFORE_LOG, Path(tmp) / "before-log")
+        rows = [row for size in sizes for row in bench_size(bench, Path(tmp), size, {})]
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "prune"], check=False)
+    print(render_table(rows))
+    for row in rows:
+        if row["before_log"]:
+            ratio = ratio_cell(row["runs"], row["before_log"])
+            print(f"{row['size']:,} songs, {row['shape']}: {ratio} of before the log")
+    if failed_requests(rows):
+        sys.exit("Some requests failed (see non-2xx and errors above).")
+
+
 def checkout(revision, folder):
     """A worktree of the project at `revision`, or None (and why, printed) without one."""
     made = subprocess.run(
@@ -219,6 +249,7 @@ class Bench:
         self.duration, self.rounds, self.connections = duration, rounds, connections
         self.gunicorn_args = gunicorn_args
         self.before_log = None  # a worktree of the service before its change log
+        self.only = ""  # measure only the requests whose name holds it (--only)
         config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
         self.workers, self.threads = config["workers"], config.get("threads", 1)
 
@@ -350,6 +381,8 @@ def bench_database(bench, url, tmp, size, notes):
     rows = []
     try:
         for name, service_path, floor_path, script in shapes(size, url):
+            if bench.only not in name:
+                continue
             targets = [(svc, service_path), (floor, floor_path), (lean, floor_path)]
             if name == SONGS_PAGE:  # and the JSON list it shows, in the same rounds
                 targets.append((svc, "/api/songs"))
@@ -381,6 +414,8 @@ def bench_database(bench, url, tmp, size, notes):
                 ),
                 flush=True,
             )
+        if bench.only:
+            return rows
         notes[size]["wake"] = measure_wake(svc)
         print(f"  long poll: answered {notes[size]['wake']} s after each write", flush=True)
         notes[size]["export"] = measure_export(svc)
