@@ -135,7 +135,7 @@ def main():
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (16)")
     parser.add_argument(
         "--only",
-        help="measure only the requests whose name holds this text (as 'POST'), at --sizes;"
+        help="measure only the requests whose name holds this text (as 'PUT|POST'), at --sizes;"
         " no floors of the server, no bulk loads, results.md left as it was",
     )
     parser.add_argument(
@@ -381,7 +381,7 @@ def bench_database(bench, url, tmp, size, notes):
     rows = []
     try:
         for name, service_path, floor_path, script in shapes(size, url):
-            if bench.only not in name:
+            if not any(part in name for part in bench.only.split("|")):
                 continue
             targets = [(svc, service_path), (floor, floor_path), (lean, floor_path)]
             if name == SONGS_PAGE:  # and the JSON list it shows, in the same rounds
