@@ -6,6 +6,7 @@ import sys
 import threading
 import time
 import unicodedata
+from pathlib import Path
 
 import pytest
 from webtest import TestApp
@@ -15,6 +16,7 @@ from helpers import SONG, SQLITE_ONLY, create
 from helpers.commands import init_db
 from helpers.gunicorn_server import ROOT
 from songs import storage
+from songs.storage import sqlite as sqlite_storage
 
 INSERT = "INSERT INTO songs (artist, title, rating) VALUES (?, ?, ?)"
 COLUMNS = ", ".join(storage.SONG_FIELDS)
@@ -218,6 +220,32 @@ def test_each_thread_reuses_one_connection_with_the_service_pragmas(app):
     assert mine.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
     assert mine.execute("PRAGMA busy_timeout").fetchone() == (5000,)
     assert mine.isolation_level is None  # transactions are explicit: BEGIN IMMEDIATE
+    assert mine.execute("PRAGMA wal_autocheckpoint").fetchone() == (10_000,)
+
+
+@SQLITE_ONLY
+def test_the_wal_goes_into_the_file_after_every_few_writes_outside_the_writers_turn(
+    client, database_url, tmp_path
+):
+    """The database file alone (a copy without its -wal) holds the songs of the last
+    checkpoint: the service's, after CHECKPOINT_WRITES writes (one of which may be the
+    first write's purge), long before SQLite's own would have come: at AUTOCHECKPOINT_PAGES
+    now, and at its default of 1,000 pages before, about 80 POSTs of 12 pages each."""
+    path = Path(storage.sqlite_path(database_url))
+
+    def songs_in_the_file_alone():
+        copy = tmp_path / "file-alone.db"
+        copy.write_bytes(path.read_bytes())
+        conn = sqlite3.connect(copy)
+        try:
+            return conn.execute("SELECT count(*) FROM songs").fetchone()[0]
+        finally:
+            conn.close()
+
+    for n in range(sqlite_storage.CHECKPOINT_WRITES + 1):
+        create(client, title=f"Song {n}")
+
+    assert songs_in_the_file_alone() >= sqlite_storage.CHECKPOINT_WRITES - 1
 
 
 @pytest.mark.parametrize("version", [1, 2, 3, 4])

@@ -23,6 +23,13 @@ from songs.storage.common import (
 )
 from songs.storage.migrations import STEPS, apply_sqlite_baseline, apply_sqlite_steps, latest
 
+# The WAL's pages go into the file (a checkpoint, with its fsync) after a process's every
+# CHECKPOINT_WRITES writes, outside the writers' turn (checkpoint_when_due). SQLite's own
+# checkpoint, at AUTOCHECKPOINT_PAGES (its default is 1,000), runs inside a COMMIT, while
+# every other writer waits: now only after a bulk load, or if the service's fell behind.
+CHECKPOINT_WRITES = 64
+AUTOCHECKPOINT_PAGES = 10_000  # 40 MB of WAL
+
 
 def sqlite_path(database_url):
     """The file of a URL: sqlite:///songs.db is relative, sqlite:////srv/songs.db absolute."""
@@ -50,6 +57,7 @@ class SQLiteDatabase:
         self.path = path
         self.name = path
         self.local = threading.local()
+        self.writes, self.checkpointing = 0, threading.Lock()  # see checkpoint_when_due
 
     def start_request(self, queued_at):
         """Nothing: a write's wait is the busy timeout's (PostgresDatabase's bounds more)."""
@@ -113,6 +121,23 @@ class SQLiteDatabase:
             fcntl.flock(lock, fcntl.LOCK_UN)
             if faulty:  # so that the next write opens the file again, once the fault is over
                 self.close()
+        self.checkpoint_when_due(conn)
+
+    def checkpoint_when_due(self, conn):
+        """After a write, outside the writers' turn: the WAL's pages copied into the file
+        (a PASSIVE checkpoint, which waits for no one and keeps no one waiting) once this
+        process has written CHECKPOINT_WRITES times since its last, by one of its threads at
+        a time. The request that runs it waits for its fsync; no other does."""
+        self.writes += 1
+        if self.writes < CHECKPOINT_WRITES or not self.checkpointing.acquire(blocking=False):
+            return
+        try:
+            self.writes = 0
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:
+            pass  # the next one due tries again; SQLite's own checkpoint is the backstop
+        finally:
+            self.checkpointing.release()
 
     def staged_write(self, table, columns, fill, write):
         """fill(conn) puts rows into a new temporary `table` holding no lock, however long it
@@ -268,6 +293,7 @@ def connect_sqlite(path, mode):
         factory=SQLiteConnection,
     )
     conn.execute("PRAGMA synchronous = NORMAL")  # safe in WAL mode; durable across process crashes
+    conn.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}")
     return conn
 
 
