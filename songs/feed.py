@@ -4,9 +4,11 @@ visible, from a cursor, each once. A client keeps a copy in sync by taking a cur
 the feed from its start, which replays every song there is (a song's latest version stays
 in the log as long as the song does).
 
-A cursor is a position in the change log (songs/storage/history.py). Positions become
-visible in their order on both backends (SQLite's writers take turns; PostgreSQL's appends
-hold a lock until they commit), so reading past the last one seen never skips one. A cursor
+A cursor is a position in the change log (songs/storage/history.py). A page holds no change
+that a position given earlier can still come before (SQLite's writers take turns; on
+PostgreSQL, where a position given later can commit first, a page stops at a missing one,
+or waits for the writers in flight: changes_after), so reading past the last one seen never
+skips one. A cursor
 from before a purge's last position may have missed changes, and one past the log's end is
 from another database: both are 410, which says to list again.
 
@@ -24,7 +26,7 @@ from songs.access import connection, database
 from songs.conditional import preference
 from songs.listing import read_limit, read_parameters
 from songs.problems import Problem
-from songs.storage.history import changes_after, log_bounds
+from songs.storage.history import changes_after, log_bounds, log_end
 
 FEED_PAGE_SIZE = 100
 MAX_WAIT_SECONDS = 20  # under gunicorn's graceful_timeout: a stopping worker answers sooner
@@ -69,7 +71,7 @@ def changes_page():
     since, limit = values.get("since"), values.get("limit", FEED_PAGE_SIZE)
     conn = connection()
     if since == "now":
-        since = log_bounds(conn)[1]
+        since = log_end(conn)
     start = since or 0
     rows = changes_after(conn, start, limit)
     wait = requested_wait()

@@ -153,14 +153,17 @@ def test_a_worker_admits_a_waiter_fewer_than_its_threads_and_answers_the_rest_at
 def test_a_change_committed_first_but_numbered_later_waits_for_the_earlier_one(
     make_app, database_url
 ):
-    """On PostgreSQL, positions are given at insert and seen at commit: without the lock, a
-    follower could read position p + 1 before p commits, and skip p for ever. (The follower
-    reads at the server: the two writers hold the test's PgBouncer's two connections.)"""
+    """On PostgreSQL, positions are given at insert and seen at commit: a follower that read
+    position p + 1 before p commits would skip p for ever. A page stops before a missing
+    position; a read that finds the very next one missing waits for the writers in flight.
+    (The follower reads at the server: the writers hold the test's PgBouncer's two
+    connections.)"""
     make_app()  # the schema
     follower = service.create_app(server_side(database_url))
     client = TestApp(follower)
     cursor = feed(client, "?since=now").json["next"]
     first, second = storage.open_database(database_url), storage.open_database(database_url)
+    answers = []
 
     def add_later():
         try:
@@ -168,23 +171,60 @@ def test_a_change_committed_first_but_numbered_later_waits_for_the_earlier_one(
         finally:
             second.close()
 
-    later = threading.Thread(target=add_later)
+    def read(since):
+        try:
+            answers.append(feed(client, f"?since={since}"))
+        finally:
+            follower.config["songs.database"].close()
+
     try:
+        records.add_song(first, {**SONG, "title": "Before"})
         with first.write_transaction() as conn:
             song = storage.insert_song(conn, dict(SONG), "2026-01-01T00:00:00.000Z")
             log_change(conn, "create", song, song["updated_at"], records.NOBODY)
             conn.execute("SELECT 1")  # sends the log's row, which waits for the next statement
+            later = threading.Thread(target=add_later)
             later.start()
-            await_lock_wait_or_end(later)
+            later.join(timeout=20)
             seen_meanwhile = feed(client, f"?since={cursor}").json
-        later.join(timeout=20)
-        changes, _ = follow(client, seen_meanwhile["next"])
+            reader = threading.Thread(target=read, args=(seen_meanwhile["next"],))
+            reader.start()
+            await_lock_wait_or_end(reader)
+            answered_before_the_commit = bool(answers)
+        reader.join(timeout=20)
     finally:
         first.close()
         follower.config["songs.database"].close()
 
-    assert seen_meanwhile["changes"] == []
-    assert [c["song"]["title"] for c in changes] == ["Jaws", "Later"]
+    assert [c["song"]["title"] for c in seen_meanwhile["changes"]] == ["Before"]
+    assert not answered_before_the_commit
+    assert [c["song"]["title"] for c in answers[0].json["changes"]] == ["Jaws", "Later"]
+
+
+@POSTGRES_POOLED
+def test_a_position_rolled_back_is_passed_once_no_writer_is_in_flight(make_app, database_url):
+    """A write rolled back after its append leaves its position empty for good: the next
+    read takes the log's lock alone, finds no writer in flight, and passes it."""
+    client = TestApp(make_app())
+    cursor = feed(client, "?since=now").json["next"]
+    database = storage.open_database(database_url)
+    try:
+        try:
+            with database.write_transaction() as conn:
+                song = storage.insert_song(conn, dict(SONG), "2026-01-01T00:00:00.000Z")
+                log_change(conn, "create", song, song["updated_at"], records.NOBODY)
+                conn.execute("SELECT 1")  # the row is sent, then rolled back
+                raise LookupError("a failure after the append")
+        except LookupError:
+            pass
+    finally:
+        database.close()
+    create(client, title="After")
+
+    changes, _ = follow(client, cursor)
+
+    assert [c["song"]["title"] for c in changes] == ["After"]
+    assert int(changes[0]["cursor"]) > int(cursor) + 1  # past the empty position
 
 
 def await_lock_wait_or_end(thread):

@@ -55,11 +55,10 @@ LOG_CHANGE = (  # one more than the song's last version (1 for a song added by h
 
 
 def lock_log(conn):
-    """The log's appends in turn, on PostgreSQL: a transaction that appends holds a lock from
-    then until it commits, so positions become visible in the order they were given, and a
-    feed that reads past its last position misses none (songs/feed.py). Without it, a
-    position given later could commit first, and a follower that read it would skip the
-    earlier one when it came. SQLite's writers take turns already."""
+    """The log's lock, on PostgreSQL, from the append to the commit, shared with the other
+    writers: a position is given at the INSERT and seen at the COMMIT, so one given later
+    can be seen first, and a reader that finds a position missing waits, by taking the lock
+    alone, for the writers in flight (changes_after). SQLite's writers take turns already."""
     if conn.lock_log:
         conn.execute_later(conn.lock_log)
 
@@ -124,8 +123,27 @@ def deleted_songs(conn, before, limit, columns=HISTORY_COLUMNS):
 
 
 def changes_after(conn, since, limit):
-    """Up to `limit` changes past position `since`, in the order of their positions:
-    (position, the change's JSON text, as the feed answers it) each."""
+    """Up to `limit` changes past position `since`, in the order of their positions, none of
+    which a position given earlier can come before: (position, the change's JSON text, as
+    the feed answers it) each.
+
+    On PostgreSQL the changes that follow `since` one by one are given as they are; from a
+    missing position on, the rest wait for the next read. Where the very next one is
+    missing, the reader takes the log's lock alone, waiting for the writers then in flight
+    (each holds it shared from its append to its end): then every position given so far is
+    seen or gone for good (a write rolled back), and all it reads is given."""
+    rows = read_changes(conn, since, limit)
+    if not conn.wait_for_log or not rows:
+        return rows
+    if rows[0][0] != since + 1:
+        return in_turn(conn, lambda: read_changes(conn, since, limit))
+    for index, (position, _) in enumerate(rows):
+        if position != since + 1 + index:
+            return rows[:index]
+    return rows
+
+
+def read_changes(conn, since, limit):
     return conn.execute(
         f"SELECT position, {conn.change_json} FROM song_changes"
         " WHERE position > ? ORDER BY position LIMIT ?",
@@ -141,6 +159,27 @@ def log_bounds(conn):
         "SELECT up_to, (SELECT MAX(position) FROM song_changes) FROM song_changes_purged"
     ).fetchall()[0]
     return purged, max(purged, last or 0)
+
+
+def log_end(conn):
+    """The last position there is, or the last a purge took if higher, such that no position
+    below it is still to come (a cursor for now: on PostgreSQL, read while no writer is in
+    flight)."""
+    if not conn.wait_for_log:
+        return log_bounds(conn)[1]
+    return in_turn(conn, lambda: log_bounds(conn)[1])
+
+
+def in_turn(conn, read):
+    """read() while holding the log's lock alone (PostgreSQL), in a transaction of its own."""
+    conn.begin()
+    try:
+        conn.execute_later(conn.wait_for_log)
+        result = read()
+        conn.execute("COMMIT")
+        return result
+    finally:
+        conn.end_transaction()
 
 
 class Retention:

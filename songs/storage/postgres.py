@@ -149,7 +149,11 @@ class PostgresConnection(PostgresDialect):
     streams = True  # exports read one server-side cursor (stream)
     lock_row = " FOR UPDATE"  # a writer's read locks the row until it commits
     lock_songs = "LOCK TABLE songs IN SHARE ROW EXCLUSIVE MODE"  # writers wait, readers not
-    lock_log = f"SELECT pg_advisory_xact_lock({LOG_LOCK})"  # storage/history.py's lock_log
+    # storage/history.py's: each writer of the log holds its lock shared (writers never wait
+    # for each other, so their commits share a flush), and a reader that finds a position
+    # missing takes it alone, which waits for the writers in flight (changes_after).
+    lock_log = f"SELECT pg_advisory_xact_lock_shared({LOG_LOCK})"
+    wait_for_log = f"SELECT pg_advisory_xact_lock({LOG_LOCK})"
     shapes_plans = True  # see song_queries
 
     def __init__(self, url, answer_deadline=None, silence=None, local=None):

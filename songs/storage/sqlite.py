@@ -353,7 +353,8 @@ class SQLiteConnection(sqlite3.Connection):
     streams = False  # exports page by keyset (song_batches)
     lock_row = ""  # BEGIN IMMEDIATE has locked the whole database already
     lock_songs = ""  # and every other writer waits for its end
-    lock_log = ""  # so the log's positions commit in their order
+    lock_log = ""  # so the log's positions commit in their order, and every one seen is final
+    wait_for_log = ""
     shapes_plans = False  # INDEXED BY names the walk instead (song_queries)
     song_json = SQLITE_SONG_JSON
     version_json, change_json = SQLITE_LOG_JSON  # storage/history.py
