@@ -33,7 +33,7 @@ class SongResource:
     def on_put(self, req, resp, song_id):
         song = req.get_media()
         values = (*written_values(song), utc_now(), song_id)
-        resp.media = written(connection(), UPDATE_SONG, values, "update")
+        resp.media = written(connection(), UPDATE_SONG, values, "update", values[-2], song_id)
 
 
 class SongsResource:
@@ -54,7 +54,8 @@ class SongsResource:
 
     def on_post(self, req, resp):
         song, now = req.get_media(), utc_now()
-        resp.media = written(connection(), INSERT_SONG, (*written_values(song), now, now), "create")
+        values = (*written_values(song), now, now)
+        resp.media = written(connection(), INSERT_SONG, values, "create", now)
         resp.status = falcon.HTTP_201
 
 

@@ -1,11 +1,11 @@
 """The floors the service is measured against: bare WSGI callables, as lean as they come.
 
 server_floor answers a fixed song: what gunicorn costs with no framework and no database.
-database_floor runs the service's own SQL (its change log's too) for each measured request
-through a reused per-thread connection of storage.py (sqlite3's own with the same pragmas,
-or psycopg's) and answers json.dumps of the result: what the service would cost with no
-framework; for the list's queries (?shape=<query>) it runs them through the service's own
-select_page. Both run under gunicorn with the service's config.
+database_floor runs the service's own SQL (its change log's too, by write_logged) for each
+measured request through a reused per-thread connection of storage.py (sqlite3's own with
+the same pragmas, or psycopg's) and answers json.dumps of the result: what the service
+would cost with no framework; for the list's queries (?shape=<query>) it runs them through
+the service's own select_page. Both run under gunicorn with the service's config.
 """
 
 import json
@@ -16,14 +16,15 @@ from urllib.parse import parse_qsl
 
 from songs import cursors, listing, storage
 from songs.storage.common import SELECT_COLUMNS
-from songs.storage.history import (
-    PAST_EVERY_ONE,
-    Author,
-    log_change,
-    song_history,
-)
+from songs.storage.history import PAST_EVERY_ONE, Author, song_history
 from songs.storage.postgres import POSTGRES_SCHEMES, PostgresConnection
-from songs.storage.queries import INSERT_SONG, UPDATE_SONG, written_values
+from songs.storage.queries import (
+    INSERT_SONG,
+    UPDATE_SONG,
+    remove_song,
+    write_logged,
+    written_values,
+)
 from songs.storage.sqlite import connect_sqlite, sqlite_path
 
 ARTIST = "Bench Quartet"  # bench/run.py gives this artist 150 songs
@@ -104,7 +105,8 @@ def database_floor(environ, start_response):
         body = song_history(conn, int(path.split("/")[3]), PAST_EVERY_ONE, 20)
     elif path == "/api/songs":
         now = utc_now()
-        body = written(conn, INSERT_SONG, (*written_values(read_json(environ)), now, now), "create")
+        values = (*written_values(read_json(environ)), now, now)
+        body = written(conn, INSERT_SONG, values, "create", now)
     elif path == "/healthz":
         conn.execute("SELECT 1 FROM songs LIMIT 1").fetchall()
         body = {"status": "ok"}
@@ -119,20 +121,22 @@ def database_floor(environ, start_response):
     else:
         song_id = int(path.rpartition("/")[2])
         values = (*written_values(read_json(environ)), utc_now(), song_id)
-        body = written(conn, UPDATE_SONG, values, "update")
+        body = written(conn, UPDATE_SONG, values, "update", values[-2], song_id)
     data = json.dumps(body, ensure_ascii=False).encode()
     start_response("200 OK", [*JSON_HEADERS, ("Content-Length", str(len(data)))])
     return [data]
 
 
-def written(conn, sql, params, op):
+def written(conn, sql, params, op, at, song_id=None):
     """The song a write returns, in a transaction of its own: the service's own INSERT or
     UPDATE, with the search keys it writes beside the text (schema version 5), and its
-    version in the change log, as the service records it (storage/history.py)."""
+    version in the change log, as the service records it (write_logged); an UPDATE of
+    `song_id` after reading it locked, as the service does."""
     conn.execute(BEGIN)
-    rows = conn.execute(sql, params).fetchall()
-    song = dict(zip(FIELDS, rows[0], strict=False))
-    log_change(conn, op, song, song["updated_at"], BY)
+    if song_id is not None:
+        locked = f"SELECT {SELECT_COLUMNS} FROM songs WHERE id = ?{conn.lock_row}"
+        conn.execute(locked, (song_id,)).fetchall()
+    song = write_logged(conn, sql, params, op, at, BY)
     conn.execute("COMMIT")
     return song
 
@@ -145,9 +149,7 @@ def deleted(conn, song_id):
         sql = f"SELECT {SELECT_COLUMNS} FROM songs WHERE id = ?{conn.lock_row}"
         rows = conn.execute(sql, (song_id,)).fetchall()
         if rows:
-            conn.execute("DELETE FROM songs WHERE id = ?", (song_id,))
-            song = dict(zip(FIELDS, rows[0], strict=False))
-            log_change(conn, "delete", song, utc_now(), BY)
+            remove_song(conn, song_id, utc_now(), BY)
     finally:
         conn.execute("COMMIT")
     return bool(rows)

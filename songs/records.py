@@ -18,7 +18,7 @@ from songs.storage import (
     remove_song,
     update_song,
 )
-from songs.storage.history import PAST_EVERY_ONE, Author, log_change, song_history
+from songs.storage.history import PAST_EVERY_ONE, Author, song_history
 from songs.wire import utc_now
 
 NONE = Preconditions()  # a write that depends on nothing
@@ -39,8 +39,7 @@ def add_song(database, fields, key=None, by=NOBODY):
         song = replayed_song(conn, key, fields) if key else None
         if song is not None:
             return song, True
-        song = insert_song(conn, fields, utc_now())
-        log_change(conn, "create", song, song["updated_at"], by)
+        song = insert_song(conn, fields, utc_now(), by)
         if key:
             remember_key(conn, key, request_digest(fields), json.dumps(song), song["created_at"])
     purge_when_due(database)
@@ -58,8 +57,7 @@ def change_song(database, song_id, fields, preconditions=NONE, by=NOBODY):
         song = song_or_404(conn, song_id, for_update=True)
         preconditions.check_write(song)
         if any(song[name] != value for name, value in fields.items()):
-            song = update_song(conn, song_id, {**song, **fields}, utc_now())
-            log_change(conn, "update", song, song["updated_at"], by)
+            song = update_song(conn, song_id, {**song, **fields}, utc_now(), by)
     purge_when_due(database)
     return song
 
@@ -69,8 +67,7 @@ def delete_song(database, song_id, preconditions=NONE, by=NOBODY):
     with database.write_transaction() as conn:
         song = song_or_404(conn, song_id, for_update=True)
         preconditions.check_write(song)
-        remove_song(conn, song_id)
-        log_change(conn, "delete", song, utc_now(), by)
+        remove_song(conn, song_id, utc_now(), by)
     purge_when_due(database)
     return song
 
@@ -98,12 +95,11 @@ def restore_song(database, song_id, version=None, preconditions=NONE, by=NOBODY)
         fields = {name: source[name] for name in WRITABLE_FIELDS}
         now = utc_now()
         if current is None:
-            song = insert_song_again(conn, song_id, fields, source["created_at"], now)
+            song = insert_song_again(conn, song_id, fields, source["created_at"], now, by)
         elif any(current[name] != value for name, value in fields.items()):
-            song = update_song(conn, song_id, fields, now)
+            song = update_song(conn, song_id, fields, now, by, "restore")
         else:
             return current, False
-        log_change(conn, "restore", song, now, by)
     purge_when_due(database)
     return song, current is None
 

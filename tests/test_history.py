@@ -2,11 +2,15 @@
 adds to in its own transaction: who changed what and when, on every backend, from the API,
 the pages and the command line."""
 
+import http.client
+import json
+import threading
+
 import pytest
 from webtest import TestApp
 
 import service
-from helpers import POSTGRES_ONLY, SONG, create
+from helpers import POOLED, POSTGRES_ONLY, SONG, create
 from helpers.commands import make
 from songs import storage
 from songs.storage.history import purge_history
@@ -47,6 +51,42 @@ def test_every_write_is_a_version_with_its_actor_request_and_the_song_after_it(a
     assert versions[1]["song"] == patched and versions[1]["at"] == patched["updated_at"]
     assert versions[0]["song"] == patched  # as it was when deleted
     assert versions[0]["at"] >= patched["updated_at"]
+
+
+@POOLED
+def test_writers_changing_one_song_at_once_each_get_a_version_of_their_own(
+    start_gunicorn, make_app
+):
+    """Each version's number is one more than the song's last: a writer that waited for the
+    song's row while another changed it numbers its version after the other's, on every
+    backend (on PostgreSQL a statement reads in one snapshot, taken before that wait, unless
+    the row was held first)."""
+    song = create(TestApp(make_app()))
+    server = start_gunicorn(workers=3)
+    statuses = []
+
+    def write(n):
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        try:
+            for i in range(8):
+                body = json.dumps({**SONG, "title": f"{n}-{i}", "rating": 1 + (n + i) % 5})
+                headers = {"Content-Type": "application/json"}
+                conn.request("PUT", f"/api/song/{song['id']}", body, headers)
+                response = conn.getresponse()
+                response.read()
+                statuses.append(response.status)
+        finally:
+            conn.close()
+
+    writers = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(timeout=60)
+    versions = history(TestApp(make_app()), song["id"], "?limit=100").json
+
+    assert statuses == [200] * 32
+    assert sorted(v["version"] for v in versions) == list(range(1, 34))
 
 
 def test_a_write_without_a_token_is_anonymous_and_a_refused_one_is_no_version(client):

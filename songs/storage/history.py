@@ -4,6 +4,7 @@ not at all. Each row holds the song as it was after the change (for a delete, as
 when deleted) as the JSON text the API answers with, who made it (a token's name, or
 `anonymous`, or `command:<name>` for the command line) and the request's id."""
 
+import functools
 import json
 import logging
 import threading
@@ -11,6 +12,8 @@ import time
 from datetime import datetime, timedelta, timezone
 from itertools import takewhile
 from typing import NamedTuple
+
+from songs.storage.common import SELECT_COLUMNS
 
 HISTORY_COLUMNS = "version, op, at, actor, request_id, song"
 LOGGED_COLUMNS = ("song_id", "version", "op", "at", "actor", "request_id", "song")
@@ -52,6 +55,23 @@ LOG_CHANGE = (  # one more than the song's last version (1 for a song added by h
     "INSERT INTO song_changes (song_id, version, op, at, actor, request_id, song)"
     " SELECT ?, COALESCE(MAX(version), 0) + 1, ?, ?, ?, ?, ? FROM song_changes WHERE song_id = ?"
 )
+
+
+@functools.lru_cache(maxsize=16)
+def logged_statement(write, song_json, lock):
+    """`write` (one song's INSERT, UPDATE or DELETE, RETURNING SELECT_COLUMNS) and the record
+    of its change, in one statement (PostgreSQL's data-modifying WITH): what log_change
+    appends, with the song's JSON written by the server from the row written (song_json).
+    The log's lock (`lock`) is taken before the record's position is given: the join
+    reads `turn` before it yields the row to insert. Its parameters: the write's, then the
+    op, the time, the actor and the request id."""
+    return (
+        f"WITH written AS ({write}), turn AS MATERIALIZED ({lock}),"
+        " logged AS (INSERT INTO song_changes (song_id, version, op, at, actor, request_id, song)"
+        " SELECT id, (SELECT COALESCE(MAX(version), 0) + 1 FROM song_changes"
+        f" WHERE song_id = written.id), ?, ?, ?, ?, {song_json} FROM written, turn)"
+        f" SELECT {SELECT_COLUMNS} FROM written"
+    )
 
 
 def lock_log(conn):

@@ -155,6 +155,7 @@ class PostgresConnection(PostgresDialect):
     lock_log = f"SELECT pg_advisory_xact_lock_shared({LOG_LOCK})"
     wait_for_log = f"SELECT pg_advisory_xact_lock({LOG_LOCK})"
     shapes_plans = True  # see song_queries
+    logs_in_statement = True  # a write and its record in the change log (write_logged)
 
     def __init__(self, url, answer_deadline=None, silence=None, local=None):
         self.psycopg = import_psycopg()

@@ -14,6 +14,7 @@ from songs.storage.common import (
     composed_and_keyed,
     search_key,
 )
+from songs.storage.history import log_change, logged_statement
 
 # Songs
 
@@ -31,21 +32,47 @@ def song_from_row(row):
     return dict(zip(SONG_FIELDS, row, strict=False))  # strict costs, and the SELECTs are ours
 
 
-def insert_song(conn, fields, now):
-    rows = conn.execute(INSERT_SONG, (*written_values(fields), now, now)).fetchall()
-    return song_from_row(rows[0])
+def insert_song(conn, fields, now, by):
+    """The new song, its creation recorded as `by`'s (write_logged)."""
+    return write_logged(conn, INSERT_SONG, (*written_values(fields), now, now), "create", now, by)
 
 
-def insert_song_again(conn, song_id, fields, created_at, now):
+def insert_song_again(conn, song_id, fields, created_at, now, by):
     """The song `song_id` added back with `fields`: a deleted song restored, its id kept."""
-    rows = conn.execute(INSERT_SONG_AGAIN, (song_id, *written_values(fields), created_at, now))
-    return song_from_row(rows.fetchall()[0])
+    values = (song_id, *written_values(fields), created_at, now)
+    return write_logged(conn, INSERT_SONG_AGAIN, values, "restore", now, by)
 
 
-def update_song(conn, song_id, fields, now):
+def update_song(conn, song_id, fields, now, by, op="update"):
     """The replaced song, or None when there is no song with that id."""
-    rows = conn.execute(UPDATE_SONG, (*written_values(fields), now, song_id)).fetchall()
-    return song_from_row(rows[0]) if rows else None
+    values = (*written_values(fields), now, song_id)
+    return write_logged(conn, UPDATE_SONG, values, op, now, by)
+
+
+def remove_song(conn, song_id, now, by):
+    """The song as it was when deleted, or None when there was no song with that id."""
+    return write_logged(conn, DELETE_SONG, (song_id,), "delete", now, by)
+
+
+def write_logged(conn, write, params, op, at, by):
+    """The song that `write` (one song's INSERT, UPDATE or DELETE, RETURNING SELECT_COLUMNS)
+    leaves, or for a DELETE the song as it was, recorded in the change log as `op` at `at`
+    by `by` (storage/history.py); None when it wrote no row. On PostgreSQL the record is
+    made by the same statement (logged_statement): no statement more for the server to
+    parse, plan and answer, and the song's JSON written by the server. An UPDATE's or a
+    DELETE's caller holds the song's row already (find_song, for_update): the statement
+    reads the song's last version in its one snapshot, which would not see a version that
+    another writer committed while this one waited for the row."""
+    if conn.logs_in_statement:
+        statement = logged_statement(write, conn.song_json, conn.lock_log)
+        rows = conn.execute(statement, (*params, op, at, by.actor, by.request_id)).fetchall()
+        return song_from_row(rows[0]) if rows else None
+    rows = conn.execute(write, params).fetchall()
+    if not rows:
+        return None
+    song = song_from_row(rows[0])
+    log_change(conn, op, song, at, by)
+    return song
 
 
 def written_values(fields):
@@ -71,6 +98,7 @@ UPDATE_SONG = (
     f"UPDATE songs SET {', '.join(f'{name} = ?' for name in (*WRITTEN, 'updated_at'))}"
     f" WHERE id = ? RETURNING {SELECT_COLUMNS}"
 )
+DELETE_SONG = f"DELETE FROM songs WHERE id = ? RETURNING {SELECT_COLUMNS}"
 
 
 def key_songs(database):
@@ -99,11 +127,6 @@ def key_songs(database):
 
 KEYED_COLUMNS = ("id", *TEXT_FIELDS, *KEY_FIELDS)
 UNKEYED = f"{KEY_FIELDS[0]} = ''"  # a song the service wrote has every key
-
-
-def remove_song(conn, song_id):
-    """True when a song was deleted."""
-    return conn.execute("DELETE FROM songs WHERE id = ?", (song_id,)).rowcount > 0
 
 
 # The list: filters, sort and keyset pagination, each page from one index

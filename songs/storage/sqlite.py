@@ -356,6 +356,7 @@ class SQLiteConnection(sqlite3.Connection):
     lock_log = ""  # so the log's positions commit in their order, and every one seen is final
     wait_for_log = ""
     shapes_plans = False  # INDEXED BY names the walk instead (song_queries)
+    logs_in_statement = False  # no data-modifying WITH: a write, then log_change
     song_json = SQLITE_SONG_JSON
     version_json, change_json = SQLITE_LOG_JSON  # storage/history.py
 
