@@ -11,6 +11,7 @@ the service's own select_page. Both run under gunicorn with the service's config
 import json
 import os
 import threading
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl
 
@@ -57,7 +58,6 @@ SONG = json.dumps(
 JSON_HEADERS = [("Content-Type", "application/json")]
 DATABASE_URL = os.environ.get("DATABASE_URL", "sqlite:///songs.db")
 POSTGRES = DATABASE_URL.startswith(POSTGRES_SCHEMES)
-BEGIN = "BEGIN" if POSTGRES else "BEGIN IMMEDIATE"
 local = threading.local()
 BY = Author("bench")  # the actor of the floors' writes
 
@@ -132,27 +132,42 @@ def written(conn, sql, params, op, at, song_id=None):
     UPDATE, with the search keys it writes beside the text (schema version 5), and its
     version in the change log, as the service records it (write_logged); an UPDATE of
     `song_id` after reading it locked, as the service does."""
-    conn.execute(BEGIN)
-    if song_id is not None:
-        locked = f"SELECT {SELECT_COLUMNS} FROM songs WHERE id = ?{conn.lock_row}"
-        conn.execute(locked, (song_id,)).fetchall()
-    song = write_logged(conn, sql, params, op, at, BY)
-    conn.execute("COMMIT")
-    return song
+    with transaction(conn):
+        if song_id is not None:
+            locked = f"SELECT {SELECT_COLUMNS} FROM songs WHERE id = ?{conn.lock_row}"
+            conn.execute(locked, (song_id,)).fetchall()
+        return write_logged(conn, sql, params, op, at, BY, last=True)
 
 
 def deleted(conn, song_id):
     """Whether the song was there, deleted as the service deletes it: read and locked, gone,
     logged."""
-    conn.execute(BEGIN)
-    try:
+    with transaction(conn):
         sql = f"SELECT {SELECT_COLUMNS} FROM songs WHERE id = ?{conn.lock_row}"
         rows = conn.execute(sql, (song_id,)).fetchall()
         if rows:
-            remove_song(conn, song_id, utc_now(), BY)
-    finally:
-        conn.execute("COMMIT")
+            remove_song(conn, song_id, utc_now(), BY, last=True)
     return bool(rows)
+
+
+@contextmanager
+def transaction(conn):
+    """A write's transaction as the service's have it: on PostgreSQL, BEGIN goes with the
+    first statement and COMMIT with the last (execute_last); on SQLite, BEGIN IMMEDIATE."""
+    if POSTGRES:
+        conn.begin()
+    else:
+        conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        if not getattr(conn, "committed", False):
+            conn.execute("COMMIT")
+    finally:
+        if POSTGRES:
+            conn.committed = False
+            conn.end_transaction()
+        elif conn.in_transaction:
+            conn.execute("ROLLBACK")
 
 
 def read_json(environ):

@@ -39,7 +39,7 @@ def add_song(database, fields, key=None, by=NOBODY):
         song = replayed_song(conn, key, fields) if key else None
         if song is not None:
             return song, True
-        song = insert_song(conn, fields, utc_now(), by)
+        song = insert_song(conn, fields, utc_now(), by, last=not key)
         if key:
             remember_key(conn, key, request_digest(fields), json.dumps(song), song["created_at"])
     purge_when_due(database)
@@ -57,7 +57,7 @@ def change_song(database, song_id, fields, preconditions=NONE, by=NOBODY):
         song = song_or_404(conn, song_id, for_update=True)
         preconditions.check_write(song)
         if any(song[name] != value for name, value in fields.items()):
-            song = update_song(conn, song_id, {**song, **fields}, utc_now(), by)
+            song = update_song(conn, song_id, {**song, **fields}, utc_now(), by, last=True)
     purge_when_due(database)
     return song
 
@@ -67,7 +67,7 @@ def delete_song(database, song_id, preconditions=NONE, by=NOBODY):
     with database.write_transaction() as conn:
         song = song_or_404(conn, song_id, for_update=True)
         preconditions.check_write(song)
-        remove_song(conn, song_id, utc_now(), by)
+        remove_song(conn, song_id, utc_now(), by, last=True)
     purge_when_due(database)
     return song
 
@@ -95,9 +95,10 @@ def restore_song(database, song_id, version=None, preconditions=NONE, by=NOBODY)
         fields = {name: source[name] for name in WRITABLE_FIELDS}
         now = utc_now()
         if current is None:
-            song = insert_song_again(conn, song_id, fields, source["created_at"], now, by)
+            created_at = source["created_at"]
+            song = insert_song_again(conn, song_id, fields, created_at, now, by, last=True)
         elif any(current[name] != value for name, value in fields.items()):
-            song = update_song(conn, song_id, fields, now, by, "restore")
+            song = update_song(conn, song_id, fields, now, by, "restore", last=True)
         else:
             return current, False
     purge_when_due(database)

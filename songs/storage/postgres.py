@@ -33,7 +33,6 @@ REFUSALS = re.compile(
     r'|no pg_hba\.conf entry for host "[^"]*", user "[^"]*", database "[^"]*"[^\n]*'
 )
 SCHEMA_LOCK = 7_115_600_421_093  # the advisory lock that lets one process at a time apply it
-LOG_LOCK = 7_115_600_421_094  # the one that the change log's appends take in turn
 LOCK_TIMEOUT = f"SET LOCAL lock_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}"  # ms; begin()
 
 
@@ -93,10 +92,12 @@ class PostgresDatabase:
         conn.begin()
         try:
             yield conn
-            conn.execute("COMMIT")
+            if not conn.committed:  # else its last statement took the COMMIT along
+                conn.execute("COMMIT")
         except psycopg.IntegrityError as error:
             raise BrokenConstraint(str(error)) from error
         finally:
+            conn.committed = False
             conn.end_transaction()
 
     def staged_write(self, table, columns, fill, write):
@@ -146,23 +147,13 @@ class PostgresConnection(PostgresDialect):
     so it runs once more on the new connection. Else the trouble is raised as Unavailable.
     """
 
-    streams = True  # exports read one server-side cursor (stream)
-    lock_row = " FOR UPDATE"  # a writer's read locks the row until it commits
-    lock_songs = "LOCK TABLE songs IN SHARE ROW EXCLUSIVE MODE"  # writers wait, readers not
-    # storage/history.py's: each writer of the log holds its lock shared (writers never wait
-    # for each other, so their commits share a flush), and a reader that finds a position
-    # missing takes it alone, which waits for the writers in flight (changes_after).
-    lock_log = f"SELECT pg_advisory_xact_lock_shared({LOG_LOCK})"
-    wait_for_log = f"SELECT pg_advisory_xact_lock({LOG_LOCK})"
-    shapes_plans = True  # see song_queries
-    logs_in_statement = True  # a write and its record in the change log (write_logged)
-
     def __init__(self, url, answer_deadline=None, silence=None, local=None):
         self.psycopg = import_psycopg()
         self.url = url
         self.raw = None
         self.begin_pending = False
         self.later = []  # statements to send with the next one (execute_later)
+        self.commit_with_next = self.committed = False  # see execute_last
         self.answer_deadline = answer_deadline
         self.silence = silence or Silence()
         self.generation = self.silence.generation
@@ -303,6 +294,18 @@ class PostgresConnection(PostgresDialect):
         (a write's log, with its COMMIT); an error it meets is raised by that one."""
         self.later.append((postgres_sql(sql), params))
 
+    def execute_last(self, sql, params=()):
+        """A write transaction's last statement, sent with its COMMIT in one round trip:
+        nothing may follow it in the transaction, as a failure after it could not undo it.
+        Its rows are read when both have been answered; if it fails, nothing commits."""
+        self.commit_with_next = True
+        try:
+            cursor = self.execute(sql, params)
+        finally:
+            self.commit_with_next = False
+        self.committed = True
+        return cursor
+
     def time_left(self):
         """Seconds before this thread's request must be answered, or None (no deadline)."""
         deadline = getattr(self.local, "request_deadline", None)
@@ -324,7 +327,7 @@ class PostgresConnection(PostgresDialect):
 
     def send(self, sql, params):
         self.raw.deadline = self.statement_deadline()
-        if not self.begin_pending and not self.later:
+        if not self.begin_pending and not self.later and not self.commit_with_next:
             return self.raw.execute(sql, params)
         with self.raw.pipeline():
             if self.begin_pending:
@@ -333,6 +336,8 @@ class PostgresConnection(PostgresDialect):
             for statement in self.later:
                 self.raw.execute(*statement)
             cursor = self.raw.execute(sql, params)
+            if self.commit_with_next:
+                self.raw.execute("COMMIT")
         self.begin_pending, self.later = False, []
         return cursor
 
@@ -359,19 +364,6 @@ class PostgresConnection(PostgresDialect):
         if self.raw is not None:
             self.raw.close()
             self.raw = None
-
-    def schema_version(self):
-        """The version schema-postgres.sql recorded in the current schema, 0 when none."""
-        table = self.execute(
-            "SELECT to_regclass(format('%I.schema_version', current_schema()))"
-        ).fetchone()[0]
-        if table is None:
-            return 0
-        return self.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
-
-    def lock_key(self, key):
-        """Retries of one Idempotency-Key take turns: the second waits, then finds the first's."""
-        self.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (key,))
 
     def insert_rows(self, table, columns, rows):
         if self.raw is None or self.raw.closed:

@@ -32,29 +32,30 @@ def song_from_row(row):
     return dict(zip(SONG_FIELDS, row, strict=False))  # strict costs, and the SELECTs are ours
 
 
-def insert_song(conn, fields, now, by):
+def insert_song(conn, fields, now, by, last=False):
     """The new song, its creation recorded as `by`'s (write_logged)."""
-    return write_logged(conn, INSERT_SONG, (*written_values(fields), now, now), "create", now, by)
+    values = (*written_values(fields), now, now)
+    return write_logged(conn, INSERT_SONG, values, "create", now, by, last)
 
 
-def insert_song_again(conn, song_id, fields, created_at, now, by):
+def insert_song_again(conn, song_id, fields, created_at, now, by, last=False):
     """The song `song_id` added back with `fields`: a deleted song restored, its id kept."""
     values = (song_id, *written_values(fields), created_at, now)
-    return write_logged(conn, INSERT_SONG_AGAIN, values, "restore", now, by)
+    return write_logged(conn, INSERT_SONG_AGAIN, values, "restore", now, by, last)
 
 
-def update_song(conn, song_id, fields, now, by, op="update"):
+def update_song(conn, song_id, fields, now, by, op="update", last=False):
     """The replaced song, or None when there is no song with that id."""
     values = (*written_values(fields), now, song_id)
-    return write_logged(conn, UPDATE_SONG, values, op, now, by)
+    return write_logged(conn, UPDATE_SONG, values, op, now, by, last)
 
 
-def remove_song(conn, song_id, now, by):
+def remove_song(conn, song_id, now, by, last=False):
     """The song as it was when deleted, or None when there was no song with that id."""
-    return write_logged(conn, DELETE_SONG, (song_id,), "delete", now, by)
+    return write_logged(conn, DELETE_SONG, (song_id,), "delete", now, by, last)
 
 
-def write_logged(conn, write, params, op, at, by):
+def write_logged(conn, write, params, op, at, by, last=False):
     """The song that `write` (one song's INSERT, UPDATE or DELETE, RETURNING SELECT_COLUMNS)
     leaves, or for a DELETE the song as it was, recorded in the change log as `op` at `at`
     by `by` (storage/history.py); None when it wrote no row. On PostgreSQL the record is
@@ -62,10 +63,12 @@ def write_logged(conn, write, params, op, at, by):
     parse, plan and answer, and the song's JSON written by the server. An UPDATE's or a
     DELETE's caller holds the song's row already (find_song, for_update): the statement
     reads the song's last version in its one snapshot, which would not see a version that
-    another writer committed while this one waited for the row."""
+    another writer committed while this one waited for the row. `last`: nothing follows it
+    in the write transaction, which then commits with it (execute_last)."""
     if conn.logs_in_statement:
         statement = logged_statement(write, conn.song_json, conn.lock_log)
-        rows = conn.execute(statement, (*params, op, at, by.actor, by.request_id)).fetchall()
+        execute = conn.execute_last if last else conn.execute
+        rows = execute(statement, (*params, op, at, by.actor, by.request_id)).fetchall()
         return song_from_row(rows[0]) if rows else None
     rows = conn.execute(write, params).fetchall()
     if not rows:

@@ -7,7 +7,6 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from pathlib import Path
 from urllib.parse import quote
 
 from songs.storage.common import (
@@ -22,6 +21,7 @@ from songs.storage.common import (
     search_key,
 )
 from songs.storage.migrations import STEPS, apply_sqlite_baseline, apply_sqlite_steps, latest
+from songs.storage.sqlite_backup import backup
 
 # The WAL's pages go into the file (a checkpoint, with its fsync) after a process's every
 # CHECKPOINT_WRITES writes, outside the writers' turn (checkpoint_when_due). SQLite's own
@@ -223,35 +223,8 @@ class SQLiteDatabase:
         self.local.conn.ping()
 
     def backup(self, target, progress=None):
-        """Copy the database to a new file through SQLite's online backup API; its song count.
-
-        In WAL mode the copy reads one snapshot and blocks no writer. It is written beside
-        `target` under a name holding this process's id, and linked into place only once it
-        passes its integrity check, never over a file that appeared meanwhile. Copies left
-        by a backup that was killed (SIGKILL leaves no chance to clean up) are removed by
-        the next one. `progress` is sqlite3's backup callback.
-        """
-        folder, name = os.path.split(os.path.abspath(target))
-        remove_abandoned_copies(folder)
-        partial = os.path.join(folder, f".{name}.{os.getpid()}.partial")
-        copy = sqlite3.connect(partial)
-        try:
-            self.connection().backup(copy, progress=progress)
-            check = copy.execute("PRAGMA integrity_check").fetchone()[0]
-            count = copy.execute("SELECT count(*) FROM songs").fetchone()[0]
-            copy.close()
-            if check != "ok":
-                raise ValueError(f"the copy failed its integrity check ({check}); nothing was kept")
-            try:
-                os.link(partial, target)
-            except FileExistsError:
-                raise ValueError(
-                    f"{target} appeared during the copy; it is kept as it was, and the copy dropped"
-                ) from None
-        finally:
-            copy.close()
-            Path(partial).unlink(missing_ok=True)
-        return count
+        """A copy of the database at `target` (sqlite_backup.py); its song count."""
+        return backup(self.connection(), target, progress)
 
     def close(self):
         """Close the calling thread's connection, if it has one."""
@@ -260,24 +233,6 @@ class SQLiteDatabase:
             if resource is not None:
                 resource.close()
             setattr(self.local, name, None)
-
-
-def remove_abandoned_copies(folder):
-    """The .partial files of backups into `folder` whose process no longer runs."""
-    for partial in Path(folder).glob(".*.partial"):
-        pid = partial.name.rsplit(".", 2)[-2]
-        if pid.isdigit() and not process_runs(int(pid)):
-            partial.unlink(missing_ok=True)
-
-
-def process_runs(pid):
-    try:
-        os.kill(pid, 0)  # no signal: only whether there is such a process
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's
-    return True
 
 
 def connect_sqlite(path, mode):
@@ -391,6 +346,11 @@ class SQLiteConnection(sqlite3.Connection):
         # The planner would sort a whole table rather than walk an index whose order only
         # starts the sort's, so the walk is named.
         return f" INDEXED BY songs_by_{driver}" if driver in INDEXED_COLUMNS else ""
+
+    def execute_last(self, sql, params=()):
+        """At once; the write transaction commits after (PostgresConnection's takes the
+        COMMIT along)."""
+        return self.execute(sql, params)
 
     def execute_later(self, sql, params=()):
         """At once: SQLite has no round trip to save (PostgresConnection's waits for the next)."""
