@@ -370,6 +370,24 @@ def test_advisory_locks_end_with_their_transaction(client, db):
 @POSTGRES_ONLY
 def test_a_connection_the_server_dropped_is_made_again_and_the_read_answered(client):
     create(client)
+    terminate_the_services_connections(client)
+
+    assert len(client.get("/api/songs", status=200).json) == 1
+    assert client.post_json("/api/songs", SONG, status=201).json["id"] == 2
+
+
+@POSTGRES_ONLY
+def test_a_post_on_a_connection_the_server_dropped_is_made_once_on_a_new_one(client):
+    """A POST sends its COMMIT along with it, so a failure cannot be sent again (it may have
+    committed); a connection the server ended says so before the POST is sent."""
+    create(client)
+    terminate_the_services_connections(client)
+
+    assert client.post_json("/api/songs", SONG, status=201).json["id"] == 2
+    assert [song["id"] for song in client.get("/api/songs").json] == [2, 1]
+
+
+def terminate_the_services_connections(client):
     application = client.app.config["songs.database"].url.split("application_name=")[1]
     application = application.split("&")[0]
     with admin_connection() as admin:
@@ -378,9 +396,6 @@ def test_a_connection_the_server_dropped_is_made_again_and_the_read_answered(cli
             " WHERE application_name = %s AND pid <> pg_backend_pid()",
             (application,),
         )
-
-    assert len(client.get("/api/songs", status=200).json) == 1
-    assert client.post_json("/api/songs", SONG, status=201).json["id"] == 2
 
 
 @POSTGRES_POOLED

@@ -20,7 +20,13 @@ from songs.storage.common import (
 )
 from songs.storage.migrations import STEPS, apply_postgres_baseline, apply_postgres_steps
 from songs.storage.postgres_dialect import PostgresDialect, postgres_sql
-from songs.storage.silence import SOCKET_OPTIONS, Silence, deadline_connection_class
+from songs.storage.silence import (
+    SOCKET_OPTIONS,
+    Deadlines,
+    Silence,
+    deadline_connection_class,
+    dropped,
+)
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")  # some platforms hand out the short one
 CONNECT_TIMEOUT_SECONDS = 5
@@ -139,7 +145,7 @@ class PostgresDatabase:
             local.conn = None
 
 
-class PostgresConnection(PostgresDialect):
+class PostgresConnection(PostgresDialect, Deadlines):
     """psycopg 3 behind the interface of SQLiteConnection, in autocommit mode.
 
     A connection the server dropped (a restart, a failover, an idle timeout) is made again
@@ -259,16 +265,20 @@ class PostgresConnection(PostgresDialect):
 
     def run(self, sql, params):
         fresh = self.raw is None or self.raw.closed
+        idle = fresh or self.raw.info.transaction_status == self.psycopg.pq.TransactionStatus.IDLE
+        if not fresh and idle and self.commit_with_next and dropped(self.raw):
+            self.close()  # and made again, as it could not be sent once more (below)
+            fresh = True
         if fresh:
             self.connect()
-        idle = self.raw.info.transaction_status == self.psycopg.pq.TransactionStatus.IDLE
         try:
             return self.send(sql, params)
         except self.psycopg.OperationalError as error:
             # Not when a pooler refused (PgBouncer's own errors are protocol violations, as
             # its query_wait_timeout): it would only make the client wait as long again.
+            # Nor when its COMMIT went along: it may have committed before its answer was lost.
             refused = isinstance(error, self.psycopg.errors.ProtocolViolation)
-            if fresh or not idle or not self.raw.closed or refused:
+            if fresh or not idle or not self.raw.closed or refused or self.commit_with_next:
                 raise self.unavailable(error) from error
         self.connect()
         try:
@@ -305,25 +315,6 @@ class PostgresConnection(PostgresDialect):
             self.commit_with_next = False
         self.committed = True
         return cursor
-
-    def time_left(self):
-        """Seconds before this thread's request must be answered, or None (no deadline)."""
-        deadline = getattr(self.local, "request_deadline", None)
-        if self.answer_deadline is None or deadline is None:
-            return None
-        return deadline - time.monotonic()
-
-    def statement_deadline(self):
-        """The seconds the next statement may wait: the answer deadline, or what is left of
-        the request's; Unavailable when none is."""
-        left = self.time_left()
-        if left is None:
-            return self.answer_deadline
-        if left <= 0:
-            raise Unavailable(
-                f"This request waited {REQUEST_BUDGET_SECONDS:g} s and more; try again."
-            )
-        return min(self.answer_deadline, left)
 
     def send(self, sql, params):
         self.raw.deadline = self.statement_deadline()

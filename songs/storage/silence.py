@@ -12,10 +12,11 @@ let the kernel notice a dead flow on its own too.
 
 import functools
 import inspect
+import select
 import threading
 import time
 
-from songs.storage.common import ANSWER_DEADLINE_SECONDS, Unavailable
+from songs.storage.common import ANSWER_DEADLINE_SECONDS, REQUEST_BUDGET_SECONDS, Unavailable
 
 # libpq's keywords for the socket, unless DATABASE_URL sets them: a flow that stops carrying
 # acknowledgements or keepalive answers is ended by the kernel within the deadline.
@@ -57,6 +58,39 @@ class Silence:
         return Unavailable(
             f"The database has not answered for {time.monotonic() - since:.0f} s; try again."
         )
+
+
+class Deadlines:
+    """How long a PostgresConnection's next statement may wait (`answer_deadline`, and its
+    thread's request deadline in `local`: PostgresDatabase.start_request)."""
+
+    def time_left(self):
+        """Seconds before this thread's request must be answered, or None (no deadline)."""
+        deadline = getattr(self.local, "request_deadline", None)
+        if self.answer_deadline is None or deadline is None:
+            return None
+        return deadline - time.monotonic()
+
+    def statement_deadline(self):
+        """The seconds the next statement may wait: the answer deadline, or what is left of
+        the request's; Unavailable when none is."""
+        left = self.time_left()
+        if left is None:
+            return self.answer_deadline
+        if left <= 0:
+            raise Unavailable(
+                f"This request waited {REQUEST_BUDGET_SECONDS:g} s and more; try again."
+            )
+        return min(self.answer_deadline, left)
+
+
+def dropped(raw):
+    """Whether the server has ended this idle psycopg connection: it has something to read
+    (a restart's or a terminated backend's last word, or the end of the stream), where an
+    idle connection is owed nothing. A network gone silent says nothing: the deadlines
+    catch that."""
+    readable, _, _ = select.select([raw.fileno()], [], [], 0)
+    return bool(readable)
 
 
 @functools.cache
