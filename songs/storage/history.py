@@ -36,8 +36,8 @@ def log_change(conn, op, song, at, by):
     song's next version: one INSERT, whose number it takes from the index of (song_id,
     version), so a song changed a thousand times costs what one changed once does. Its
     writer holds the song's row (or, for a new song, its new id), so no other writer adds a
-    version of it meanwhile. Nothing reads its answer: on PostgreSQL it goes to the server
-    with the next statement, the COMMIT, in one round trip (execute_later)."""
+    version of it meanwhile. SQLite's writes call it after their statement; PostgreSQL's
+    make the same record in the write's own statement (logged_statement)."""
     text = json.dumps(song, ensure_ascii=False)
     lock_log(conn)
     if op == "create":

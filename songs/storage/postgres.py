@@ -92,7 +92,8 @@ class PostgresDatabase:
     @contextmanager
     def write_transaction(self):
         """BEGIN … COMMIT; rows a writer reads to change are locked FOR UPDATE (lock_row).
-        BEGIN goes with the first statement in one round trip, and sets its lock wait."""
+        BEGIN goes with the first statement in one round trip, and sets its lock wait; the
+        COMMIT with the last, when it is sent by execute_last."""
         psycopg = import_psycopg()
         conn = self.connection()
         conn.begin()
@@ -301,7 +302,8 @@ class PostgresConnection(PostgresDialect, Deadlines):
 
     def execute_later(self, sql, params=()):
         """A statement whose answer nothing reads, sent with the next one in its round trip
-        (a write's log, with its COMMIT); an error it meets is raised by that one."""
+        (the log's lock, with the bulk INSERT after it); an error it meets is raised by that
+        one."""
         self.later.append((postgres_sql(sql), params))
 
     def execute_last(self, sql, params=()):
