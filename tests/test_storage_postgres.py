@@ -7,6 +7,7 @@ Everything else runs on both backends through the database_url fixture (helpers/
 import json
 import os
 import re
+import select
 import subprocess
 import sys
 import threading
@@ -382,6 +383,10 @@ def test_a_post_on_a_connection_the_server_dropped_is_made_once_on_a_new_one(cli
     committed); a connection the server ended says so before the POST is sent."""
     create(client)
     terminate_the_services_connections(client)
+    conn = client.app.config["songs.database"].connection().raw
+    deadline = time.monotonic() + 10
+    while not select.select([conn.fileno()], [], [], 0.05)[0]:  # the server's last word
+        assert time.monotonic() < deadline, "the terminated backend never closed its end"
 
     assert client.post_json("/api/songs", SONG, status=201).json["id"] == 2
     assert [song["id"] for song in client.get("/api/songs").json] == [2, 1]
