@@ -41,10 +41,10 @@ def log_change(conn, op, song, at, by):
     text = json.dumps(song, ensure_ascii=False)
     lock_log(conn)
     if op == "create":
-        conn.execute_later(LOG_CREATE, (song["id"], op, at, by.actor, by.request_id, text))
+        conn.execute(LOG_CREATE, (song["id"], op, at, by.actor, by.request_id, text))
     else:
         values = (song["id"], op, at, by.actor, by.request_id, text, song["id"])
-        conn.execute_later(LOG_CHANGE, values)
+        conn.execute(LOG_CHANGE, values)
 
 
 LOG_CREATE = (
@@ -80,7 +80,7 @@ def lock_log(conn):
     can be seen first, and a reader that finds a position missing waits, by taking the lock
     alone, for the writers in flight (changes_after). SQLite's writers take turns already."""
     if conn.lock_log:
-        conn.execute_later(conn.lock_log)
+        conn.execute(conn.lock_log)
 
 
 def log_created_songs(conn, after_id, actor):
@@ -194,7 +194,7 @@ def in_turn(conn, read):
     """read() while holding the log's lock alone (PostgreSQL), in a transaction of its own."""
     conn.begin()
     try:
-        conn.execute_later(conn.wait_for_log)
+        conn.execute(conn.wait_for_log)
         result = read()
         conn.execute("COMMIT")
         return result

@@ -159,7 +159,6 @@ class PostgresConnection(PostgresDialect, Deadlines):
         self.url = url
         self.raw = None
         self.begin_pending = False
-        self.later = []  # statements to send with the next one (execute_later)
         self.commit_with_next = self.committed = False  # see execute_last
         self.answer_deadline = answer_deadline
         self.silence = silence or Silence()
@@ -241,7 +240,7 @@ class PostgresConnection(PostgresDialect, Deadlines):
         )
         self.close()
         if in_transaction:
-            self.begin_pending, self.later = False, []
+            self.begin_pending = False
             raise Unavailable("The database stopped answering during this transaction; try again.")
 
     def answered(self, sql, params):
@@ -300,12 +299,6 @@ class PostgresConnection(PostgresDialect, Deadlines):
         """
         self.begin_pending = True
 
-    def execute_later(self, sql, params=()):
-        """A statement whose answer nothing reads, sent with the next one in its round trip
-        (the log's lock, with the bulk INSERT after it); an error it meets is raised by that
-        one."""
-        self.later.append((postgres_sql(sql), params))
-
     def execute_last(self, sql, params=()):
         """A write transaction's last statement, sent with its COMMIT in one round trip:
         nothing may follow it in the transaction, as a failure after it could not undo it.
@@ -320,18 +313,16 @@ class PostgresConnection(PostgresDialect, Deadlines):
 
     def send(self, sql, params):
         self.raw.deadline = self.statement_deadline()
-        if not self.begin_pending and not self.later and not self.commit_with_next:
+        if not self.begin_pending and not self.commit_with_next:
             return self.raw.execute(sql, params)
         with self.raw.pipeline():
             if self.begin_pending:
                 self.raw.execute("BEGIN")
                 self.raw.execute(LOCK_TIMEOUT)
-            for statement in self.later:
-                self.raw.execute(*statement)
             cursor = self.raw.execute(sql, params)
             if self.commit_with_next:
                 self.raw.execute("COMMIT")
-        self.begin_pending, self.later = False, []
+        self.begin_pending = False
         return cursor
 
     def unavailable(self, error):
@@ -344,7 +335,7 @@ class PostgresConnection(PostgresDialect, Deadlines):
 
     def end_transaction(self):
         """Roll back whatever is still open, as after a failure; a dead connection is let go."""
-        self.begin_pending, self.later = False, []
+        self.begin_pending = False
         if self.raw is None or self.raw.closed:
             return
         if self.raw.info.transaction_status != self.psycopg.pq.TransactionStatus.IDLE:

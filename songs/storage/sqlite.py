@@ -352,10 +352,6 @@ class SQLiteConnection(sqlite3.Connection):
         COMMIT along)."""
         return self.execute(sql, params)
 
-    def execute_later(self, sql, params=()):
-        """At once: SQLite has no round trip to save (PostgresConnection's waits for the next)."""
-        self.execute(sql, params)
-
     def lock_key(self, key):
         """Nothing: BEGIN IMMEDIATE already serializes the writers, retries among them."""
 
