@@ -1,6 +1,8 @@
 """Stock schemathesis against real gunicorn: every check, every phase, no configuration.
 
-It reads the document the server serves, in each of the three configurations of tokens, and
+It reads the document the server serves, with no token and with tokens on every operation
+(`make fuzz` adds the third configuration, tokens on writes only, whose checks are a part of
+the second's: schemathesis's `ignored_auth` tries each secured operation without its token), and
 finds no failure but those EXCUSES excuses: each one check, on the operations named, when the
 answer is the one HTTP (or the draft the service follows) requires and schemathesis cannot
 know it should be. Each is checked against the request and the answer it excuses; anything
@@ -18,8 +20,6 @@ from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-import pytest
-
 from helpers import HTTP_LAYER
 from helpers.gunicorn_server import ROOT
 
@@ -32,6 +32,7 @@ CONFIGURATIONS = {
     "API_TOKEN": {"API_TOKEN": TOKEN},
     "API_TOKEN and API_TOKEN_READS": {"API_TOKEN": TOKEN, "API_TOKEN_READS": "1"},
 }
+FUZZ_ONLY = {"API_TOKEN"}  # make test leaves it out, make fuzz runs it
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
 
 
@@ -210,9 +211,15 @@ def excused_by(excuse, check, operation, interaction):
     return check == excuse.check and operation in excuse.operations and excuse.excuses(interaction)
 
 
+def pytest_generate_tests(metafunc):
+    if "configuration" in metafunc.fixturenames:
+        fuzzing = metafunc.config.getoption("fuzz_examples") is not None
+        chosen = [name for name in CONFIGURATIONS if fuzzing or name not in FUZZ_ONLY]
+        metafunc.parametrize("configuration", chosen)
+
+
 @HTTP_LAYER  # the HTTP layer, the same on every backend; test_properties.py holds each
 # backend to the document (every song it allows is stored, on PostgreSQL too)
-@pytest.mark.parametrize("configuration", CONFIGURATIONS)
 def test_stock_schemathesis_finds_nothing_but_what_http_requires(
     start_gunicorn, tmp_path, request, configuration
 ):
