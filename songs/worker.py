@@ -30,6 +30,7 @@ import errno
 import os
 import re
 import selectors
+import signal
 import socket
 import struct
 import threading
@@ -111,7 +112,44 @@ def check_borrowed(instances=None, borrowed=BORROWED):
 check_borrowed()
 
 
+# A new worker has the master's signal handlers until it sets its own, and those queue a
+# signal for the master's loop, which the worker never runs: a SIGTERM then was lost, and
+# the worker served on until graceful_timeout's SIGKILL. The stopping signals are held
+# (blocked) across each fork the master makes, and a worker takes them, pending ones first,
+# once its own handlers are in place.
+STOPPING = {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT}
+mask_before_fork = []
+
+
+def hold_stopping_signals_across_forks():
+    """Once per master: os.fork blocks STOPPING around the fork; the parent lets them in
+    again at once, the child in init_signals."""
+    if mask_before_fork:
+        return
+
+    def hold():
+        mask_before_fork[:] = [signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING)]
+
+    os.register_at_fork(before=hold, after_in_parent=release_stopping_signals)
+    mask_before_fork.append(signal.pthread_sigmask(signal.SIG_BLOCK, ()))
+
+
+def release_stopping_signals():
+    if mask_before_fork:  # none when another master forked this worker
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask_before_fork[0])
+
+
 class BufferedThreadWorker(ThreadWorker):
+    @classmethod
+    def check_config(cls, cfg, log):
+        """In the master, as it starts (and reloads)."""
+        super().check_config(cfg, log)
+        hold_stopping_signals_across_forks()
+
+    def init_signals(self):
+        super().init_signals()
+        release_stopping_signals()
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         ends = socket.socketpair()  # a connection of gthread's, for its fields, then closed

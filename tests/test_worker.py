@@ -9,7 +9,9 @@ streams one export at a time. The attacks here use 16 connections against 2 work
 
 import http.client
 import json
+import os
 import resource
+import signal
 import socket
 import threading
 import time
@@ -18,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from helpers import SONG, SQLITE_ONLY
+from helpers.gunicorn_server import ROOT
 
 ATTACKERS = 16  # four times the threads of start_gunicorn(workers=2)
 
@@ -275,3 +278,37 @@ def test_a_worker_out_of_file_descriptors_pauses_accepting_and_keeps_its_connect
     assert server.workers() == worker, server.log()
     assert "cannot accept a connection (Too many open files)" in server.log()
     assert "Traceback" not in server.log()
+
+
+# A worker's boot, from the fork to its own signal handlers, slowed to a second by a
+# post_fork hook, so that a SIGTERM lands in it every time rather than now and then.
+SLOW_BOOT = """
+import runpy, time
+globals().update(runpy.run_path({config!r}))
+
+def post_fork(server, worker):
+    server.log.info("worker %s: booting slowly", worker.pid)
+    time.sleep(1)
+"""
+
+
+@SQLITE_ONLY  # about gunicorn's signals, whatever the database
+def test_a_sigterm_while_a_worker_boots_stops_the_service_at_once(start_gunicorn, tmp_path):
+    """Before its own handlers, a new worker has the master's, which queue a signal for the
+    master's loop: a SIGTERM there was lost (the platform's, and the one the master sends
+    on), and the worker booted and served on until graceful_timeout's SIGKILL."""
+    config = tmp_path / "slow-boot.conf.py"
+    config.write_text(SLOW_BOOT.format(config=str(ROOT / "gunicorn.conf.py")))
+    server = start_gunicorn(workers=1, args=f"--config {config} --graceful-timeout 15")
+    (first,) = server.workers()
+    os.kill(int(first), signal.SIGKILL)  # the master forks a new worker in its place
+    deadline = time.monotonic() + 10
+    while not (second := set(server.workers()) - {first}) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.lines_with(f"worker {second.pop()}: booting slowly"), server.log()[-2000:]
+
+    stopped = time.monotonic()
+    os.killpg(server.process.pid, signal.SIGTERM)  # as a platform stops a dyno or a container
+    server.process.wait(timeout=30)
+
+    assert time.monotonic() - stopped < 5, server.log()[-2000:]
