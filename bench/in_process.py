@@ -1,10 +1,12 @@
 """The service, the Falcon peer and the database floor called in-process: µs a request.
 
-No server and no sockets: each WSGI app is called directly with a built environ, on one
-SQLite file of 1,000 seeded songs, so the figures are the apps' own cost (what gunicorn adds
-is the same for all three). Prints the median of five runs of each request on each app.
+No server and no sockets: each WSGI app is called directly with a built environ, on a
+database of 1,000 seeded songs (as make bench builds it), so the figures are the apps' own
+cost (what gunicorn adds is the same for all three). Prints the median of five runs of each
+request on each app.
 
     .venv/bin/python bench/in_process.py            # after make bench has installed Falcon
+    DATABASE_URL=postgresql://... .venv/bin/python bench/in_process.py   # an empty database
 """
 
 import io
@@ -19,11 +21,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
-REQUESTS = {  # name: (method, path, query string, calls a run)
-    "GET one song": ("GET", "/api/song/1", "", 4000),
-    "GET the first page (100)": ("GET", "/api/songs", "", 1000),
-    "POST a song": ("POST", "/api/songs", "", 1000),
-    "PUT a song": ("PUT", "/api/song/1", "", 1000),
+REQUESTS = {  # name: (method, path, the service's query string, the others', calls a run)
+    "GET one song": ("GET", "/api/song/1", "", "", 4000),
+    "GET the first page (100)": ("GET", "/api/songs", "", "", 1000),
+    "GET ?min_rating=4": ("GET", "/api/songs", "min_rating=4", "shape=min_rating%3D4", 1000),
+    "GET ?q=zyzzyva": ("GET", "/api/songs", "q=zyzzyva", "shape=q%3Dzyzzyva", 2000),
+    "POST a song": ("POST", "/api/songs", "", "", 1000),
+    "PUT a song": ("PUT", "/api/song/1", "", "", 1000),
 }
 RUNS = 5
 
@@ -72,13 +76,15 @@ def per_call(app, method, path, query, calls):
 
 
 def main():
-    database = Path(tempfile.mkdtemp(prefix="songs-in-process-")) / "songs.db"
-    os.environ["DATABASE_URL"] = url = f"sqlite:///{database}"
-    subprocess.run(
-        [sys.executable, str(ROOT / "service.py"), "seed", "1000"], check=True, capture_output=True
-    )
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        database = Path(tempfile.mkdtemp(prefix="songs-in-process-")) / "songs.db"
+        os.environ["DATABASE_URL"] = url = f"sqlite:///{database}"
+    subprocess.run([sys.executable, str(ROOT / "service.py"), "init-db"], check=True)
     import service
-    from bench import falcon_peer, floors
+    from bench import falcon_peer, floors, run
+
+    run.build_database(url, 1000)
 
     apps = {
         "service": service.create_app(url),
@@ -87,10 +93,11 @@ def main():
     }
     print(f"| request | {' | '.join(f'{name} µs' for name in apps)} | service / Falcon |")
     print(f"|---|{'---:|' * (len(apps) + 1)}")
-    for name, (method, path, query, calls) in REQUESTS.items():
+    for name, (method, path, query, shape, calls) in REQUESTS.items():
         costs = {
             app_name: statistics.median(
-                per_call(app, method, path, query, calls) for _ in range(RUNS)
+                per_call(app, method, path, query if app_name == "service" else shape, calls)
+                for _ in range(RUNS)
             )
             for app_name, app in apps.items()
         }
