@@ -115,28 +115,35 @@ check_borrowed()
 # A new worker has the master's signal handlers until it sets its own, and those queue a
 # signal for the master's loop, which the worker never runs: a SIGTERM then was lost, and
 # the worker served on until graceful_timeout's SIGKILL. The stopping signals are held
-# (blocked) across each fork the master makes, and a worker takes them, pending ones first,
-# once its own handlers are in place.
+# (blocked) across the fork of each worker, and the worker takes them, pending ones first,
+# once its own handlers are in place. Only a worker's fork: the master's other forks (a
+# re-exec's new master) keep the signals as they were.
 STOPPING = {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT}
-mask_before_fork = []
+held = {"registered": False, "next_fork": False, "mask": None}  # next_fork: a worker's
 
 
 def hold_stopping_signals_across_forks():
-    """Once per master: os.fork blocks STOPPING around the fork; the parent lets them in
-    again at once, the child in init_signals."""
-    if mask_before_fork:
-        return
-
-    def hold():
-        mask_before_fork[:] = [signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING)]
-
-    os.register_at_fork(before=hold, after_in_parent=release_stopping_signals)
-    mask_before_fork.append(signal.pthread_sigmask(signal.SIG_BLOCK, ()))
+    """Once per master (os.fork calls these around every fork it makes)."""
+    if not held["registered"]:
+        held["registered"] = True
+        os.register_at_fork(before=hold, after_in_parent=let_go, after_in_child=forked)
 
 
-def release_stopping_signals():
-    if mask_before_fork:  # none when another master forked this worker
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask_before_fork[0])
+def hold():
+    if held["next_fork"]:
+        held["mask"] = signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING)
+
+
+def let_go():
+    """In the master, at once; in a worker, once its handlers are set (init_signals)."""
+    held["next_fork"] = False
+    if held["mask"] is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held["mask"])
+        held["mask"] = None
+
+
+def forked():
+    held["next_fork"] = False
 
 
 class BufferedThreadWorker(ThreadWorker):
@@ -148,10 +155,12 @@ class BufferedThreadWorker(ThreadWorker):
 
     def init_signals(self):
         super().init_signals()
-        release_stopping_signals()
+        let_go()
 
     def __init__(self, *args, **kwargs):
+        """In the master, just before it forks this worker (gunicorn's spawn_worker)."""
         super().__init__(*args, **kwargs)
+        held["next_fork"] = True
         ends = socket.socketpair()  # a connection of gthread's, for its fields, then closed
         try:
             check_borrowed({"ThreadWorker": self, "TConn": TConn(self.cfg, ends[0], None, None)})

@@ -13,6 +13,8 @@ import os
 import resource
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -312,3 +314,36 @@ def test_a_sigterm_while_a_worker_boots_stops_the_service_at_once(start_gunicorn
     server.process.wait(timeout=30)
 
     assert time.monotonic() - stopped < 5, server.log()[-2000:]
+
+
+FORKS = """
+import os, signal
+from songs import worker
+
+worker.hold_stopping_signals_across_forks()
+for workers in (True, False):
+    worker.held["next_fork"] = workers  # as a worker's __init__ sets it, just before its fork
+    pid = os.fork()
+    if pid == 0:
+        held = signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, ())
+        worker.let_go()  # as the worker's init_signals
+        taken = signal.SIGTERM not in signal.pthread_sigmask(signal.SIG_BLOCK, ())
+        print(f"child held={held} taken={taken}", flush=True)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    print(f"parent held={signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, ())}")
+"""
+
+
+def test_only_a_workers_fork_holds_the_stopping_signals():
+    """A new master that a re-exec forks (SIGUSR2 without reuse_port) must stop on SIGTERM:
+    only the fork of a worker holds the signals, and the master never keeps them held."""
+    done = subprocess.run(
+        [sys.executable, "-c", FORKS], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.splitlines() == [
+        "child held=True taken=True",
+        "parent held=False",
+        "child held=False taken=True",
+        "parent held=False",
+    ], done.stderr
