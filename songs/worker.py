@@ -160,7 +160,6 @@ class BufferedThreadWorker(ThreadWorker):
     def __init__(self, *args, **kwargs):
         """In the master, just before it forks this worker (gunicorn's spawn_worker)."""
         super().__init__(*args, **kwargs)
-        held["next_fork"] = True
         ends = socket.socketpair()  # a connection of gthread's, for its fields, then closed
         try:
             check_borrowed({"ThreadWorker": self, "TConn": TConn(self.cfg, ends[0], None, None)})
@@ -172,6 +171,7 @@ class BufferedThreadWorker(ThreadWorker):
         self.accept_paused_until = 0.0
         self.accept_error_logged = 0.0
         self.handling = threading.local()  # each thread's request: when it was queued
+        held["next_fork"] = True  # last: a worker that failed to be made is never forked
 
     def accept(self, listener):
         try:
