@@ -66,8 +66,9 @@ CREATE INDEX IF NOT EXISTS songs_by_updated_at ON songs (updated_at, id);
 -- songs that match. One index per column: the planner combines two for "artist_key LIKE ?
 -- OR title_key LIKE ?", where it would not use one index over both columns. Version 5
 -- moved them from artist and title (searched with ILIKE, folded by the locale).
--- fastupdate off: a burst of writes would otherwise queue in the index's pending list, which
--- every search then reads in full until vacuum merges it.
+-- Made with fastupdate off, which version 9 (songs/storage/migrations.py) turns on with a
+-- pending list of 64 kB: writes are merged into the index a batch at a time, and a search
+-- reads at most that much of the list.
 ALTER TABLE songs ADD COLUMN IF NOT EXISTS artist_key text NOT NULL DEFAULT '';
 ALTER TABLE songs ADD COLUMN IF NOT EXISTS title_key text NOT NULL DEFAULT '';
 DROP INDEX IF EXISTS songs_search_artist;
