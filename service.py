@@ -1,6 +1,8 @@
 """songs: a JSON API over one table of songs (artist, title, rating).
 
     GET     /healthz           200  {"status": "ok"} after a round trip to the database
+    GET     /livez             200  {"status": "ok"} while the process answers at all
+    GET     /readyz            200  as /healthz; 503 also while the instance drains on SIGTERM
     GET     /api/openapi.json  200  this API's OpenAPI 3.1 document
     GET     /api/songs         200  songs found by filters, sort and q, a page at a time
                                     (limit, cursor, Link)
@@ -73,6 +75,7 @@ from songs.idempotency import idempotency_key
 from songs.listing import EXPORT_PATHS, list_links, read_list_query
 from songs.openapi import served_document
 from songs.problems import (
+    PROBE_PATHS,
     RETRY_SOON,
     Problem,
     allow_header,
@@ -141,6 +144,8 @@ def create_app(
     app.add_hook("after_request", add_common_headers)
 
     app.route("/healthz", "GET", check_health)
+    app.route("/livez", "GET", check_live)
+    app.route("/readyz", "GET", check_ready)
     app.route("/api/openapi.json", "GET", get_openapi)
     app.route("/api/songs", "GET", list_songs)
     app.route("/api/songs", "POST", create_song)
@@ -156,7 +161,7 @@ def create_app(
     app.route(CHANGES_PATH, "GET", changes_page)
     app.route(
         [
-            *("/healthz", "/api/openapi.json", "/api/songs", *EXPORT_PATHS, *SONG_PATHS),
+            *(*PROBE_PATHS, "/api/openapi.json", "/api/songs", *EXPORT_PATHS, *SONG_PATHS),
             *(HISTORY_PATH, RESTORE_PATH, DELETED_PATH, CHANGES_PATH),
         ],
         "OPTIONS",
@@ -189,8 +194,20 @@ def check_health():
     except storage.Unavailable as error:
         log.warning("health check failed: %s", error)
         raise Problem(503, "The database cannot be read.", headers=RETRY_SOON) from error
+    return check_live()
+
+
+def check_live():
     response.set_header("Cache-Control", "no-store")
     return json_body({"status": "ok"})
+
+
+def check_ready():
+    """/healthz's answer, and 503 while this worker drains after SIGTERM (songs/worker.py)."""
+    draining = request.environ.get("songs.draining")
+    if draining is not None and draining():
+        raise Problem(503, "This instance is stopping: send requests to another.")
+    return check_health()
 
 
 def get_openapi():

@@ -7,11 +7,11 @@ import time
 from bottle import request
 
 from songs.headers import take_request_id
-from songs.problems import Problem, is_api_path
+from songs.problems import PROBE_PATHS, Problem, is_api_path
 from songs.settings import ANONYMOUS
 from songs.storage.history import Author
 
-OPEN_PATHS = ("/healthz", "/api/openapi.json")  # for the platform's checks, and for generators
+OPEN_PATHS = (*PROBE_PATHS, "/api/openapi.json")  # for the platform's checks, and generators
 
 
 def before_each_request():
@@ -56,8 +56,9 @@ def check_token():
     and a read-only token's writes are 403.
 
     As a bearer token (RFC 6750), compared in constant time with every configured token.
-    /healthz, the OpenAPI document (it holds no data) and OPTIONS (CORS preflights carry no
-    credentials) stay open; the pages, outside /api/, sign people in themselves.
+    The probes (/healthz, /livez, /readyz), the OpenAPI document (it holds no data) and
+    OPTIONS (CORS preflights carry no credentials) stay open; the pages, outside /api/, sign
+    people in themselves.
     """
     config = request.app.config
     method = request.environ["REQUEST_METHOD"]

@@ -11,7 +11,7 @@ READS = ("get", "head")
 TOKEN_SENTENCE = "With API_TOKEN set, writes need `Authorization: Bearer <token>` (401 otherwise)."
 READS_SENTENCE = (
     "Reads and writes of songs need `Authorization: Bearer <token>` (401 otherwise); "
-    "/healthz and this document do not."
+    "the probes (/healthz, /livez, /readyz) and this document do not."
 )
 READ_ONLY_SENTENCE = " A read-only token's writes are 403."
 CORS_SENTENCE = re.compile(r" With CORS_ORIGINS set,[^.]*\.")  # the one on CORS headers

@@ -56,9 +56,12 @@ def error_handler(render_page):
     return render_error
 
 
+PROBE_PATHS = ("/healthz", "/livez", "/readyz")  # for a platform's, a router's checks
+
+
 def is_api_path(path):
-    """Whether `path` is the API's (and /healthz), rather than a page for people."""
-    return path.startswith("/api/") or path == "/healthz"
+    """Whether `path` is the API's (or a probe's), rather than a page for people."""
+    return path.startswith("/api/") or path in PROBE_PATHS
 
 
 def is_page_request():

@@ -28,7 +28,6 @@ loop would read as HTTP/1.1.
 
 import errno
 import os
-import re
 import selectors
 import signal
 import socket
@@ -40,7 +39,14 @@ from functools import partial
 import gunicorn
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
-from songs.settings import DEFAULT_MAX_BODY_BYTES, int_setting
+from songs.framing import (
+    CONTINUE,
+    EXPECTS_CONTINUE,
+    answered_continue,
+    body_is_in,
+    head_of,
+    request_is_whole,
+)
 
 
 def client_timeout():
@@ -54,7 +60,18 @@ def client_timeout():
     return int(value)
 
 
+def drain_seconds():
+    """DRAIN_SECONDS: how long a worker serves on after SIGTERM while /readyz answers 503, so
+    that a router that probes it stops sending before it closes (0, the default: it stops
+    at once). At most 15, within gunicorn.conf.py's graceful_timeout of 20."""
+    value = os.environ.get("DRAIN_SECONDS") or "0"
+    if not (value.isascii() and value.isdigit() and int(value) <= 15):
+        raise SystemExit(f"DRAIN_SECONDS must be a whole number of seconds, 0 to 15; got {value!r}")
+    return int(value)
+
+
 REQUEST_SECONDS = SEND_TIMEOUT_SECONDS = client_timeout()
+DRAIN_SECONDS = drain_seconds()
 # As struct timevals for SO_RCVTIMEO and SO_SNDTIMEO. A send that times out after copying
 # part of its data returns that part, and the next one waits again: two waits of half the
 # timeout bound a write that a client stalls to the whole of it.
@@ -62,20 +79,6 @@ RECEIVE_TIMEVAL = struct.pack("ll", REQUEST_SECONDS, 0)
 SEND_TIMEVAL = struct.pack("ll", SEND_TIMEOUT_SECONDS // 2, SEND_TIMEOUT_SECONDS % 2 * 500_000)
 
 
-def buffered_body_bytes():
-    """Past MAX_BODY_BYTES, which the service refuses (413) without reading the body."""
-    try:
-        limit = int_setting("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)
-    except ValueError:  # the service refuses the setting itself, in one line
-        limit = DEFAULT_MAX_BODY_BYTES
-    return max(128 * 1024, limit + 1)
-
-
-BUFFERED_BODY_BYTES = buffered_body_bytes()
-LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]+)[ \t]*\r\n", re.IGNORECASE)
-EXPECTS_CONTINUE = re.compile(rb"\r\nexpect:[ \t]*100-continue[ \t]*(?=\r\n)", re.IGNORECASE)
-CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-CHUNKED = re.compile(rb"\r\ntransfer-encoding:[^\r\n]*chunked", re.IGNORECASE)
 TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 # accept() failing for want of a file or memory: the connection waits in the kernel's queue
 # while this worker stops accepting a moment, instead of dying with every connection it holds.
@@ -171,7 +174,23 @@ class BufferedThreadWorker(ThreadWorker):
         self.accept_paused_until = 0.0
         self.accept_error_logged = 0.0
         self.handling = threading.local()  # each thread's request: when it was queued
+        self.draining_until = 0.0  # after a SIGTERM, with DRAIN_SECONDS: when it stops
         held["next_fork"] = True  # last: a worker that failed to be made is never forked
+
+    def handle_exit(self, sig, frame):
+        """SIGTERM: with DRAIN_SECONDS, serve on that long as draining (/readyz 503), then
+        stop as gthread stops. A platform may send it to every process, and the master sends
+        it on: one more does not cut the drain short (SIGINT or SIGQUIT stop it at once)."""
+        if not DRAIN_SECONDS:
+            super().handle_exit(sig, frame)
+        elif self.alive and not self.draining_until:
+            self.draining_until = time.monotonic() + DRAIN_SECONDS
+
+    def notify(self):
+        """At least once a second, from gthread's loop: the end of a drain, when it comes."""
+        super().notify()
+        if self.draining_until and time.monotonic() >= self.draining_until and self.alive:
+            super().handle_exit(signal.SIGTERM, None)
 
     def accept(self, listener):
         try:
@@ -218,16 +237,21 @@ class BufferedThreadWorker(ThreadWorker):
 
     def load_wsgi(self):
         """The app, given each request's time in the queue as environ["songs.queued_at"], the
-        worker's threads and whether it is stopping (for the change feed's waiters)."""
+        worker's threads, whether it is stopping (for the change feed's waiters) and whether
+        it is draining or stopping (for /readyz)."""
         super().load_wsgi()
         app, handling, threads = self.wsgi, self.handling, self.cfg.threads
 
         def stopping():
             return not self.alive
 
+        def draining():
+            return bool(self.draining_until) or not self.alive
+
         def with_queued_at(environ, start_response):
             environ["songs.queued_at"] = handling.queued_at
             environ["songs.threads"], environ["songs.stopping"] = threads, stopping
+            environ["songs.draining"] = draining
             return app(environ, start_response)
 
         self.wsgi = with_queued_at
@@ -343,46 +367,3 @@ class BufferedThreadWorker(ThreadWorker):
                 pass
             self.nr_conns -= 1
             conn.close()
-
-
-def request_is_whole(received):
-    """Whether `received` holds a whole request head and its body (or as much of the body as
-    is buffered here). gunicorn's parser judges the request itself, on the thread."""
-    head_end = received.find(b"\r\n\r\n")
-    if head_end < 0:
-        return len(received) > 65536  # far past gunicorn's limits: let it refuse the head
-    head, body = received[: head_end + 2], received[head_end + 4 :]
-    if CHUNKED.search(head):
-        return body.endswith(b"0\r\n\r\n") or len(body) > BUFFERED_BODY_BYTES
-    declared = declared_length(head)
-    if declared > BUFFERED_BODY_BYTES and EXPECTS_CONTINUE.search(head):
-        return True  # the service refuses it (413) at its head: no 100 Continue from here
-    return len(body) >= min(declared, BUFFERED_BODY_BYTES)
-
-
-def declared_length(head):
-    """Content-Length's value, leading zeros and all (gunicorn accepts them); a length of
-    more than 12 digits, never accepted, is taken as more than is buffered."""
-    length = LENGTH.search(head)
-    if not length:
-        return 0
-    digits = length.group(1).lstrip(b"0")
-    return int(digits or b"0") if len(digits) <= 12 else BUFFERED_BODY_BYTES + 1
-
-
-def head_of(received):
-    head_end = received.find(b"\r\n\r\n")
-    return received[: head_end + 2] if head_end >= 0 else b""
-
-
-def body_is_in(received):
-    """Whether the body, if any, came with the head: a 100 Continue would come too late."""
-    head = head_of(received)
-    return not CHUNKED.search(head) and declared_length(head) <= BUFFERED_BODY_BYTES
-
-
-def answered_continue(received):
-    """The request without its Expect: 100-continue, which the loop answered or which came
-    with its body: gunicorn's thread would send 100 Continue again."""
-    head = head_of(received)
-    return EXPECTS_CONTINUE.sub(b"", head, count=1) + received[len(head) :]

@@ -216,9 +216,11 @@ def test_a_removed_database_folder_is_503_everywhere_and_acknowledges_nothing(
     shutil.rmtree(folder)
     writes = [timed(server, "POST", "/api/songs", SONG)[:2] for _ in range(4)]
     health = server.request_json("GET", "/healthz")
+    probes = [server.request_json("GET", path)[0] for path in ("/readyz", "/livez")]
 
     assert writes == [(503, "1")] * 4  # not a 201 into a file nobody can open again
     assert health[0] == 503 and health[1]["Retry-After"] == "1"
+    assert probes == [503, 200]  # not ready, but alive: no restart would help
     assert "Traceback" not in server.log()
 
 

@@ -585,3 +585,25 @@ def test_every_gunicorn_internal_the_worker_borrows_is_there_and_a_missing_one_i
 
     with pytest.raises(RuntimeError, match=r"lacks Gone\.enqueue_req, Gone\.poller: install"):
         worker.check_borrowed({"Gone": object()}, borrowed=gone)
+
+
+def test_with_drain_seconds_a_sigterm_turns_readyz_to_503_while_it_serves_on_then_stops(
+    start_gunicorn,
+):
+    server = start_gunicorn(workers=2, env={"DRAIN_SECONDS": "2"})
+    assert server.request_json("GET", "/readyz")[:3:2] == (200, {"status": "ok"})
+
+    terminated = time.monotonic()
+    os.killpg(server.process.pid, signal.SIGTERM)  # as a platform stops a dyno: every process
+    while server.request("GET", "/readyz")[0] == 200:  # until the signal reaches a worker
+        assert time.monotonic() - terminated < 5
+    time.sleep(0.3)  # and the other one: each answers alike from here
+    during = [server.request_json("GET", path) for path in ("/readyz", "/livez", "/api/songs")]
+    ready = [server.request("GET", "/readyz")[0] for _ in range(10)]  # over both workers
+    server.process.wait(timeout=15)
+
+    assert during[0][0] == 503 and during[0][2]["detail"].startswith("This instance is stopping")
+    assert [status for status, _, _ in during[1:]] == [200, 200]
+    assert ready == [503] * 10
+    assert time.monotonic() - terminated >= 2  # it served on for DRAIN_SECONDS, then went
+    assert "Traceback" not in server.log()

@@ -4,6 +4,7 @@ import json
 import re
 
 from helpers.gunicorn_server import ROOT
+from songs.problems import is_api_path
 
 DOCUMENT = json.loads((ROOT / "openapi.json").read_text())
 
@@ -13,7 +14,7 @@ def served_operations(app):
     pages for people (songs/pages.py) are not the API's."""
     operations = set()
     for route in app.routes:
-        if not route.rule.startswith(("/api/", "/healthz")):
+        if not is_api_path(route.rule):
             continue
         path = re.sub(r"<(\w+):\w+>", r"{\1}", route.rule)
         operations.add((path, route.method.lower()))
