@@ -4,12 +4,15 @@ The platform's PORT and WEB_CONCURRENCY, and GUNICORN_CMD_ARGS, still win over t
 """
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+from songs.logs import JSON_LOGGING, log_format
 from songs.settings import int_setting  # the settings' checks; the service itself is not imported
 
 # Chosen with make bench (bench/results.md): gthread keeps connections alive behind a
@@ -51,6 +54,11 @@ keepalive = 75  # longer than a platform router keeps idle connections to the ap
 limit_request_line = 8190
 
 accesslog = "-"
+try:
+    if log_format() == "json":  # songs/logs.py; an operator's logconfig_dict replaces it
+        logconfig_dict = JSON_LOGGING
+except ValueError as error:
+    sys.exit(str(error))
 logger_class = "songs.access_log.AccessLogger"  # lean, and no token put in a URL is logged
 access_log_format = (
     '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms'
@@ -74,6 +82,46 @@ def on_starting(server):
     refuse_a_taken_port(server)
     prepare_schema(server)
     count_connections(server)
+    prepare_metrics_directory()
+
+
+def prepare_metrics_directory():
+    """PROMETHEUS_MULTIPROC_DIR, where each worker keeps its metrics for /metrics to sum
+    (songs/metrics.py): the one set, emptied of an earlier run's files, or a new one of this
+    instance's, removed as it exits. Set here, after init-db, and before any worker imports
+    prometheus_client (which reads it as it is imported)."""
+    from songs.settings import flag_setting
+
+    try:
+        if not flag_setting("METRICS", os.environ.get("METRICS", "1")):
+            return
+    except ValueError:
+        return  # each worker refuses it, in one line
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        for stale in Path(directory).glob("*.db"):
+            stale.unlink()
+    else:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = METRICS_MADE[0] = tempfile.mkdtemp(
+            prefix="songs-metrics-"
+        )
+
+
+METRICS_MADE = [None]  # the directory prepare_metrics_directory made, if it made one
+
+
+def child_exit(server, worker):
+    """In the master, after a worker has exited: its gauges of what is live drop out of
+    /metrics; its counts stay there."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if METRICS_MADE[0]:
+        shutil.rmtree(METRICS_MADE[0], ignore_errors=True)
 
 
 def pre_exec(server):
@@ -165,7 +213,11 @@ def prepare_schema(server):
     With the database out of reach now, gunicorn still starts, and says so.
     """
     command = [sys.executable, str(Path(__file__).with_name("service.py")), "init-db"]
-    done = subprocess.run(command, check=False)
+    json_logs = log_format() == "json"  # its lines then go through the log, as JSON too
+    done = subprocess.run(command, check=False, capture_output=json_logs, text=True)
+    for stream, say in ((done.stdout, server.log.info), (done.stderr, server.log.error)):
+        for line in (stream or "").splitlines():
+            say("init-db: %s", line)
     if done.returncode == EX_TEMPFAIL:
         server.log.warning("the schema could not be checked; requests get 503 until it can")
     elif done.returncode:

@@ -3,6 +3,7 @@
     GET     /healthz           200  {"status": "ok"} after a round trip to the database
     GET     /livez             200  {"status": "ok"} while the process answers at all
     GET     /readyz            200  as /healthz; 503 also while the instance drains on SIGTERM
+    GET     /metrics           200  Prometheus metrics, summed over every worker (songs/metrics.py)
     GET     /api/openapi.json  200  this API's OpenAPI 3.1 document
     GET     /api/songs         200  songs found by filters, sort and q, a page at a time
                                     (limit, cursor, Link)
@@ -73,16 +74,18 @@ from songs.headers import add_common_headers
 from songs.history import deleted_page, history_page
 from songs.idempotency import idempotency_key
 from songs.listing import EXPORT_PATHS, list_links, read_list_query
+from songs.metrics import IDEMPOTENT_REPLAYS, exposition, info, observed
 from songs.openapi import served_document
 from songs.problems import (
+    METRICS_PATH,
     PROBE_PATHS,
-    RETRY_SOON,
     Problem,
     allow_header,
     database_troubles,
     error_handler,
     log,
     not_in_history,
+    unavailable,
 )
 from songs.records import song_or_404
 from songs.storage import count_songs, select_json_page
@@ -107,6 +110,7 @@ def create_app(
     api_token=None,
     api_token_reads=None,
     history_days=None,
+    metrics=None,
 ):
     """Build the WSGI app on DATABASE_URL's database, whose schema `init-db` has made.
 
@@ -118,7 +122,13 @@ def create_app(
     app = Bottle()
     app.config.update(
         settings.read_settings(
-            max_body_bytes, cors_origins, require_if_match, api_token, api_token_reads, history_days
+            max_body_bytes,
+            cors_origins,
+            require_if_match,
+            api_token,
+            api_token_reads,
+            history_days,
+            metrics,
         )
     )
     database.retention = Retention(app.config["songs.history_days"])  # records.py purges
@@ -130,6 +140,7 @@ def create_app(
                 app.config["songs.api_tokens"],
                 app.config["songs.api_token_reads"],
                 app.config["songs.cors_origins"],
+                app.config["songs.metrics"],
             ),
             "songs.export_slots": threading.BoundedSemaphore(EXPORTS_PER_WORKER),
             "songs.feed_waiters": Waiters(),
@@ -146,6 +157,11 @@ def create_app(
     app.route("/healthz", "GET", check_health)
     app.route("/livez", "GET", check_live)
     app.route("/readyz", "GET", check_ready)
+    app.wsgi = observed(app.wsgi, app.config["songs.metrics"])  # Bottle's __call__'s
+    metrics_paths = [METRICS_PATH] if app.config["songs.metrics"] else []
+    if metrics_paths:
+        info(storage.SCHEMA_VERSION)
+        app.route(METRICS_PATH, "GET", get_metrics)
     app.route("/api/openapi.json", "GET", get_openapi)
     app.route("/api/songs", "GET", list_songs)
     app.route("/api/songs", "POST", create_song)
@@ -161,7 +177,8 @@ def create_app(
     app.route(CHANGES_PATH, "GET", changes_page)
     app.route(
         [
-            *(*PROBE_PATHS, "/api/openapi.json", "/api/songs", *EXPORT_PATHS, *SONG_PATHS),
+            *(*PROBE_PATHS, *metrics_paths, "/api/openapi.json", "/api/songs", *EXPORT_PATHS),
+            *SONG_PATHS,
             *(HISTORY_PATH, RESTORE_PATH, DELETED_PATH, CHANGES_PATH),
         ],
         "OPTIONS",
@@ -193,7 +210,7 @@ def check_health():
         database().ping()
     except storage.Unavailable as error:
         log.warning("health check failed: %s", error)
-        raise Problem(503, "The database cannot be read.", headers=RETRY_SOON) from error
+        raise unavailable(error.cause, "The database cannot be read.") from error
     return check_live()
 
 
@@ -206,8 +223,15 @@ def check_ready():
     """/healthz's answer, and 503 while this worker drains after SIGTERM (songs/worker.py)."""
     draining = request.environ.get("songs.draining")
     if draining is not None and draining():
-        raise Problem(503, "This instance is stopping: send requests to another.")
+        raise unavailable("draining", "This instance is stopping: send requests to another.")
     return check_health()
+
+
+def get_metrics():
+    body, content_type = exposition()
+    response.content_type = content_type
+    response.set_header("Cache-Control", "no-store")
+    return body
 
 
 def get_openapi():
@@ -252,6 +276,7 @@ def create_song():
     song, replayed = records.add_song(database(), read_song_body(), key, author())
     if replayed:
         response.set_header("Idempotent-Replayed", "true")
+        IDEMPOTENT_REPLAYS.inc()
     response.set_header("Location", song_path(song["id"]))
     return written(song, 201)
 

@@ -7,7 +7,8 @@ import time
 from bottle import request
 
 from songs.headers import take_request_id
-from songs.problems import PROBE_PATHS, Problem, is_api_path
+from songs.metrics import TIMING
+from songs.problems import METRICS_PATH, PROBE_PATHS, Problem, is_api_path
 from songs.settings import ANONYMOUS
 from songs.storage.history import Author
 
@@ -15,6 +16,7 @@ OPEN_PATHS = (*PROBE_PATHS, "/api/openapi.json")  # for the platform's checks, a
 
 
 def before_each_request():
+    TIMING.database = 0.0  # this request's time in the database, so far (songs/metrics.py)
     take_request_id()
     request.environ["songs.actor"] = ANONYMOUS  # a token's name, once one is shown
     # Its deadline counts from when a worker's thread could first take it (songs/worker.py).
@@ -53,7 +55,8 @@ def check_path():
 
 def check_token():
     """With API_TOKEN set, writes (and reads, with API_TOKEN_READS=1) need one of its tokens,
-    and a read-only token's writes are 403.
+    and a read-only token's writes are 403; /metrics needs one whatever API_TOKEN_READS says
+    (what it tells of the service is for its operators).
 
     As a bearer token (RFC 6750), compared in constant time with every configured token.
     The probes (/healthz, /livez, /readyz), the OpenAPI document (it holds no data) and
@@ -69,7 +72,7 @@ def check_token():
         return  # the pages check their own session (songs/pages.py)
     token, reading = presented_token(), method in ("GET", "HEAD")
     if (token is not None and (token.writes or reading)) or (
-        reading and not config["songs.api_token_reads"]
+        reading and not config["songs.api_token_reads"] and path != METRICS_PATH
     ):
         return
     if token is not None:

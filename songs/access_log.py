@@ -1,6 +1,7 @@
 """gunicorn's logger, with a lean access log that leaves out secrets in a URL's query."""
 
 import logging
+import os
 import re
 import time
 import traceback
@@ -33,6 +34,10 @@ class AccessLogger(Logger):
 
     def access(self, resp, req, environ, request_time):
         if not self.access_log_enabled:
+            return
+        if JSON:
+            line = COMMON_ATOMS["r"](self, resp, req, environ, request_time)
+            self.access_log.info(line, extra={"request": fields(resp, environ, request_time)})
             return
         atoms = Atoms(self, resp, req, environ, request_time)
         if not self.plain_handlers():
@@ -127,6 +132,30 @@ COMMON_ATOMS = {  # (logger, resp, req, environ, request_time) -> the atom, as g
     "b": lambda logger, resp, req, environ, took: "-" if resp.sent is None else str(resp.sent),
     "M": lambda logger, resp, req, environ, took: took.seconds * 1000 + took.microseconds // 1000,
 }
+
+
+JSON = os.environ.get("LOG_FORMAT", "").strip().lower() == "json"  # songs/logs.py
+
+
+def fields(resp, environ, took):
+    """A request's members of its JSON access-log line: nothing of its headers but its ids,
+    nor of its body; the path with secrets redacted, as in the text line."""
+    from songs.metrics import TIMING, route_of  # in a worker, which has loaded them already
+
+    return {
+        "request_id": environ.get("songs.request_id"),
+        "trace_id": environ.get("songs.trace_id"),
+        "method": environ["REQUEST_METHOD"],
+        "path": redact(environ["RAW_URI"]),
+        "route": route_of(environ),
+        "status": int(str(resp.status).split(None, 1)[0]),
+        "duration_ms": round(took.total_seconds() * 1000, 3),
+        "db_ms": round(TIMING.database * 1000, 3),
+        "bytes": resp.sent,
+        "actor": environ.get("songs.actor"),
+        "problem": environ.get("songs.problem"),
+        "client": environ.get("REMOTE_ADDR"),
+    }
 
 
 def redact(text):

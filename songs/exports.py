@@ -7,7 +7,8 @@ import json
 
 from bottle import request, response
 
-from songs.problems import Problem
+from songs.metrics import EXPORTS
+from songs.problems import unavailable
 from songs.storage import SONG_FIELDS, song_batches, song_from_row
 
 EXPORTS_PER_WORKER = 1  # of gunicorn.conf.py's 2 threads: the other serves everything else
@@ -25,11 +26,12 @@ def export_songs(conn, query, export_format):
     """
     slots = request.app.config["songs.export_slots"]
     if not slots.acquire(blocking=False):
-        raise Problem(
-            503,
+        raise unavailable(
+            "exports",
             "This worker is streaming as many exports as it serves at once; try again soon.",
             headers={"Retry-After": "5"},
         )
+    EXPORTS.inc()
     try:
         response.content_type = EXPORT_CONTENT_TYPES[export_format]
         response.set_header("Content-Disposition", f'attachment; filename="songs.{export_format}"')
@@ -37,11 +39,11 @@ def export_songs(conn, query, export_format):
         batches = song_batches(conn, query.filters, query.sort)
         first = next(batches, None)  # here: a database in trouble is a 503, not a cut stream
         if first is None:  # Bottle never closes an answer of no chunks: nothing to stream
-            slots.release()
+            let_go(slots)
             return b"".join(encode([]))
         chunks = encode(itertools.chain([first], batches))
     except BaseException:
-        slots.release()
+        let_go(slots)
         raise
     return Releasing(chunks, slots)
 
@@ -66,7 +68,13 @@ class Releasing:
     def release(self):
         if self.slot is not None:
             self.slot, slot = None, self.slot
-            slot.release()
+            let_go(slot)
+
+
+def let_go(slot):
+    """An export's slot, taken in export_songs, given back."""
+    EXPORTS.dec()
+    slot.release()
 
 
 def csv_chunks(batches):

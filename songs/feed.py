@@ -25,6 +25,7 @@ from bottle import request, response
 from songs.access import connection, database
 from songs.conditional import preference
 from songs.listing import read_limit, read_parameters
+from songs.metrics import FEED_WAITERS, delivered
 from songs.problems import Problem
 from songs.storage.history import changes_after, log_bounds, log_end
 
@@ -57,11 +58,13 @@ class Waiters:
             if self.count >= max(threads - 1, 1):
                 return False
             self.count += 1
-            return True
+        FEED_WAITERS.inc()
+        return True
 
     def leave(self):
         with self.lock:
             self.count -= 1
+        FEED_WAITERS.dec()
 
 
 def changes_page():
@@ -114,6 +117,8 @@ def wait_for_changes(conn, start, limit, wait):
             time.sleep(min(POLL_SECONDS, left))
             database().start_request(time.monotonic())  # each read its own budget
             rows = changes_after(conn, start, limit)
+        if rows:
+            delivered(rows[0][1])
         return rows
     finally:
         waiters.leave()

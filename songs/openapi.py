@@ -6,6 +6,7 @@ import json
 import re
 
 from songs.access import OPEN_PATHS
+from songs.problems import METRICS_PATH
 
 READS = ("get", "head")
 TOKEN_SENTENCE = "With API_TOKEN set, writes need `Authorization: Bearer <token>` (401 otherwise)."
@@ -17,9 +18,11 @@ READ_ONLY_SENTENCE = " A read-only token's writes are 403."
 CORS_SENTENCE = re.compile(r" With CORS_ORIGINS set,[^.]*\.")  # the one on CORS headers
 
 
-def served_document(template, api_tokens, api_token_reads, cors_origins):
+def served_document(template, api_tokens, api_token_reads, cors_origins, metrics=True):
     """The document's bytes for this configuration, from openapi.json's."""
     document = json.loads(template)
+    if not metrics:
+        del document["paths"][METRICS_PATH]
     read_only = any(not token.writes for token in api_tokens)
     for path, item in document["paths"].items():
         for method, operation in item.items():
@@ -29,7 +32,7 @@ def served_document(template, api_tokens, api_token_reads, cors_origins):
                 bool(api_tokens)
                 and path not in OPEN_PATHS
                 and method != "options"
-                and (method not in READS or api_token_reads)
+                and (method not in READS or api_token_reads or path == METRICS_PATH)
             )
             if guarded:
                 operation["security"] = [{"bearer": []}]

@@ -57,11 +57,19 @@ def error_handler(render_page):
 
 
 PROBE_PATHS = ("/healthz", "/livez", "/readyz")  # for a platform's, a router's checks
+METRICS_PATH = "/metrics"  # for Prometheus
+RETRY_SOON = {"Retry-After": "1"}
 
 
 def is_api_path(path):
-    """Whether `path` is the API's (or a probe's), rather than a page for people."""
-    return path.startswith("/api/") or path in PROBE_PATHS
+    """Whether `path` is the API's (or a probe's, or the metrics'), rather than a page."""
+    return path.startswith("/api/") or path in PROBE_PATHS or path == METRICS_PATH
+
+
+def unavailable(cause, detail, headers=RETRY_SOON):
+    """A 503, its cause kept for the metrics (songs_unavailable_responses_total)."""
+    request.environ["songs.unavailable"] = cause
+    return Problem(503, detail, headers=headers)
 
 
 def is_page_request():
@@ -100,6 +108,7 @@ def problem_of(error):
 def answer_with(problem):
     """The status line and headers of the answer that carries `problem`."""
     status = problem["status"]
+    request.environ["songs.problem"] = problem["detail"]  # for the JSON access log
     if status == 405:
         response.set_header("Allow", allowed(response))
     response.set_header("Cache-Control", "no-store")
@@ -128,9 +137,6 @@ def status_title(status):
 RFC9110_TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
 
 
-RETRY_SOON = {"Retry-After": "1"}
-
-
 def database_troubles(handler):
     """A Bottle plugin: a database busy or out of reach is a 503 to retry, not a 500."""
 
@@ -141,7 +147,7 @@ def database_troubles(handler):
         except storage.Unavailable as error:
             log.warning("503 for %s %s: %s", request.method, request.path, error)
             detail = str(error).partition(" (")[0]  # the driver's words go to the log only
-            raise Problem(503, detail, headers=RETRY_SOON) from error
+            raise unavailable(error.cause, detail) from error
         except storage.BrokenConstraint as error:
             # schema.sql's CHECKs repeat validate_song, so this is a bug there, not the client's.
             log.error("a validated song broke a constraint: %s", error)

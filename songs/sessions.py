@@ -33,6 +33,7 @@ from bottle import HTTPResponse, request, response
 from songs import storage
 from songs.access import connection, database
 from songs.bodies import BODY_PARSERS, body_media_type, read_body
+from songs.metrics import SIGN_IN_FAILURES, SIGN_IN_THROTTLED
 from songs.problems import Problem
 
 CSRF_COOKIE, SESSION_COOKIE, FLASH_COOKIE = "songs_csrf", "songs_session", "songs_flash"
@@ -154,7 +155,10 @@ def sign_in_wait():
     """Seconds this client must wait before its next sign-in is tried, 0 if none."""
     now = time.time()
     wait_until = storage.sign_in_waits(connection(), (client_address(), ALL_CLIENTS), now)
-    return whole_seconds_until(wait_until, now)
+    wait = whole_seconds_until(wait_until, now)
+    if wait:
+        SIGN_IN_THROTTLED.inc()
+    return wait
 
 
 def count_failed_sign_in():
@@ -167,6 +171,7 @@ def count_failed_sign_in():
         )
         storage.count_failure(conn, ALL_CLIENTS, now, FORGET_FAILURES_SECONDS, TOTAL_WAIT)
     wait = whole_seconds_until(until, now)
+    SIGN_IN_FAILURES.inc()
     log.warning("sign-in failed from %s (%d in a row; next try in %d s)", client, failures, wait)
 
 

@@ -117,6 +117,7 @@ def read_settings(
     api_token=None,
     api_token_reads=None,
     history_days=None,
+    metrics=None,
 ):
     """The app's settings as its config holds them; each given as None is read from the
     environment variable of the same name. A bad value is a ValueError that names it."""
@@ -137,6 +138,9 @@ def read_settings(
         "songs.api_token_reads": flag_setting(
             "API_TOKEN_READS",
             env("API_TOKEN_READS", "") if api_token_reads is None else api_token_reads,
+        ),
+        "songs.metrics": flag_setting(
+            "METRICS", env("METRICS", "1") if metrics is None else metrics
         ),
         "songs.history_days": days_setting(
             "HISTORY_DAYS",

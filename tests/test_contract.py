@@ -66,12 +66,13 @@ READS = {
         "/api/changes",
     )
 }
+METRICS = {("/metrics", "get"), ("/metrics", "head")}  # for operators: a token, with tokens
 CONFIGURATIONS = {
     "no token": ({}, set()),
-    "API_TOKEN": ({"api_token": TOKEN}, WRITES),
+    "API_TOKEN": ({"api_token": TOKEN}, WRITES | METRICS),
     "API_TOKEN and API_TOKEN_READS": (
         {"api_token": TOKEN, "api_token_reads": "1"},
-        WRITES | READS,
+        WRITES | READS | METRICS,
     ),
 }
 

@@ -41,6 +41,11 @@ PLACEHOLDERS = (
     (re.compile(r"\b[0-9a-f]{32}\b"), "<hex>"),  # ETags and request ids
     (re.compile(r"cursor=[A-Za-z0-9_-]+"), "cursor=<cursor>"),
     (re.compile(r"Makefile:[0-9]+"), "Makefile:<line>"),
+    (
+        re.compile(r"^Server-Timing: db;dur=[0-9.]+, total;dur=[0-9.]+$", re.M),
+        "Server-Timing: <ms>",
+    ),
+    (re.compile(r"^(traceparent: 00-<hex>)-[0-9a-f]{16}-0[01]$", re.M), r"\1-<span>"),
     (re.compile(r"[ \t]+$", re.M), ""),
 )
 

@@ -77,7 +77,13 @@ SQLITE_LOG_JSON, POSTGRES_LOG_JSON = log_json_sql(sqlite_quote), log_json_sql(po
 
 
 class Unavailable(Exception):
-    """The database cannot answer now (busy, restarting, unreachable); a retry may succeed."""
+    """The database cannot answer now (busy, restarting, unreachable); a retry may succeed.
+    Its cause, for the metrics: busy (a lock held too long), deadline (the database slower
+    than the request's bound), or unavailable (out of reach, unreadable or unwritable)."""
+
+    def __init__(self, message, cause="unavailable"):
+        super().__init__(message)
+        self.cause = cause
 
 
 class Refused(Unavailable):

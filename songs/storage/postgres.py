@@ -18,6 +18,7 @@ from songs.storage.common import (
     Refused,
     Unavailable,
 )
+from songs.storage.measured import CONNECTIONS_DROPPED, CONNECTIONS_OPENED, in_database
 from songs.storage.migrations import STEPS, apply_postgres_baseline, apply_postgres_steps
 from songs.storage.postgres_dialect import PostgresDialect, postgres_sql
 from songs.storage.silence import (
@@ -184,6 +185,7 @@ class PostgresConnection(PostgresDialect, Deadlines):
                 self.url, prepare_threshold=None, **options
             )
             self.raw.deadline = self.answer_deadline
+            CONNECTIONS_OPENED.labels("postgresql").inc()
         except self.psycopg.OperationalError as error:
             if isinstance(error, self.psycopg.errors.ConnectionTimeout):
                 self.silence.began()
@@ -238,11 +240,14 @@ class PostgresConnection(PostgresDialect, Deadlines):
             not self.raw.closed
             and self.raw.info.transaction_status != self.psycopg.pq.TransactionStatus.IDLE
         )
-        self.close()
+        self.drop()
         if in_transaction:
             self.begin_pending = False
-            raise Unavailable("The database stopped answering during this transaction; try again.")
+            raise Unavailable(
+                "The database stopped answering during this transaction; try again.", "deadline"
+            )
 
+    @in_database
     def answered(self, sql, params):
         """execute's work; a statement answered ends a silence, a deadline passed begins one."""
         try:
@@ -261,13 +266,13 @@ class PostgresConnection(PostgresDialect, Deadlines):
         if isinstance(error.__cause__, self.psycopg.errors._WaitTimeout):
             if self.raw is not None and self.raw.deadline == self.answer_deadline:
                 self.silence.began()
-            self.close()
+            self.drop()
 
     def run(self, sql, params):
         fresh = self.raw is None or self.raw.closed
         idle = fresh or self.raw.info.transaction_status == self.psycopg.pq.TransactionStatus.IDLE
         if not fresh and idle and self.commit_with_next and dropped(self.raw):
-            self.close()  # and made again, as it could not be sent once more (below)
+            self.drop()  # and made again, as it could not be sent once more (below)
             fresh = True
         if fresh:
             self.connect()
@@ -280,6 +285,7 @@ class PostgresConnection(PostgresDialect, Deadlines):
             refused = isinstance(error, self.psycopg.errors.ProtocolViolation)
             if fresh or not idle or not self.raw.closed or refused or self.commit_with_next:
                 raise self.unavailable(error) from error
+        CONNECTIONS_DROPPED.labels("postgresql").inc()  # by the server, found as it was used
         self.connect()
         try:
             return self.send(sql, params)
@@ -327,10 +333,12 @@ class PostgresConnection(PostgresDialect, Deadlines):
 
     def unavailable(self, error):
         if isinstance(error, self.psycopg.errors.LockNotAvailable):
-            return Unavailable(f"The database is busy; try again. ({error})")
+            return Unavailable(f"The database is busy; try again. ({error})", "busy")
         if isinstance(error, self.psycopg.errors._WaitTimeout):
             waited = self.raw.deadline if self.raw is not None else self.answer_deadline
-            return Unavailable(f"The database did not answer within {waited:.1f} s; try again.")
+            return Unavailable(
+                f"The database did not answer within {waited:.1f} s; try again.", "deadline"
+            )
         return Unavailable(f"The database failed; try again. ({error})")
 
     def end_transaction(self):
@@ -343,6 +351,12 @@ class PostgresConnection(PostgresDialect, Deadlines):
                 self.raw.execute("ROLLBACK")
             except self.psycopg.OperationalError:
                 self.raw.close()
+
+    def drop(self):
+        """Close it after a fault; the next statement makes it again."""
+        if self.raw is not None:
+            CONNECTIONS_DROPPED.labels("postgresql").inc()
+        self.close()
 
     def close(self):
         if self.raw is not None:

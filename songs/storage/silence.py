@@ -56,7 +56,8 @@ class Silence:
     def unavailable(self):
         since = self.since or time.monotonic()
         return Unavailable(
-            f"The database has not answered for {time.monotonic() - since:.0f} s; try again."
+            f"The database has not answered for {time.monotonic() - since:.0f} s; try again.",
+            "deadline",
         )
 
 
@@ -79,7 +80,8 @@ class Deadlines:
             return self.answer_deadline
         if left <= 0:
             raise Unavailable(
-                f"This request waited {REQUEST_BUDGET_SECONDS:g} s and more; try again."
+                f"This request waited {REQUEST_BUDGET_SECONDS:g} s and more; try again.",
+                "deadline",
             )
         return min(self.answer_deadline, left)
 

@@ -20,6 +20,7 @@ from songs.storage.common import (
     Unavailable,
     search_key,
 )
+from songs.storage.measured import CONNECTIONS_DROPPED, CONNECTIONS_OPENED, LOCK_WAITS, in_database
 from songs.storage.migrations import STEPS, apply_sqlite_baseline, apply_sqlite_steps, latest
 from songs.storage.sqlite_backup import backup
 
@@ -75,6 +76,7 @@ class SQLiteDatabase:
                 self.close()
                 raise Unavailable(f"The database cannot be opened: {error}") from error
             local.opened = file_identity(self.path), writable(self.path)
+            CONNECTIONS_OPENED.labels("sqlite").inc()
         return local.conn
 
     @contextmanager
@@ -91,7 +93,7 @@ class SQLiteDatabase:
         self.check_file()
         conn, lock = self.local.conn, self.local.writer_lock
         if not lock_until(lock, deadline):
-            raise Unavailable("The database is busy; try again.")
+            raise Unavailable("The database is busy; try again.", "busy")
         faulty = False  # the file failed to be written: this connection is let go after
         left = max(1, int((deadline - time.monotonic()) * 1000))
         shortened = left < BUSY_TIMEOUT_SECONDS * 1000 - 50  # the file lock took some of it
@@ -108,7 +110,7 @@ class SQLiteDatabase:
             if faulty:
                 raise Unavailable(f"The database file cannot be written now. ({error})") from error
             if is_busy(error):
-                raise Unavailable("The database is busy; try again.") from error
+                raise Unavailable("The database is busy; try again.", "busy") from error
             raise
         finally:
             try:
@@ -120,7 +122,7 @@ class SQLiteDatabase:
                 faulty = True
             fcntl.flock(lock, fcntl.LOCK_UN)
             if faulty:  # so that the next write opens the file again, once the fault is over
-                self.close()
+                self.drop()
         self.checkpoint_when_due(conn)
 
     def checkpoint_when_due(self, conn):
@@ -166,7 +168,7 @@ class SQLiteDatabase:
         file is gone or cannot be written."""
         self.connection()
         if self.local.opened != (file_identity(self.path), True):
-            self.close()
+            self.drop()
             self.connection()
             if self.local.opened[0] is None:
                 raise Unavailable("The database file has gone; nothing can be stored.")
@@ -225,6 +227,11 @@ class SQLiteDatabase:
     def backup(self, target, progress=None):
         """A copy of the database at `target` (sqlite_backup.py); its song count."""
         return backup(self.connection(), target, progress)
+
+    def drop(self):
+        """Close the calling thread's connection after a fault, to be opened anew."""
+        CONNECTIONS_DROPPED.labels("sqlite").inc()
+        self.close()
 
     def close(self):
         """Close the calling thread's connection, if it has one."""
@@ -296,10 +303,21 @@ def lock_until(lock, deadline):
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return True
         except BlockingIOError:
+            if pause == 0.0001:  # the first try: another writer has the turn
+                LOCK_WAITS.inc()
             if time.monotonic() >= deadline:
                 return False
             time.sleep(pause)
             pause = min(pause * 2, 0.0005)
+
+
+class TimedCursor(sqlite3.Cursor):
+    """sqlite3's cursor, its time in SQLite added to the request's (songs/metrics.py): a
+    statement runs in execute and in the fetches that step through its rows."""
+
+    execute = in_database(sqlite3.Cursor.execute)
+    fetchall = in_database(sqlite3.Cursor.fetchall)
+    fetchone = in_database(sqlite3.Cursor.fetchone)
 
 
 class SQLiteConnection(sqlite3.Connection):
@@ -346,6 +364,9 @@ class SQLiteConnection(sqlite3.Connection):
         # The planner would sort a whole table rather than walk an index whose order only
         # starts the sort's, so the walk is named.
         return f" INDEXED BY songs_by_{driver}" if driver in INDEXED_COLUMNS else ""
+
+    def execute(self, sql, params=()):
+        return self.cursor(TimedCursor).execute(sql, params)
 
     def execute_last(self, sql, params=()):
         """At once; the write transaction commits after (PostgresConnection's takes the

@@ -19,6 +19,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def stop_group(process, timeout=30):
+    """SIGTERM to a process started in a session of its own and its children; SIGKILL if they
+    are still there after `timeout` seconds."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -199,10 +211,4 @@ class Gunicorn:
             load.stdout.close()
 
     def stop(self):
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop_group(self.process)

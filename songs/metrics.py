@@ -1,0 +1,184 @@
+"""What an operator sees of each request: Prometheus metrics summed over every worker, its
+timing (Server-Timing) and its trace (W3C traceparent).
+
+gunicorn.conf.py gives the workers a directory, PROMETHEUS_MULTIPROC_DIR, before any of
+them imports prometheus_client: each worker keeps its values in files of its own there,
+and /metrics reads them all, so one scrape counts every worker, and a worker that dies
+leaves its counts behind (child_exit marks it dead, and its gauges drop out). Outside
+gunicorn (the tests in-process, the commands) the values are the process's own.
+
+Labels hold only what is bounded: a route's template, never its path (ids and query
+strings stay out), a method the service knows or _OTHER, a status code, a cause.
+"""
+
+import json
+import os
+import re
+import time
+from datetime import datetime, timezone
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    multiprocess,
+)
+
+from songs import __version__
+from songs.storage.measured import TIMING  # and the storage's own counts, served here too
+
+disable_created_metrics()  # the _created series, which multiprocess mode leaves out anyway
+METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
+SECONDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+# OpenTelemetry's HTTP server metrics, as Prometheus names them.
+REQUEST_DURATION = Histogram(
+    "http_server_request_duration_seconds",
+    "Time to answer a request, to its status line and headers (an export's rows stream after).",
+    ("http_request_method", "http_route", "http_response_status_code"),
+    buckets=SECONDS,
+)
+ACTIVE_REQUESTS = Gauge(
+    "http_server_active_requests", "Requests being answered now.", multiprocess_mode="livesum"
+)
+DATABASE_DURATION = Histogram(
+    "songs_database_duration_seconds",
+    "Time a request spent in the database driver's calls.",
+    ("http_route",),
+    buckets=SECONDS,
+)
+UNAVAILABLE = Counter(
+    "songs_unavailable_responses",
+    "503 answers by cause: busy (a lock), deadline (the database too slow), unavailable (out"
+    " of reach, unreadable or unwritable), exports (every slot taken), draining (/readyz).",
+    ("cause",),
+)
+IDEMPOTENT_REPLAYS = Counter(
+    "songs_idempotent_replays", "POSTs answered from an earlier request's Idempotency-Key."
+)
+SIGN_IN_FAILURES = Counter("songs_sign_in_failures", "Sign-ins with a wrong token.")
+SIGN_IN_THROTTLED = Counter("songs_sign_in_throttled", "Sign-ins refused (429) after failures.")
+EXPORTS = Gauge(
+    "songs_exports_in_progress",
+    "CSV and NDJSON exports streaming now.",
+    multiprocess_mode="livesum",
+)
+FEED_WAITERS = Gauge(
+    "songs_feed_waiters", "Change-feed requests waiting for a change.", multiprocess_mode="livesum"
+)
+FEED_DELIVERY = Histogram(
+    "songs_feed_delivery_seconds",
+    "From a change's time to a waiting follower's answer that carries it.",
+    buckets=SECONDS,
+)
+INFO = Gauge(
+    "songs_info",
+    "The service's version and the schema version it runs on; always 1.",
+    ("version", "schema_version"),
+    multiprocess_mode="max",
+)
+
+
+TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+NO_TRACE, NO_SPAN = "0" * 32, "0" * 16
+
+
+def observed(app, counted=True):
+    """The WSGI callable `app`, with Server-Timing (the database's time and the whole, in
+    ms) and traceparent on each answer, and, if `counted` (METRICS), each request counted
+    and timed for /metrics. The route template is Bottle's, as its router left it."""
+
+    def observing(environ, start_response):
+        started = time.perf_counter()
+        trace = take_trace(environ)
+        answered = []
+
+        def start(status, headers, exc_info=None):
+            took = time.perf_counter() - started
+            headers.append(("Server-Timing", server_timing(TIMING.database, took)))
+            headers.append(("traceparent", trace))
+            answered.append(status)
+            return start_response(status, headers, exc_info)
+
+        if not counted:
+            return app(environ, start)
+        ACTIVE_REQUESTS.inc()
+        try:
+            return app(environ, start)
+        finally:
+            ACTIVE_REQUESTS.dec()
+            count(environ, answered[0][:3] if answered else "500", started)
+
+    return observing
+
+
+def count(environ, status, started):
+    """A request answered with `status`, for /metrics."""
+    took, route = time.perf_counter() - started, route_of(environ)
+    method = environ["REQUEST_METHOD"]
+    key = (method if method in METHODS else "_OTHER", route, status)
+    child = DURATIONS.get(key)
+    if child is None:
+        child = DURATIONS[key] = REQUEST_DURATION.labels(*key)
+    child.observe(took)
+    DATABASE_DURATION.labels(route).observe(TIMING.database)
+    if status == "503":
+        UNAVAILABLE.labels(environ.get("songs.unavailable", "unavailable")).inc()
+
+
+DURATIONS = {}  # (method, route, status): the histogram's child, found once
+
+
+def route_of(environ):
+    """The route's template as OpenAPI writes it (/api/song/{song_id}); "none" for none."""
+    route = environ.get("bottle.route")
+    if route is None:
+        return "none"
+    template = TEMPLATES.get(route.rule)
+    if template is None:
+        template = TEMPLATES[route.rule] = re.sub(r"<(\w+)(?::[^>]*)?>", r"{\1}", route.rule)
+    return template
+
+
+TEMPLATES = {}  # a Bottle rule: its template
+
+
+def server_timing(database, total):
+    return f"db;dur={database * 1000:.3f}, total;dur={total * 1000:.3f}"
+
+
+def take_trace(environ):
+    """The answer's traceparent: the request's trace id (kept in environ["songs.trace_id"]
+    for the logs) with this service's span id; a new trace when none valid came."""
+    given = TRACEPARENT.fullmatch(environ.get("HTTP_TRACEPARENT", ""))
+    if given and given[1] != NO_TRACE and given[2] != NO_SPAN:
+        trace_id, flags = given[1], given[3]
+    else:
+        trace_id, flags = os.urandom(16).hex(), "00"
+    environ["songs.trace_id"] = trace_id
+    return f"00-{trace_id}-{os.urandom(8).hex()}-{flags}"
+
+
+def info(schema_version):
+    """songs_info, once the app knows its schema version."""
+    INFO.labels(__version__, str(schema_version)).set(1)
+
+
+def exposition():
+    """(body, content type) of a scrape: every worker's values, summed, under gunicorn."""
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def delivered(change_json):
+    """A waiting follower is answered with this change (its JSON text): how long after it."""
+    at = datetime.strptime(json.loads(change_json)["at"], "%Y-%m-%dT%H:%M:%S.%f%z")
+    FEED_DELIVERY.observe(max(0.0, (datetime.now(timezone.utc) - at).total_seconds()))
