@@ -75,6 +75,11 @@ NO_PEER = (HISTORY, FEED)  # bench/falcon_peer.py has no history
 # history leaves it out.)
 BEFORE_LOG, TARGET_BEFORE_LOG_RATIO = "12623b2", 0.85
 WRITES = (PUT_SONG, ADD_SONG, DELETE_SONG)
+# What observing costs, in the same rounds: the service as built with METRICS=0 (its
+# metrics at most 5% of a request), and with LOG_FORMAT=json (measured, beside text).
+VARIANTS = {"metrics_off": ("METRICS", "0"), "json_logs": ("LOG_FORMAT", "json")}
+VARIANT_LABELS = {"metrics_off": "METRICS=0", "json_logs": "LOG_FORMAT=json"}
+OBSERVED, TARGET_METRICS_RATIO = (ONE_SONG, ADD_SONG), 0.95
 HISTORY_VERSIONS, TARGET_WAKE_SECONDS, WAKES = 20, 0.5, 15
 TARGET_URL = os.environ.get("DATABASE_URL", "")
 POSTGRES = TARGET_URL.startswith(POSTGRES_SCHEMES)
@@ -222,9 +227,10 @@ def measure_only(text, sizes, args):
     subprocess.run(["git", "-C", str(ROOT), "worktree", "prune"], check=False)
     print(render_table(rows))
     for row in rows:
-        if row["before_log"]:
-            ratio = ratio_cell(row["runs"], row["before_log"])
-            print(f"{row['size']:,} songs, {row['shape']}: {ratio} of before the log")
+        for key, label in (("before_log", "before the log"), *VARIANT_LABELS.items()):
+            if row[key]:
+                ratio = ratio_cell(row["runs"], row[key])
+                print(f"{row['size']:,} songs, {row['shape']}: {ratio} of {label}")
     if failed_requests(rows):
         sys.exit("Some requests failed (see non-2xx and errors above).")
 
@@ -369,6 +375,16 @@ def bench_database(bench, url, tmp, size, notes):
             cwd=bench.before_log,
         )
         servers.append(before)
+    variants = {
+        key: Gunicorn(
+            procfile_command(),
+            tmp / f"{key}-{size}.log",
+            {**env, name: value},
+            bench.gunicorn_args,
+        )
+        for key, (name, value) in VARIANTS.items()
+    }
+    servers.extend(variants.values())
     try:
         notes[size] = {"startup": bench.ready(svc)}
         for server in servers[1:]:
@@ -390,15 +406,20 @@ def bench_database(bench, url, tmp, size, notes):
                 targets.append((peer, floor_path))
             if name in WRITES and bench.before_log:
                 targets.append((before, service_path))
+            if name in OBSERVED:
+                targets.extend((server, service_path) for server in variants.values())
             runs, floor_runs, lean_runs, *others = bench.measure(targets, script, env)
             row = {"size": size, "shape": name, "runs": runs, "floor": floor_runs}
             row.update(lean=lean_runs, beside=None, peer=None, before_log=None)
+            row.update(dict.fromkeys(VARIANTS))
             if name == SONGS_PAGE:
                 row["beside"] = others.pop(0)
             elif name not in NO_PEER:
                 row["peer"] = others.pop(0)
-            if others:
+            if name in WRITES and bench.before_log:
                 row["before_log"] = others.pop(0)
+            if name in OBSERVED:
+                row.update(zip(VARIANTS, others, strict=True))
             rows.append(row)
             print(
                 f"  {name}: {median(runs):,.0f} req/s, floor {median(floor_runs):,.0f}, "
@@ -409,6 +430,7 @@ def bench_database(bench, url, tmp, size, notes):
                         ("beside", "the JSON list"),
                         ("peer", PEER),
                         ("before_log", f"before the log ({BEFORE_LOG})"),
+                        *VARIANT_LABELS.items(),
                     )
                     if row[key]
                 ),
@@ -626,7 +648,8 @@ def check_targets(rows, notes, sizes):
         f"{TARGET_EXPORT_ROWS:,} rows/s with worker memory growing at most "
         f"{TARGET_EXPORT_RSS_MIB} MiB; workers under {TARGET_RSS_MIB} MiB; no lock errors, no "
         f"failed requests; the writes at least {TARGET_BEFORE_LOG_RATIO} of the service before "
-        f"its change log ({BEFORE_LOG}); the feed's long poll answering within "
+        f"its change log ({BEFORE_LOG}); with metrics, at least {TARGET_METRICS_RATIO} of the "
+        f"same build with METRICS=0; the feed's long poll answering within "
         f"{TARGET_WAKE_SECONDS} s of a write. Ratios are medians of the rounds' ratios (min-max).",
         "",
     ]
@@ -664,6 +687,17 @@ def check_targets(rows, notes, sizes):
                 r["before_log"],
                 TARGET_BEFORE_LOG_RATIO,
                 f"{shape} at {size:,} songs, of the service before its change log ({BEFORE_LOG})",
+            )
+        if r["metrics_off"]:
+            ratio_target(
+                r["runs"],
+                r["metrics_off"],
+                TARGET_METRICS_RATIO,
+                f"{shape} at {size:,} songs with its metrics, of the same build with METRICS=0",
+            )
+            lines.append(
+                f"- measured: {shape} at {size:,} songs with LOG_FORMAT=json: "
+                f"{ratio_cell(r['json_logs'], r['runs'])} of the text log's"
             )
     for size in sizes:
         ratio_target(
