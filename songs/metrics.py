@@ -122,16 +122,19 @@ def count(environ, status, started):
     took, route = time.perf_counter() - started, route_of(environ)
     method = environ["REQUEST_METHOD"]
     key = (method if method in METHODS else "_OTHER", route, status)
-    child = DURATIONS.get(key)
+    child = CHILDREN.get(key)
     if child is None:
-        child = DURATIONS[key] = REQUEST_DURATION.labels(*key)
+        child = CHILDREN[key] = REQUEST_DURATION.labels(*key)
     child.observe(took)
-    DATABASE_DURATION.labels(route).observe(TIMING.database)
+    child = CHILDREN.get(route)
+    if child is None:
+        child = CHILDREN[route] = DATABASE_DURATION.labels(route)
+    child.observe(TIMING.database)
     if status == "503":
         UNAVAILABLE.labels(environ.get("songs.unavailable", "unavailable")).inc()
 
 
-DURATIONS = {}  # (method, route, status): the histogram's child, found once
+CHILDREN = {}  # (method, route, status), or a route: its histogram's child, found once
 
 
 def route_of(environ):
@@ -155,13 +158,14 @@ def server_timing(database, total):
 def take_trace(environ):
     """The answer's traceparent: the request's trace id (kept in environ["songs.trace_id"]
     for the logs) with this service's span id; a new trace when none valid came."""
-    given = TRACEPARENT.fullmatch(environ.get("HTTP_TRACEPARENT", ""))
-    if given and given[1] != NO_TRACE and given[2] != NO_SPAN:
-        trace_id, flags = given[1], given[3]
-    else:
-        trace_id, flags = os.urandom(16).hex(), "00"
+    ids = os.urandom(24).hex()  # a trace id, if one is needed, and this service's span id
+    trace_id, flags = ids[:32], "00"
+    if "HTTP_TRACEPARENT" in environ:
+        given = TRACEPARENT.fullmatch(environ["HTTP_TRACEPARENT"])
+        if given and given[1] != NO_TRACE and given[2] != NO_SPAN:
+            trace_id, flags = given[1], given[3]
     environ["songs.trace_id"] = trace_id
-    return f"00-{trace_id}-{os.urandom(8).hex()}-{flags}"
+    return f"00-{trace_id}-{ids[32:]}-{flags}"
 
 
 def info(schema_version):
