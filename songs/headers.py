@@ -11,7 +11,7 @@ CORS_ALLOWED_HEADERS = (
 )
 CORS_EXPOSED_HEADERS = (
     "Location, ETag, Link, X-Request-ID, X-Total-Count, Retry-After, Accept-Patch, "
-    "Preference-Applied, Idempotent-Replayed"
+    "Preference-Applied, Idempotent-Replayed, Server-Timing, traceparent"
 )
 CORS_MAX_AGE_SECONDS = 86400
 

@@ -13,7 +13,7 @@ pytestmark = HTTP_LAYER  # the same on every backend: SQLite only
 SITE = "https://songs.example"
 EXPOSED = (
     "Location, ETag, Link, X-Request-ID, X-Total-Count, Retry-After, Accept-Patch, "
-    "Preference-Applied, Idempotent-Replayed"
+    "Preference-Applied, Idempotent-Replayed, Server-Timing, traceparent"
 )
 ALLOWED_HEADERS = (
     "Content-Type, Authorization, If-Match, If-None-Match, Prefer, Idempotency-Key, X-Request-ID"

@@ -462,6 +462,7 @@ def test_an_outage_is_503s_and_the_service_serves_again_without_a_restart(
         )
         cut = time.monotonic()  # once cut: on a busy machine the two statements take a while
         time.sleep(outage)
+        probes = [server.request("GET", path)[0] for path in ("/readyz", "/livez")]
         admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
         allowed = time.monotonic()
         time.sleep(2 + wait)
@@ -473,6 +474,7 @@ def test_an_outage_is_503s_and_the_service_serves_again_without_a_restart(
     assert all(s[2] == "1" and json.loads(s[3])["status"] == 503 for s in during)
     assert not [s for s in samples if s[1] >= 500 and s[1] != 503]
     assert after and {s[1] for s in after} <= {200, 201}
+    assert probes == [503, 200]  # not ready, and alive: a restart would not help
     log = server.log()
     assert log.count("Booting worker") == 2, log  # served again by the same workers
     assert "Traceback" not in log
