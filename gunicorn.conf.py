@@ -82,10 +82,10 @@ def on_starting(server):
     refuse_a_taken_port(server)
     prepare_schema(server)
     count_connections(server)
-    prepare_metrics_directory()
+    prepare_metrics_directory(server)
 
 
-def prepare_metrics_directory():
+def prepare_metrics_directory(server):
     """PROMETHEUS_MULTIPROC_DIR, where each worker keeps its metrics for /metrics to sum
     (songs/metrics.py): the one set, emptied of an earlier run's files, or a new one of this
     instance's, removed as it exits. Set here, after init-db, and before any worker imports
@@ -105,6 +105,7 @@ def prepare_metrics_directory():
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = METRICS_MADE[0] = tempfile.mkdtemp(
             prefix="songs-metrics-"
         )
+        server.log.info("The workers' metrics are kept in %s until it exits", METRICS_MADE[0])
 
 
 METRICS_MADE = [None]  # the directory prepare_metrics_directory made, if it made one

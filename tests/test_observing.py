@@ -7,6 +7,7 @@ import re
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -259,3 +260,31 @@ ACCESS_FIELDS = (
     "time level logger message request_id trace_id method path route status duration_ms db_ms"
     " bytes actor problem client"
 ).split()
+
+
+@SQLITE_ONLY
+def test_without_a_folder_given_the_master_makes_one_sums_it_and_removes_it_as_it_exits(
+    start_gunicorn,
+):
+    server = start_gunicorn(workers=2, env={"PROMETHEUS_MULTIPROC_DIR": None})
+    line = server.lines_with("The workers' metrics are kept in ")[0]
+    folder = Path(line.split(" kept in ")[1].split(" until ")[0])
+    with ThreadPoolExecutor(4) as pool:  # over both workers
+        assert set(pool.map(lambda _: server.request("GET", "/livez")[0], range(40))) == {200}
+    deadline, counted = time.monotonic() + 10, None
+    while counted != 40:  # the other worker's tally is written within a second
+        assert time.monotonic() < deadline, counted
+        scrape = server.request("GET", "/metrics")[2].decode()
+        counted = sum(
+            float(m[1])
+            for m in re.finditer(
+                r'^http_server_request_duration_seconds_count\{[^}]*"/livez"[^}]*\} (\S+)$',
+                scrape,
+                re.M,
+            )
+        )
+    made = {p.name for p in folder.glob("histogram_*.db")}
+    server.stop()
+
+    assert len(made) == 2  # one file per worker, summed
+    assert not folder.exists()

@@ -69,6 +69,14 @@ class Gunicorn:
         ours = ("PORT", "WEB_CONCURRENCY", "GUNICORN_CMD_ARGS")
         environ = {k: v for k, v in os.environ.items() if k not in ours}
         environ.update(env or {})
+        # Each server's metrics in a folder beside its log, which goes with the test's
+        # tmp_path even when the server is killed; None: the master makes its own.
+        if environ.get("PROMETHEUS_MULTIPROC_DIR", "") is None:
+            del environ["PROMETHEUS_MULTIPROC_DIR"]
+        elif "PROMETHEUS_MULTIPROC_DIR" not in (env or {}):
+            folder = log_path.parent / f"{log_path.stem}-metrics"
+            folder.mkdir(exist_ok=True)
+            environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
         if bind:
             environ["GUNICORN_CMD_ARGS"] = f"--bind 127.0.0.1:{self.port} {gunicorn_args}"
         self.log_path = log_path
