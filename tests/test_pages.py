@@ -322,6 +322,16 @@ def test_a_delete_of_a_song_changed_since_the_question_deletes_nothing(client):
     assert client.get(f"/api/song/{song['id']}").json["rating"] == 1
 
 
+@pytest.mark.parametrize("path", ["/", "/songs/new", "/songs/deleted", "/songs/1", "/api"])
+def test_every_page_has_a_description_for_search_engines(client, path):
+    create(client)
+
+    page = client.get(path)
+
+    described = page.html.find("meta", attrs={"name": "description"})
+    assert described is not None and len(described["content"]) > 50
+
+
 def test_a_missing_song_is_a_404_page(client):
     for path in ("/songs/99", "/songs/99/delete"):
         page = client.get(path, status=404)

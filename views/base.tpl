@@ -4,6 +4,7 @@
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{title if title == 'Songs' else title + ' · Songs'}}</title>
+<meta name="description" content="A list of songs, each with its artist, title and rating: find them by search, rating or artist, and add, edit or delete them.">
 <link rel="stylesheet" href="{{static['songs.css']}}">
 <link rel="icon" href="{{static['favicon.svg']}}" type="image/svg+xml">
 </head>
