@@ -13,7 +13,10 @@ import time
 from pathlib import Path
 
 from songs.logs import JSON_LOGGING, log_format
-from songs.settings import int_setting  # the settings' checks; the service itself is not imported
+from songs.settings import (  # the settings' checks; the service itself is not imported
+    flag_setting,
+    int_setting,
+)
 
 # Chosen with make bench (bench/results.md): gthread keeps connections alive behind a
 # router and matches sync workers' throughput; two processes per core keep the cores busy;
@@ -90,8 +93,6 @@ def prepare_metrics_directory(server):
     (songs/metrics.py): the one set, emptied of an earlier run's files, or a new one of this
     instance's, removed as it exits. Set here, after init-db, and before any worker imports
     prometheus_client (which reads it as it is imported)."""
-    from songs.settings import flag_setting
-
     try:
         if not flag_setting("METRICS", os.environ.get("METRICS", "1")):
             return

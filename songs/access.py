@@ -7,7 +7,6 @@ import time
 from bottle import request
 
 from songs.headers import take_request_id
-from songs.metrics import TIMING
 from songs.problems import METRICS_PATH, PROBE_PATHS, Problem, is_api_path
 from songs.settings import ANONYMOUS
 from songs.storage.history import Author
@@ -16,7 +15,6 @@ OPEN_PATHS = (*PROBE_PATHS, "/api/openapi.json")  # for the platform's checks, a
 
 
 def before_each_request():
-    TIMING.database = 0.0  # this request's time in the database, so far (songs/metrics.py)
     take_request_id()
     request.environ["songs.actor"] = ANONYMOUS  # a token's name, once one is shown
     # Its deadline counts from when a worker's thread could first take it (songs/worker.py).

@@ -1,12 +1,13 @@
 """gunicorn's logger, with a lean access log that leaves out secrets in a URL's query."""
 
 import logging
-import os
 import re
 import time
 import traceback
 
 from gunicorn.glogging import Logger, SafeAtoms
+
+from songs.logs import log_format
 
 SECRET_PARAMETER = re.compile(  # access_token=..., api_key=..., password=... in a query
     r"((?:^|[?&;])[^=&;#\s]*(?:token|key|password|secret|auth)[^=&;#\s]*=)[^&;#\s]*",
@@ -134,7 +135,7 @@ COMMON_ATOMS = {  # (logger, resp, req, environ, request_time) -> the atom, as g
 }
 
 
-JSON = os.environ.get("LOG_FORMAT", "").strip().lower() == "json"  # songs/logs.py
+JSON = log_format() == "json"  # gunicorn.conf.py has refused any other value already
 
 
 def fields(resp, environ, took):
