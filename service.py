@@ -62,11 +62,13 @@ from songs import pages, records, settings, storage
 from songs.access import author, before_each_request, connection, database, may_read
 from songs.bodies import ACCEPTED_PATCH_TYPES, read_patch_body, read_restore_body, read_song_body
 from songs.commands import main
+from songs.compression import compressed
 from songs.conditional import (
     evaluate_preconditions,
     representation,
     request_preconditions,
     written,
+    written_batch,
 )
 from songs.exports import EXPORTS_PER_WORKER, export_songs
 from songs.feed import Waiters, changes_page
@@ -111,6 +113,7 @@ def create_app(
     api_token_reads=None,
     history_days=None,
     metrics=None,
+    max_batch_songs=None,
 ):
     """Build the WSGI app on DATABASE_URL's database, whose schema `init-db` has made.
 
@@ -129,6 +132,7 @@ def create_app(
             api_token_reads,
             history_days,
             metrics,
+            max_batch_songs,
         )
     )
     database.retention = Retention(app.config["songs.history_days"])  # records.py purges
@@ -141,6 +145,7 @@ def create_app(
                 app.config["songs.api_token_reads"],
                 app.config["songs.cors_origins"],
                 app.config["songs.metrics"],
+                app.config["songs.max_batch_songs"],
             ),
             "songs.export_slots": threading.BoundedSemaphore(EXPORTS_PER_WORKER),
             "songs.feed_waiters": Waiters(),
@@ -157,7 +162,7 @@ def create_app(
     app.route("/healthz", "GET", check_health)
     app.route("/livez", "GET", check_live)
     app.route("/readyz", "GET", check_ready)
-    app.wsgi = observed(app.wsgi, app.config["songs.metrics"])  # Bottle's __call__'s
+    app.wsgi = observed(compressed(app.wsgi), app.config["songs.metrics"])  # for __call__
     metrics_paths = [METRICS_PATH] if app.config["songs.metrics"] else []
     if metrics_paths:
         info(storage.SCHEMA_VERSION)
@@ -272,13 +277,18 @@ def counted(conn, query):
 
 
 def create_song():
+    """One song (201 with its Location), or a batch: a JSON array or CSV, all or none."""
     key = idempotency_key()
-    song, replayed = records.add_song(database(), read_song_body(), key, author())
+    fields = read_song_body(batch=True)
+    add = records.add_songs if type(fields) is list else records.add_song
+    created, replayed = add(database(), fields, key, author())
     if replayed:
         response.set_header("Idempotent-Replayed", "true")
         IDEMPOTENT_REPLAYS.inc()
-    response.set_header("Location", song_path(song["id"]))
-    return written(song, 201)
+    if type(created) is list:
+        return written_batch(created)
+    response.set_header("Location", song_path(created["id"]))
+    return written(created, 201)
 
 
 def get_song(song_id):

@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 from importlib.metadata import version
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -50,6 +51,12 @@ TARGET_RATIO, TARGET_GROWTH, TARGET_RSS_MIB = 0.85, 1.2, 40
 ONE_SONG, FIRST_PAGE = "GET /api/song/<id>", "GET /api/songs (first page)"
 ADD_SONG = "POST /api/songs"
 SONGS_PAGE = "GET / (the songs page, first page)"  # HTML, beside the JSON list it shows
+# gzip's cost (songs/compression.py), each beside the same request not compressed, in the
+# same rounds: measured, with no target.
+GZIPPED = {
+    "GET /api/songs (first page, gzip)": "/api/songs",
+    "GET / (the songs page, gzip)": "/",
+}
 TARGET_PAGE_RATIO = 0.8  # of the JSON list's first page, in the same run
 LEAN_TARGETS = {ONE_SONG: 0.9, FIRST_PAGE: 0.85, ADD_SONG: 0.85}  # of the lean floor
 # The fastest peer, as a person would write this API in it (bench/falcon_peer.py), under the
@@ -69,7 +76,7 @@ TARGET_QUERY_GROWTH, TARGET_EXPORT_ROWS, TARGET_EXPORT_RSS_MIB = 1.5, 100_000, 5
 PUT_SONG, DELETE_SONG = "PUT /api/song/<id>", "POST, then DELETE /api/song/<id>"
 HISTORY = "GET /api/song/<id>/history (20 versions)"
 FEED = "GET /api/changes (100 changes)"
-NO_PEER = (HISTORY, FEED)  # bench/falcon_peer.py has no history
+NO_PEER = (HISTORY, FEED, *GZIPPED)  # bench/falcon_peer.py has no history, and no gzip
 # The writes again on the service as it was before its change log, in the same rounds: the
 # log is to cost them at most 15%. (From a worktree of this commit: a copy without git's
 # history leaves it out.)
@@ -103,6 +110,7 @@ def shapes(size, url):
         (HISTORY, f"/api/song/1/history?limit={HISTORY_VERSIONS}", "/api/song/1/history", None),
         (FEED, f"/api/changes?since={size // 2}", f"/api/changes?since={size // 2}", None),
         (SONGS_PAGE, "/", "/api/songs", None),
+        *((name, path, "/api/songs", "gzip.lua") for name, path in GZIPPED.items()),
         (
             DEEP_PAGE,
             f"/api/songs?cursor={cursors.encode_cursor((deep,), newest_first)}",
@@ -293,16 +301,18 @@ class Bench:
         return seconds
 
     def measure(self, targets, script, env):
-        """The wrk runs of each (server, path), in the order given: a warm-up each, then
+        """The wrk runs of each (server, path), or (server, path, its own script), in the
+        order given: a warm-up each, then
         `rounds` rounds, each in a new random order, so that drift on a shared machine falls
         on all."""
         runs = [[] for _ in targets]
-        for server, path in targets:
-            wrk(server.url(path), script, 1, self.connections, env)
+        for server, path, *own in targets:
+            wrk(server.url(path), own[0] if own else script, 1, self.connections, env)
         for _ in range(self.rounds):
             for index in random.sample(range(len(targets)), len(targets)):
-                server, path = targets[index]
-                result = wrk(server.url(path), script, self.duration, self.connections, env)
+                server, path, *own = targets[index]
+                chosen = own[0] if own else script
+                result = wrk(server.url(path), chosen, self.duration, self.connections, env)
                 runs[index].append(result)
         return runs
 
@@ -402,6 +412,8 @@ def bench_database(bench, url, tmp, size, notes):
             targets = [(svc, service_path), (floor, floor_path), (lean, floor_path)]
             if name == SONGS_PAGE:  # and the JSON list it shows, in the same rounds
                 targets.append((svc, "/api/songs"))
+            elif name in GZIPPED:  # and the same answer, not compressed
+                targets.append((svc, service_path, None))
             elif name not in NO_PEER:  # the peer answers the API only
                 targets.append((peer, floor_path))
             if name in WRITES and bench.before_log:
@@ -412,7 +424,7 @@ def bench_database(bench, url, tmp, size, notes):
             row = {"size": size, "shape": name, "runs": runs, "floor": floor_runs}
             row.update(lean=lean_runs, beside=None, peer=None, before_log=None)
             row.update(dict.fromkeys(VARIANTS))
-            if name == SONGS_PAGE:
+            if name == SONGS_PAGE or name in GZIPPED:
                 row["beside"] = others.pop(0)
             elif name not in NO_PEER:
                 row["peer"] = others.pop(0)
@@ -427,7 +439,7 @@ def bench_database(bench, url, tmp, size, notes):
                 + "".join(
                     f", {label} {median(row[key]):,.0f}"
                     for key, label in (
-                        ("beside", "the JSON list"),
+                        ("beside", "not gzipped" if name in GZIPPED else "the JSON list"),
                         ("peer", PEER),
                         ("before_log", f"before the log ({BEFORE_LOG})"),
                         *VARIANT_LABELS.items(),
@@ -441,7 +453,14 @@ def bench_database(bench, url, tmp, size, notes):
         notes[size]["wake"] = measure_wake(svc)
         print(f"  long poll: answered {notes[size]['wake']} s after each write", flush=True)
         notes[size]["export"] = measure_export(svc)
-        print(f"  CSV export: {notes[size]['export']['rows_per_s']:,.0f} rows/s", flush=True)
+        notes[size]["export_gzip"] = measure_export(svc, gzipped=True)
+        for key, way in (("export", ""), ("export_gzip", ", gzipped")):
+            export = notes[size][key]
+            print(
+                f"  CSV export{way}: {export['rows_per_s']:,.0f} rows/s, "
+                f"{export['bytes'] / 2**20:,.1f} MiB",
+                flush=True,
+            )
         notes[size]["rss"] = max(worker_peak_rss_mib(svc.process.pid))
         log = svc.log_path.read_text()
         notes[size]["locked"] = log.count("database is locked") + log.count("database is busy")
@@ -514,9 +533,10 @@ def build_database(url, count):
         database.close()
 
 
-def measure_export(server):
-    """GET /api/songs.csv read to the end, three times: the median rows/s, and what the workers'
-    peak memory grew by over all three (MiB)."""
+def measure_export(server, gzipped=False):
+    """GET /api/songs.csv read to the end, three times: the median rows/s, the bytes sent,
+    and what the workers' peak memory grew by over all three (MiB); `gzipped`: with gzip
+    accepted, the rows counted as they are decompressed."""
     before = max(worker_peak_rss_mib(server.process.pid))
     speeds = []
     for _ in range(3):
@@ -526,18 +546,27 @@ def measure_export(server):
         resp.read()
         total = int(resp.headers["X-Total-Count"])  # the writes measured before added songs
         started = time.perf_counter()
-        conn.request("GET", "/api/songs.csv")
+        conn.request(
+            "GET", "/api/songs.csv", headers={"Accept-Encoding": "gzip"} if gzipped else {}
+        )
         resp = conn.getresponse()
-        lines = 0
+        unpack = zlib.decompressobj(wbits=31) if gzipped else None
+        lines = sent = 0
         while chunk := resp.read(1 << 16):
-            lines += chunk.count(b"\n")  # a CRLF may straddle two chunks
+            sent += len(chunk)
+            lines += (unpack.decompress(chunk) if unpack else chunk).count(b"\n")
         seconds = time.perf_counter() - started
         conn.close()
         if resp.status != 200 or lines != total + 1:  # the songs and the header
             sys.exit(f"the export answered {resp.status} with {lines} lines for {total} songs")
         speeds.append((lines - 1) / seconds)
     grown = max(worker_peak_rss_mib(server.process.pid)) - before
-    return {"rows_per_s": statistics.median(speeds), "spread": spread(speeds), "rss_growth": grown}
+    return {
+        "rows_per_s": statistics.median(speeds),
+        "spread": spread(speeds),
+        "rss_growth": grown,
+        "bytes": sent,
+    }
 
 
 def measure_wake(server, times=WAKES):
@@ -699,6 +728,12 @@ def check_targets(rows, notes, sizes):
                 f"- measured: {shape} at {size:,} songs with LOG_FORMAT=json: "
                 f"{ratio_cell(r['json_logs'], r['runs'])} of the text log's"
             )
+    for (size, shape), r in by.items():
+        if shape in GZIPPED:
+            lines.append(
+                f"- measured: {shape} at {size:,} songs: {ratio_cell(r['runs'], r['beside'])} "
+                "of the same answer not gzipped"
+            )
     for size in sizes:
         ratio_target(
             by[(size, SONGS_PAGE)]["runs"],
@@ -738,6 +773,17 @@ def check_targets(rows, notes, sizes):
                     size, export["rows_per_s"], *export["spread"]
                 ),
             )
+        packed = note["export_gzip"]
+        lines.append(
+            "- measured: CSV export at {:,} songs, gzipped: {:,.0f} rows/s ({:,.0f}-{:,.0f}), "
+            "{:.1f} MiB sent where it is {:.1f} MiB not gzipped".format(
+                size,
+                packed["rows_per_s"],
+                *packed["spread"],
+                packed["bytes"] / 2**20,
+                export["bytes"] / 2**20,
+            )
+        )
         target(
             export["rss_growth"] <= TARGET_EXPORT_RSS_MIB,
             f"worker peak RSS grew {export['rss_growth']:.1f} MiB over three CSV exports of "

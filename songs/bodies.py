@@ -7,22 +7,39 @@ from urllib.parse import parse_qsl
 
 from bottle import MultipartError, request
 
+from songs.batches import CSV_TYPE, batch_limits, csv_batch, json_batch
 from songs.problems import Problem, log, problem_naming_each
 from songs.validation import JSONObject, validate_song
 
 ACCEPTED_BODY_TYPES = "application/json, application/x-www-form-urlencoded, multipart/form-data"
+ACCEPTED_NEW_TYPES = f"{ACCEPTED_BODY_TYPES}, {CSV_TYPE}"  # POST /api/songs: batches too
 ACCEPTED_PATCH_TYPES = "application/merge-patch+json, application/json"
+BATCH_TYPES = ("application/json", CSV_TYPE)
 
 
-def read_song_body():
-    """The body's artist, title and rating; Problems come as 413, 415, 400, 422, in that order."""
-    body = read_body(request.app.config["songs.max_body_bytes"])
-    media_type = body_media_type()
+def read_song_body(batch=False):
+    """The body's artist, title and rating; Problems come as 413, 415, 400, 422, in that order.
+
+    With `batch` (POST /api/songs), a JSON array or a CSV body is a list of songs, all valid
+    or a 422 naming each item's problems (songs/batches.py), within larger limits.
+    """
+    config = request.app.config
+    limit, media_type = config["songs.max_body_bytes"], body_media_type()
+    most, batch_limit = batch_limits(config)
+    body = read_body(batch_limit if batch and media_type in BATCH_TYPES else limit)
+    if batch and media_type == CSV_TYPE:
+        return csv_batch(body, most)
     parse = BODY_PARSERS.get(media_type)
     if parse is None:
-        detail = f"A song body must be one of {ACCEPTED_BODY_TYPES}, not {media_type or 'untyped'}."
-        raise Problem(415, detail, headers={"Accept": ACCEPTED_BODY_TYPES})
-    return validate_song(parse(body), form=media_type != "application/json")
+        accepted = ACCEPTED_NEW_TYPES if batch else ACCEPTED_BODY_TYPES
+        detail = f"A song body must be one of {accepted}, not {media_type or 'untyped'}."
+        raise Problem(415, detail, headers={"Accept": accepted})
+    parsed = parse(body)
+    if batch and media_type == "application/json" and type(parsed) is list:  # not an object
+        return json_batch(parsed, most)
+    if len(body) > limit:  # read within a batch's limit
+        raise too_large(limit)
+    return validate_song(parsed, form=media_type != "application/json")
 
 
 def read_patch_body():
@@ -80,10 +97,9 @@ def read_body(limit):
     chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
     if not chunked and not (length.isascii() and length.isdigit()):
         raise Problem(400, "The Content-Length header is not a number.")
-    too_large = Problem(413, f"The request body is larger than the limit of {limit} bytes.")
     digits = length.lstrip("0") or "0"  # leading zeros are allowed, and never reach int()
     if not chunked and (len(digits) > 15 or int(digits) > limit):
-        raise too_large
+        raise too_large(limit)
     declared = 0 if chunked else int(digits)
     try:
         body = environ["wsgi.input"].read(limit + 1 if chunked else declared)
@@ -95,7 +111,7 @@ def read_body(limit):
             "or it ended early.",
         ) from error
     if len(body) > limit:
-        raise too_large
+        raise too_large(limit)
     if not chunked and len(body) < declared:  # gunicorn returns what came before EOF
         raise Problem(
             400,
@@ -103,6 +119,10 @@ def read_body(limit):
             "Content-Length announced; nothing was changed. Send it again.",
         )
     return body
+
+
+def too_large(limit):
+    return Problem(413, f"The request body is larger than the limit of {limit} bytes.")
 
 
 def parse_json(body):

@@ -2,7 +2,6 @@
 seed, import, export, backup and migrate-to-postgres, each on DATABASE_URL's database."""
 
 import argparse
-import csv
 import io
 import itertools
 import os
@@ -13,14 +12,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from songs import storage
+from songs.batches import BadHeader, UnreadableCSV, csv_songs
 from songs.exports import csv_chunks
-from songs.problems import Problem
 from songs.progress import Progress
 from songs.settings import database_url, int_setting, read_settings
-from songs.song import FIELDS, READ_ONLY_FIELDS, SONG_FIELDS, WRITABLE_FIELDS, in_words
+from songs.song import FIELDS
 from songs.storage import WRITTEN, WRITTEN_TYPES, count_songs, song_batches, written_values
 from songs.storage.history import last_song_id, log_created_songs
-from songs.validation import validate_song
 from songs.wire import timestamp, utc_now
 
 DESCRIPTION = "songs: a JSON API over one table of songs (artist, title, rating)."
@@ -229,36 +227,18 @@ class ImportErrors:
 def checked_rows(stream, name, errors):
     """(line, artist, title, rating) for each row of a CSV file that validate_song accepts;
     the problems of the others go to `errors`, with their line numbers."""
-    reader = csv.reader(stream)
     try:
-        header = next(reader, [])
-        if (
-            set(header) - set(SONG_FIELDS)
-            or len(set(header)) != len(header)
-            or set(WRITABLE_FIELDS) - set(header)
-        ):
-            sys.exit(
-                f"{name}: line 1: the header must name {in_words(WRITABLE_FIELDS)}, and may "
-                f"name {in_words(READ_ONLY_FIELDS)}, each once; it is {','.join(header)}"
-            )
-        end = reader.line_num
-        for row in reader:
-            start, end = end + 1, reader.line_num  # a quoted line break spans lines
-            if not row:
-                continue
-            if len(row) != len(header):
-                errors.add(f"line {start}: {len(row)} fields, the header has {len(header)}")
-                continue
-            try:
-                song = validate_song(list(zip(header, row, strict=True)), form=True)
-            except Problem as problem:
-                for error in problem.members["errors"]:
-                    errors.add(f"line {start}: {error['field']} {error['message']}")
-                continue
+        for line, song, problems in csv_songs(stream):
+            for field, message in problems:
+                errors.add(
+                    f"line {line}: {field} {message}" if field else f"line {line}: {message}"
+                )
             if not errors.count:  # once one row is bad, none will be added
-                yield (start, *written_values(song))
-    except (csv.Error, UnicodeDecodeError) as error:
-        errors.add(f"line {reader.line_num + 1}: not UTF-8 CSV ({error}); reading stopped")
+                yield (line, *written_values(song))
+    except BadHeader as error:
+        sys.exit(f"{name}: {error}")
+    except UnreadableCSV as error:
+        errors.add(f"{error}; reading stopped")
 
 
 def export_to_csv(database, args):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bottle import request, response
 
+from songs.compression import GZIP_SUFFIX
 from songs.problems import Problem
 from songs.wire import json_bytes, song_path
 
@@ -28,16 +29,33 @@ def written(song, status):
     """A write's answer: the song and its ETag; no body (204) if Prefer asks for return=minimal."""
     body = json_bytes(song)
     response.set_header("ETag", entity_tag(body))
-    preference = preferred_return()
-    if preference:
-        response.set_header("Preference-Applied", f"return={preference}")
-    if preference == "minimal":
-        response.status = 204
+    if minimal():
         return b""
     response.status = status
     response.set_header("Content-Location", song_path(song["id"]))  # the body is the song
     response.content_type = "application/json"
     return body
+
+
+def written_batch(songs):
+    """A batch's answer: 201 with the new songs in order (each has its own URL and ETag: the
+    list has neither); no body (204) if Prefer asks for return=minimal."""
+    if minimal():
+        return b""
+    response.status = 201
+    response.content_type = "application/json"
+    return json_bytes(songs)
+
+
+def minimal():
+    """Whether Prefer asks for return=minimal, which sets 204; Preference-Applied says which
+    return was applied."""
+    preference = preferred_return()
+    if preference:
+        response.set_header("Preference-Applied", f"return={preference}")
+    if preference == "minimal":
+        response.status = 204
+    return preference == "minimal"
 
 
 def entity_tag(body, validated_with=""):
@@ -122,7 +140,7 @@ def etag_matches(field, etag, strong):
     if field.strip() == "*":
         return True
     return any(
-        f'"{opaque}"' == etag and not (strong and weak)
+        f'"{opaque.removesuffix(GZIP_SUFFIX)}"' == etag and not (strong and weak)
         for weak, opaque in ENTITY_TAG.findall(field)
     )
 

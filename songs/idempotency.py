@@ -23,7 +23,8 @@ def idempotency_key():
 
 
 def replayed_song(conn, key, fields):
-    """The song created under `key` within 24 hours, or None; 422 if it asked for another."""
+    """The song (or a batch's songs) created under `key` within 24 hours, or None; 422 if it
+    asked for another."""
     remembered = find_key(conn, key, timestamp(datetime.now(timezone.utc) - IDEMPOTENCY_TTL))
     if remembered is None:
         return None
@@ -31,8 +32,8 @@ def replayed_song(conn, key, fields):
     if digest != request_digest(fields):
         raise Problem(
             422,
-            "This Idempotency-Key was used within 24 hours for a different song; "
-            "use a new key for a new song.",
+            "This Idempotency-Key was used within 24 hours for a different song or batch; "
+            "use a new key for a new request.",
         )
     return json.loads(song)
 

@@ -18,9 +18,13 @@ READ_ONLY_SENTENCE = " A read-only token's writes are 403."
 CORS_SENTENCE = re.compile(r" With CORS_ORIGINS set,[^.]*\.")  # the one on CORS headers
 
 
-def served_document(template, api_tokens, api_token_reads, cors_origins, metrics=True):
+def served_document(
+    template, api_tokens, api_token_reads, cors_origins, metrics=True, max_batch_songs=None
+):
     """The document's bytes for this configuration, from openapi.json's."""
     document = json.loads(template)
+    if max_batch_songs is not None:
+        document["components"]["schemas"]["SongBatch"]["maxItems"] = max_batch_songs
     if not metrics:
         del document["paths"][METRICS_PATH]
     read_only = any(not token.writes for token in api_tokens)

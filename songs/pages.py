@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlencode
 from bottle import request, response, template
 
 from songs.access import author, connection, database, matching_token
-from songs.conditional import entity_tag, request_preconditions, song_etag
+from songs.conditional import entity_tag, etag_matches, request_preconditions, song_etag
 from songs.cursors import DEFAULT_SORT
 from songs.history import read_page_query, versions_shown
 from songs.listing import EXPORT_PATHS, page_queries, read_list_query
@@ -268,7 +268,7 @@ def get_static(name):
     response.set_header("X-Content-Type-Options", "nosniff")
     if request.fullpath + "?" + request.query_string == url:
         response.set_header("Cache-Control", "public, max-age=31536000, immutable")
-    if request.environ.get("HTTP_IF_NONE_MATCH") in (etag, f"W/{etag}"):
+    if etag_matches(request.environ.get("HTTP_IF_NONE_MATCH", ""), etag, strong=False):
         response.status = 304
         return b""
     return body

@@ -35,15 +35,39 @@ def song_or_404(conn, song_id, for_update=False):
 def add_song(database, fields, key=None, by=NOBODY):
     """(the new song, False); with an Idempotency-Key that made a song within 24 hours, (that
     song, True), or 422 if the key made another. Each write is logged as `by`'s."""
+    return remembered(
+        database, fields, key, lambda conn, now: insert_song(conn, fields, now, by, last=not key)
+    )
+
+
+def add_songs(database, batch, key=None, by=NOBODY):
+    """(the new songs, in the batch's order, False): every one in one transaction, or none;
+    each in the change log as `by`'s; an Idempotency-Key as for add_song, for the batch."""
+
+    def insert_all(conn, now):
+        final = len(batch) - 1
+        return [
+            insert_song(conn, fields, now, by, last=not key and n == final)
+            for n, fields in enumerate(batch)
+        ]
+
+    return remembered(database, batch, key, insert_all)
+
+
+def remembered(database, asked, key, write):
+    """(what write(conn, now) makes of `asked`, False), in one write transaction; with an
+    Idempotency-Key that was used for the same `asked` within 24 hours, (what it made then,
+    True), or 422 if it was used for something else; the key remembered otherwise."""
     with database.write_transaction() as conn:
-        song = replayed_song(conn, key, fields) if key else None
-        if song is not None:
-            return song, True
-        song = insert_song(conn, fields, utc_now(), by, last=not key)
+        made = replayed_song(conn, key, asked) if key else None
+        if made is not None:
+            return made, True
+        now = utc_now()
+        made = write(conn, now)
         if key:
-            remember_key(conn, key, request_digest(fields), json.dumps(song), song["created_at"])
+            remember_key(conn, key, request_digest(asked), json.dumps(made), now)
     purge_when_due(database)
-    return song, False
+    return made, False
 
 
 def change_song(database, song_id, fields, preconditions=NONE, by=NOBODY):

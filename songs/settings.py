@@ -6,6 +6,7 @@ from typing import NamedTuple
 
 DEFAULT_DATABASE_URL = "sqlite:///songs.db"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
+DEFAULT_MAX_BATCH_SONGS = 1000  # songs in one POST /api/songs (songs/batches.py)
 
 
 ORIGIN_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?")
@@ -118,6 +119,7 @@ def read_settings(
     api_token_reads=None,
     history_days=None,
     metrics=None,
+    max_batch_songs=None,
 ):
     """The app's settings as its config holds them; each given as None is read from the
     environment variable of the same name. A bad value is a ValueError that names it."""
@@ -125,6 +127,8 @@ def read_settings(
     return {
         "songs.max_body_bytes": max_body_bytes
         or int_setting("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+        "songs.max_batch_songs": max_batch_songs
+        or int_setting("MAX_BATCH_SONGS", DEFAULT_MAX_BATCH_SONGS),
         "songs.cors_origins": origins_setting(
             env("CORS_ORIGINS", "") if cors_origins is None else cors_origins
         ),

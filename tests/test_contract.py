@@ -13,6 +13,8 @@ from helpers import HTTP_LAYER
 from helpers.contract import DOCUMENT, documented_operations, served_operations
 from helpers.gunicorn_server import ROOT
 from songs import bodies, headers, listing, song, validation
+from songs.batches import csv_pattern
+from songs.settings import DEFAULT_MAX_BATCH_SONGS
 
 pytestmark = HTTP_LAYER  # the document as served: the same on every backend
 
@@ -114,6 +116,12 @@ def test_the_served_document_tells_of_cors_headers_only_when_cors_is_on(make_app
     assert ("Access-Control-Allow-Origin" in document["info"]["description"]) == bool(origins)
 
 
+def test_the_served_document_tells_the_batch_limit_this_configuration_has(make_app):
+    document = TestApp(make_app(max_batch_songs=25)).get("/api/openapi.json").json
+
+    assert document["components"]["schemas"]["SongBatch"]["maxItems"] == 25
+
+
 def test_with_a_token_and_cors_on_the_served_document_is_openapi_json_as_it_is(make_app):
     client = TestApp(make_app(api_token=TOKEN, cors_origins="*"))
 
@@ -154,6 +162,9 @@ def test_the_documented_limits_are_the_service_limits():
     request_id = DOCUMENT["components"]["headers"]["X-Request-ID"]["schema"]["pattern"]
     assert request_id == f"^{headers.REQUEST_ID_PATTERN.pattern}$"
     assert parameters["Q"]["schema"]["minLength"] == listing.MIN_SEARCH_LENGTH
+    batch = DOCUMENT["components"]["schemas"]["SongBatch"]
+    assert batch["maxItems"] == DEFAULT_MAX_BATCH_SONGS
+    assert DOCUMENT["components"]["schemas"]["SongCsv"]["pattern"] == csv_pattern()
     fields = "|".join(listing.SORT_FIELDS)
     no_field_twice, nothing_after_id = rf"(?!.*\b({fields})\b.*\b\1\b)", r"(?!.*\bid\b,)"
     assert parameters["Sort"]["schema"]["pattern"] == (

@@ -240,11 +240,20 @@ def test_read_only_fields_are_ignored(client, encoding):
 
 
 @pytest.mark.parametrize(
-    ("body", "kind"),
-    [(b"[]", "an array"), (b'"song"', "a string"), (b"3", "an integer"), (b"null", "null")],
+    ("method", "body", "kind"),
+    [
+        ("PUT", b"[]", "an array"),  # POST takes an array as a batch (test_batches.py)
+        ("POST", b'"song"', "a string"),
+        ("POST", b"3", "an integer"),
+        ("PUT", b"null", "null"),
+    ],
 )
-def test_json_that_is_not_an_object_is_422(client, body, kind):
-    resp = client.post("/api/songs", body, content_type="application/json", status=422)
+def test_json_that_is_not_an_object_is_422(client, method, body, kind):
+    client.post_json("/api/songs", SONG)
+    path = "/api/songs" if method == "POST" else "/api/song/1"
+    resp = client.request(
+        path, method=method, body=body, content_type="application/json", status=422
+    )
 
     assert resp.json["errors"] == [{"field": None, "message": f"must be a JSON object, not {kind}"}]
     assert resp.json["detail"] == f"The body must be a JSON object, not {kind}."
