@@ -23,6 +23,7 @@ Pages for people, HTML that needs no script (songs/pages.py):
 
     GET     /                  the songs, found and sorted by the list's own query
     GET     /songs/new         a form to add a song; POST /songs adds it (303 to its page)
+    POST    /songs/selected    the songs ticked on the list, deleted or rated (songs/bulk.py)
     GET     /songs/<id>        the song, with a form to edit it; POST saves it
     GET     /songs/<id>/delete asks first; POST deletes it
     GET     /sign-in           with API_TOKEN, a form that signs in; POST /sign-out ends it
@@ -61,6 +62,7 @@ from bottle import Bottle, request, response
 from songs import pages, records, settings, storage
 from songs.access import author, before_each_request, connection, database, may_read
 from songs.bodies import ACCEPTED_PATCH_TYPES, read_patch_body, read_restore_body, read_song_body
+from songs.bulk import selected_songs_page
 from songs.commands import main
 from songs.compression import compressed
 from songs.conditional import (
@@ -195,6 +197,7 @@ def create_app(
     app.route("/songs/new", "GET", pages.new_song_page)
     app.route("/songs/deleted", "GET", pages.deleted_songs_page)
     app.route("/songs", "POST", pages.create_song_page)
+    app.route("/songs/selected", "POST", selected_songs_page)
     app.route(PAGE_PATH, "GET", pages.song_page)
     app.route(PAGE_PATH, "POST", pages.update_song_page)
     app.route(f"{PAGE_PATH}/delete", "GET", pages.delete_page)
@@ -248,11 +251,11 @@ def list_songs():
     query = read_list_query()
     conn = connection()
     total = counted(conn, query)
-    rows = select_json_page(conn, query.filters, query.sort, query.after, query.limit + 1)
-    page = rows[: query.limit]  # each the song's values of the sort, then its JSON text
-    sort_fields = [field for field, _ in query.sort]
-    last = dict(zip(sort_fields, page[-1][:-1], strict=True)) if len(rows) > query.limit else None
-    response.set_header("Link", list_links(query, last))
+    rows = select_json_page(conn, query.filters, query.walk, query.after, query.limit + 1)
+    page, last, first = query.page_of(rows)  # each the song's values of the sort, its JSON
+    fields = [field for field, _ in query.sort]
+    last, first = (row and dict(zip(fields, row[:-1], strict=True)) for row in (last, first))
+    response.set_header("Link", list_links(query, last, first))
     body = json_array([row[-1] for row in page])
     return representation(body, validated_with=response.get_header("Link") + total)
 

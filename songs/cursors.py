@@ -1,5 +1,6 @@
-"""Keyset cursors: where a page of the list ends, as the sort values of its last song and a
-fingerprint of the filters and sort it belongs to, in URL-safe base64 JSON."""
+"""Keyset cursors: where a page of the list ends, as the sort values of its last song (the
+next page starts after it) or its first (the previous page ends before it) and a fingerprint
+of the filters and sort it belongs to, in URL-safe base64 JSON."""
 
 import base64
 import binascii
@@ -14,9 +15,9 @@ from songs.validation import check_text
 DEFAULT_SORT = (("id", True),)  # the list's order without sort=: newest first
 
 
-def encode_cursor(position, fingerprint):
+def encode_cursor(position, fingerprint, before=False):
     token = json.dumps(
-        {"after": list(position), "query": fingerprint},
+        {"before" if before else "after": list(position), "query": fingerprint},
         ensure_ascii=False,
         separators=(",", ":"),
     ).encode()
@@ -42,17 +43,18 @@ def read_cursor(token):
         value = {"after": [value["id"]], "query": query_fingerprint({}, DEFAULT_SORT)}
     if (
         not isinstance(value, dict)
-        or value.keys() != {"after", "query"}
-        or not isinstance(value["after"], list)
-        or not value["after"]
+        or value.keys() not in ({"after", "query"}, {"before", "query"})
+        or not isinstance(value.get("after", value.get("before")), list)
+        or not value.get("after", value.get("before"))
     ):
         return not_ours
     return value, None
 
 
 def cursor_position(cursor, fingerprint, sort):
-    """The sort values a cursor continues after; None when it belongs to another query."""
-    after = cursor["after"]
+    """The sort values a cursor continues after (or, a cursor `before`, ends before); None
+    when it belongs to another query."""
+    after = cursor.get("after", cursor.get("before"))
     if (
         cursor["query"] != fingerprint
         or len(after) != len(sort)
@@ -71,6 +73,11 @@ def sort_value_is_valid(field, value):
     if field.kind == "text":
         return check_text(value, field.high) == (value, None)
     return type(value) is str and STORED_TIME.fullmatch(value) is not None
+
+
+def backward(sort):
+    """The sort walked the other way: a page before a cursor is read in it, then reversed."""
+    return tuple((field, not descending) for field, descending in sort)
 
 
 STORED_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")

@@ -12,6 +12,7 @@ from bottle import request
 
 from songs.cursors import (
     DEFAULT_SORT,
+    backward,
     cursor_position,
     encode_cursor,
     query_fingerprint,
@@ -31,10 +32,27 @@ class ListQuery(NamedTuple):
     filters: dict  # parameter name: clean value, as FILTERS reads it
     sort: tuple  # ((field, descending), ...), always ending with id: the order is total
     limit: int
-    after: tuple | None  # the sort values of the song the page starts after
+    after: tuple | None  # the sort values of the song the page starts after (or ends before)
     count: bool
     given: list  # the (name, value) pairs as sent, but the cursor: what Link repeats
     fingerprint: str  # query_fingerprint(filters, sort), which the cursor carries
+    before: bool = False  # the page ends before `after`: the previous page of a cursor's
+
+    @property
+    def walk(self):
+        """The sort the page is read in: the list's, or backward for a page before."""
+        return backward(self.sort) if self.before else self.sort
+
+    def page_of(self, rows):
+        """(the page, in the list's order, of rows read in `walk` with limit + 1, the row a
+        next page would start after or None, the row a previous page would end before or
+        None)."""
+        more, page = len(rows) > self.limit, rows[: self.limit]
+        if self.before:
+            page.reverse()
+            return page, page[-1] if page else None, page[0] if more else None
+        start = page[0] if self.after is not None and page else None
+        return page, page[-1] if more else None, start
 
 
 def read_list_query(export=False):
@@ -45,7 +63,7 @@ def read_list_query(export=False):
     filters = {name: values[name] for name in FILTER_NAMES if name in values}
     sort = values.get("sort", DEFAULT_SORT)
     fingerprint = query_fingerprint(filters, sort)
-    after = None
+    after, before = None, "before" in values.get("cursor", {})
     if "cursor" in values:
         after = cursor_position(values["cursor"], fingerprint, sort)
         if after is None:
@@ -63,6 +81,7 @@ def read_list_query(export=False):
         values.get("count", False),
         [(name, value) for name, value in pairs if name != "cursor"],
         fingerprint,
+        before,
     )
 
 
@@ -262,20 +281,25 @@ EXPORT_PARAMETERS = {
 }
 
 
-def page_queries(query, last_song):
-    """The query strings of the first page and, after `last_song` when there is more, of
-    the next: the filters and sort kept (the list's Link header, and the songs page's)."""
+def page_queries(query, last_song, first_song=None):
+    """The query strings of the first page, of the next (after `last_song`, when there is
+    more) and of the previous (before `first_song`, when there is one): the filters and
+    sort kept (the list's Link header, and the songs page's)."""
     first = urlencode(
         [*(pair for pair in query.given if pair[0] != "limit"), ("limit", query.limit)]
     )
-    if last_song is None:
-        return first, None
-    cursor = encode_cursor([last_song[field] for field, _ in query.sort], query.fingerprint)
-    return first, f"{first}&cursor={cursor}"  # a cursor is URL-safe
+
+    def beside(song, before):
+        if song is None:
+            return None
+        position = [song[field] for field, _ in query.sort]
+        return f"{first}&cursor={encode_cursor(position, query.fingerprint, before)}"
+
+    return first, beside(last_song, False), beside(first_song, True)  # a cursor is URL-safe
 
 
-def list_links(query, last_song):
-    """RFC 8288 Link: first, and next when there is more."""
-    first, following = page_queries(query, last_song)
-    links = f'</api/songs?{first}>; rel="first"'
-    return links if following is None else f'</api/songs?{following}>; rel="next", {links}'
+def list_links(query, last_song, first_song=None):
+    """RFC 8288 Link: next when there is more, prev when there is a page before, first."""
+    first, following, previous = page_queries(query, last_song, first_song)
+    links = [(following, "next"), (previous, "prev"), (first, "first")]
+    return ", ".join(f'</api/songs?{link}>; rel="{rel}"' for link, rel in links if link)

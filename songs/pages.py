@@ -8,11 +8,9 @@ form passes (CSRF, same site, the session) is songs/sessions.py. The API itself 
 only bearer tokens, so no cookie can make it write.
 """
 
-import html
 import json
-import re
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from bottle import request, response, template
 
@@ -24,6 +22,7 @@ from songs.listing import EXPORT_PATHS, page_queries, read_list_query
 from songs.problems import Problem, status_title
 from songs.records import NONE, add_song, change_song, delete_song, restore_song, song_or_404
 from songs.reference import reference
+from songs.rows import SHOWN, as_bound, escape, selectable_rows, shown_day, table_rows
 from songs.sessions import (
     count_failed_sign_in,
     csrf_token,
@@ -41,7 +40,7 @@ from songs.sessions import (
     start_session,
     take_flash,
 )
-from songs.song import FIELDS, SHOWN_FIELDS, SONG_FIELDS, WRITABLE_FIELDS
+from songs.song import FIELDS, WRITABLE_FIELDS
 from songs.storage import count_by_rating, select_page, song_from_row
 from songs.storage.history import deleted_songs
 from songs.validation import validate_song
@@ -58,7 +57,6 @@ PAGE_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",  # a page holds its visitor's CSRF token
 }
-LINKED = "title"  # the songs table's column that links to each song's page
 
 
 def load_static():
@@ -78,8 +76,9 @@ def load_static():
 def songs_page():
     """GET /: the songs found by the API's list query, a page at a time, with a rating chart."""
     given = parse_qsl(request.query_string, keep_blank_values=True)
-    if any(value == "" for _, value in given):  # a GET form sends its empty fields
-        raise see_other_now(page_url("/", [(name, value) for name, value in given if value]))
+    cleaned = [(name, as_bound(name, value)) for name, value in given if value]
+    if cleaned != given:  # a GET form sends its empty fields, and its dates as dates
+        raise see_other_now(page_url("/", cleaned))
     require_reading()
     try:
         query = read_list_query()
@@ -88,14 +87,13 @@ def songs_page():
             raise
         # each bad parameter by its field, or the query string as a whole (not UTF-8)
         errors = field_errors(error, "parameter") or {"query": error.body}
-        return render(
-            "songs", 400, query=dict(given), errors=errors, rows="", listed=None, columns=SHOWN
-        )
+        failed = {"rows": "", "listed": None, "selecting": False}
+        return render("songs", 400, query=dict(given), errors=errors, **failed, **LIST_PAGE)
     conn = connection()
-    rows = select_page(conn, query.filters, query.sort, query.after, query.limit + 1)
-    more = len(rows) > query.limit
-    last = song_from_row(rows[query.limit - 1]) if more else None
-    first, following = page_queries(query, last)
+    rows = select_page(conn, query.filters, query.walk, query.after, query.limit + 1)
+    rows, *ends = query.page_of(rows)  # and the rows the next and previous pages go from
+    selecting = not request.app.config["songs.api_tokens"] or signed_in()  # may write
+    first, following, previous = page_queries(query, *(r and song_from_row(r) for r in ends))
     exports = urlencode([pair for pair in query.given if pair[0] != "limit"])
     listed = {
         "counts": count_by_rating(conn, query.filters),
@@ -103,8 +101,11 @@ def songs_page():
         "default_sort": query.sort == DEFAULT_SORT,
         "first": f"/?{first}" if query.after is not None else None,
         "next": following and f"/?{following}",
+        "previous": previous and f"/?{previous}",
+        "shown": len(rows),
         "sort_links": {field: sort_link(query, field) for field, _ in SHOWN},
         "as_json": page_url("/api/songs", [*query.given, *cursor_of(request.query_string)]),
+        "here": page_url("/", request.query_string),
         "as_csv": page_url(EXPORT_PATHS[0], exports),
         "as_ndjson": page_url(EXPORT_PATHS[1], exports),
     }
@@ -112,10 +113,14 @@ def songs_page():
         "songs",
         query=dict(query.given),
         errors={},
-        rows=table_rows(rows[: query.limit]),
+        rows=(selectable_rows if selecting else table_rows)(rows),
         listed=listed,
-        columns=SHOWN,
+        selecting=selecting,
+        **LIST_PAGE,
     )
+
+
+LIST_PAGE = {"columns": SHOWN, "day": shown_day}  # what the songs page's template is given
 
 
 def new_song_page():
@@ -131,13 +136,37 @@ def create_song_page():
     except Problem as error:
         return render("new", 422, form=dict(song_pairs(form)), errors=field_errors(error))
     song, _ = add_song(database(), fields, by=author())
-    return see_other(f"/songs/{song['id']}", "added")
+    return see_other(
+        "/songs/new" if form.get("then") == "another" else f"/songs/{song['id']}", "added"
+    )
 
 
 def song_page(song_id):
     require_reading()
     song, history = song_or_404(connection(), song_id), versions_shown(connection(), song_id)
-    return render("song", song=song, form=song, etag=song_etag(song), errors={}, history=history)
+    etag, back = song_etag(song), list_path(request.query.get("back"), referrer())
+    return render("song", song=song, form=song, etag=etag, errors={}, history=history, back=back)
+
+
+def referrer():
+    """The path and query of the Referer, when it is a page of this site (else None)."""
+    parts = urlsplit(request.environ.get("HTTP_REFERER", ""))
+    here = request.urlparts
+    same = (parts.scheme, parts.netloc) == (here.scheme, here.netloc)
+    return same and page_url(parts.path, parts.query) or None
+
+
+def list_path(*paths):
+    """The first of `paths` that is the songs list of this site (/ and its query), or None:
+    where "Back to the list" leads, the search kept."""
+    return next(
+        (
+            path
+            for path in paths
+            if path and local_path(path) == path and urlsplit(path).path == "/"
+        ),
+        None,
+    )
 
 
 def update_song_page(song_id):
@@ -152,7 +181,9 @@ def update_song_page(song_id):
         return edit_refused(song_id, form, error)
     # If-Match held, so the song had the form's ETag: it still has it only if nothing changed
     unchanged = song_etag(song) == preconditions.if_match
-    return see_other(f"/songs/{song_id}", "unchanged" if unchanged else "saved")
+    back = list_path(form.get("back"))
+    path = page_url(f"/songs/{song_id}", [("back", back)] if back else [])
+    return see_other(path, "unchanged" if unchanged else "saved")
 
 
 def delete_page(song_id):
@@ -298,47 +329,6 @@ def render(name, status=200, **values):
     ).encode()
 
 
-def table_rows_function(fields):
-    """The songs table's rows as HTML, made here rather than in the template: SimpleTemplate's
-    per-value calls would cost a page of 100 songs as much again as the rest of it. One
-    f-string a row, written once from `fields` (as dataclasses writes its __init__): a call
-    a cell cost a page of 100 songs 180 µs, the f-string 80. Text is escaped; ids, integers
-    and the stored timestamps (schema.sql's CHECKs) are digits and punctuation that need no
-    escaping."""
-    song_id = f"r[{SONG_FIELDS.index('id')}]"
-    cells = []
-    for field in fields:
-        value = f"r[{SONG_FIELDS.index(field.name)}]"
-        if field.name == LINKED:
-            cells.append(f'<td><a href="/songs/{{{song_id}}}">{{escape({value})}}</a></td>')
-        elif field.kind == "text":
-            cells.append(f"<td>{{escape({value})}}</td>")
-        elif field.kind == "time":
-            shown = f"{{{value}[:10]}} {{{value}[11:16]}}"
-            cells.append(f'<td><time datetime="{{{value}}}">{shown}</time></td>')
-        else:
-            cells.append(f"<td>{{{value}}}</td>")
-    row = "".join(["<tr>", *cells, "</tr>"])
-    return eval(f"lambda rows: ''.join([f'{row}\\n' for r in rows])", {"escape": escape})
-
-
-SHOWN = tuple(
-    (field.name, f"{field.label} (UTC)" if field.kind == "time" else field.label)
-    for field in SHOWN_FIELDS
-)  # the songs table's columns: (field, heading)
-
-
-def escape(value):
-    """{{ }}'s escape, as Bottle's but for &, <, >, " and ' only, and only when there is one:
-    most values are numbers and plain words, and a page of songs holds hundreds of them."""
-    text = value if type(value) is str else str(value)
-    return html.escape(text) if NEEDS_ESCAPING.search(text) else text
-
-
-NEEDS_ESCAPING = re.compile("[&<>\"']")
-table_rows = table_rows_function(SHOWN_FIELDS)
-
-
 def error_page(problem):
     """An error's page for people, made of its problem (songs/problems.py chooses)."""
     return render("error", problem["status"], problem=problem)
@@ -346,30 +336,22 @@ def error_page(problem):
 
 def edit_refused(song_id, form, error):
     """The edit form again: with the current song when it changed since the form was read
-    (409), or with each field's error next to it and the input kept (422)."""
+    (409: the person's values offered to apply to it), or with each field's error next to
+    it and the input kept (422)."""
     current = song_or_404(connection(), song_id)
     tried = dict(song_pairs(form))
     if error.status_code not in (412, 422):
         raise error
+    kept = {"song": current, "errors": {}, "back": list_path(form.get("back"))}
     if error.status_code == 412 or form.get("etag") != song_etag(current):
+        # the fields the person changed from the version they opened, onto the current one
+        mine = {k: v for k, v in tried.items() if form.get(f"was-{k}", v) != v}
+        merged = {**{k: str(current[k]) for k in WRITABLE_FIELDS}, **mine}
         return render(
-            "song",
-            409,
-            song=current,
-            form=current,
-            etag=song_etag(current),
-            errors={},
-            conflict=tried,
+            "song", 409, form=current, etag=song_etag(current), conflict=mine, merged=merged, **kept
         )
-    return render(
-        "song",
-        422,
-        song=current,
-        form=tried,
-        etag=form["etag"],
-        errors=field_errors(error),
-        conflict=False,
-    )
+    kept["errors"] = field_errors(error)
+    return render("song", 422, form=tried, etag=form["etag"], conflict=False, **kept)
 
 
 def form_preconditions(form):

@@ -5,7 +5,7 @@ command line call them alike (songs/storage holds the SQL)."""
 
 import json
 
-from songs.conditional import Preconditions
+from songs.conditional import Preconditions, song_etag
 from songs.idempotency import replayed_song, request_digest
 from songs.problems import Problem, not_in_history, problem_naming_each, song_not_found
 from songs.settings import ANONYMOUS
@@ -94,6 +94,41 @@ def delete_song(database, song_id, preconditions=NONE, by=NOBODY):
         remove_song(conn, song_id, utc_now(), by, last=True)
     purge_when_due(database)
     return song
+
+
+def delete_songs(database, versions, by=NOBODY):
+    """The songs of `versions` deleted, those that still have their ETags (change_many)."""
+    return change_many(
+        database, versions, lambda conn, song, now: remove_song(conn, song["id"], now, by)
+    )
+
+
+def rate_songs(database, versions, rating, by=NOBODY):
+    """The songs of `versions` given `rating`, those that still have their ETags."""
+
+    def rate(conn, song, now):
+        if song["rating"] == rating:
+            return song
+        return update_song(conn, song["id"], {**song, "rating": rating}, now, by)
+
+    return change_many(database, versions, rate)
+
+
+def change_many(database, versions, change):
+    """In one transaction, change(conn, song, now) for each song of `versions`, (id, ETag)
+    pairs, that has that ETag still: (the songs changed, [(id, the song as it is now, or None
+    when it is gone)] for the others, which are left as they are)."""
+    done, refused = [], []
+    with database.write_transaction() as conn:
+        now = utc_now()
+        for song_id, etag in versions:
+            song = find_song(conn, song_id, for_update=True)
+            if song is None or song_etag(song) != etag:
+                refused.append((song_id, song))
+            else:
+                done.append(change(conn, song, now))
+    purge_when_due(database)
+    return done, refused
 
 
 def restore_song(database, song_id, version=None, preconditions=NONE, by=NOBODY):

@@ -4,7 +4,7 @@ import base64
 
 import pytest
 
-from helpers import HTTP_LAYER, create
+from helpers import EVERY_BACKEND, HTTP_LAYER, create
 from helpers.answers import links, next_url
 from songs import listing
 
@@ -144,3 +144,39 @@ def test_every_bad_parameter_is_named_at_once(client):
     resp = client.get("/api/songs?limit=0&cursor=zz&sort=up&page=2", status=400)
 
     assert [e["parameter"] for e in resp.json["errors"]] == ["limit", "cursor", "sort", "page"]
+
+
+@EVERY_BACKEND  # each backend walks its indexes backward
+@pytest.mark.parametrize(
+    "query", ["", "?sort=title", "?sort=-rating,title", "?min_rating=2&max_rating=4", "?q=itl"]
+)
+def test_prev_walks_back_through_the_pages_next_walked(client, db, query):
+    fill(db, 130)
+    url = f"/api/songs{query}{'&' if query else '?'}limit=20"
+    forward = []
+    while url:
+        resp = client.get(url)
+        forward.append((resp.json, links(resp).get("prev")))
+        url = next_url(resp)
+
+    backward, url = [], links(resp).get("prev")
+    while url:
+        resp = client.get(url)
+        backward.append(resp.json)
+        url = links(resp).get("prev")
+
+    assert forward[0][1] is None  # the first page has nothing before it
+    assert all(prev for _, prev in forward[1:])
+    assert backward == [page for page, _ in forward[:-1]][::-1]
+    assert len(forward) == (7 if not query or "sort" in query else len(forward))
+
+
+def test_a_page_before_a_cursor_has_next_back_to_where_it_came_from(client, db):
+    fill(db, 50)
+    second = client.get(next_url(client.get("/api/songs?limit=20")))
+
+    before = client.get(links(second)["prev"])
+
+    assert [s["id"] for s in before.json] == list(range(50, 30, -1))
+    assert "prev" not in links(before)
+    assert [s["id"] for s in client.get(next_url(before)).json] == list(range(30, 10, -1))

@@ -32,9 +32,11 @@ PAGE_HEADERS = {
 
 
 def post_form(page, action=None, **fields):
-    """Submit the page's form that posts to `action` (its last POST form unless named)."""
+    """Submit the page's form that posts to `action` (unless named, its last POST form that
+    has every field given)."""
     forms = [form for form in page.forms.values() if form.method.lower() == "post"]
-    form = next(f for f in forms if f.action == action) if action else forms[-1]
+    having = [f for f in forms if all(name in f.fields for name in fields)]
+    form = next(f for f in forms if f.action == action) if action else having[-1]
     for name, value in fields.items():
         form[name] = value
     return form.submit(status="*")
@@ -102,7 +104,7 @@ def test_the_songs_page_lists_the_newest_first_100_a_page(client, db):
 
     assert_page(page, 200)
     assert titles(page) == [f"Title {n}" for n in range(150, 50, -1)]
-    assert "150 songs match." in page.text
+    assert "Songs 1–100 of 150." in page.text
 
 
 def test_paging_follows_the_cursor_to_the_end_without_repeats(client, db):
@@ -280,10 +282,26 @@ def test_an_edit_of_a_song_changed_since_the_form_was_opened_overwrites_nothing(
 
     assert_page(page, 409)
     assert "Someone changed this song after you opened it" in page.text
-    assert "title “My title”" in page.text  # what I sent, to redo it
+    assert (
+        '<tr class="differs"><th scope="row">Title</th><td>My title</td><td>Their title</td>'
+        in (page.text)
+    )  # my change beside what is there now
     assert 'value="Their title"' in page.text  # the form now holds the song as it is
     assert client.get(f"/api/song/{song['id']}").json["title"] == "Their title"
     assert post_form(page, title="My title").status_int == 303  # the new form's ETag is current
+
+
+def test_after_a_conflict_one_button_applies_the_change_to_the_current_version(client):
+    song = create(client)
+    mine, theirs = client.get(f"/songs/{song['id']}"), client.get(f"/songs/{song['id']}")
+    post_form(theirs, artist="Their artist")
+    conflict = post_form(mine, title="My title", rating="1")
+    apply = next(f for f in conflict.forms.values() if f.action == f"/songs/{song['id']}")
+
+    assert apply.submit().status_int == 303  # no retyping: the values travel with the button
+
+    now = client.get(f"/api/song/{song['id']}").json  # theirs kept, mine applied onto it
+    assert (now["artist"], now["title"], now["rating"]) == ("Their artist", "My title", 1)
 
 
 def test_an_invalid_edit_keeps_the_input_and_changes_nothing(client, dump):
@@ -707,11 +725,14 @@ def test_a_query_string_that_is_not_utf8_is_a_400_page(client):
     assert "The query string is not valid UTF-8 once percent-decoded." in page.text
 
 
-def test_a_page_without_a_form_that_posts_sets_no_cookie(client):
+def test_a_page_without_a_form_that_posts_sets_no_cookie(client, signed_client):
     create(client)
+    signed_client.post_json("/api/songs", SONG, headers={"Authorization": f"Bearer {TOKEN}"})
 
-    assert "Set-Cookie" not in client.get("/").headers
     assert "Set-Cookie" not in client.get("/api").headers
+    assert "Set-Cookie" in client.get("/").headers  # its selection of songs posts
+    reader = signed_client.get("/")  # not signed in: no selection, and no cookie
+    assert "Set-Cookie" not in reader.headers and 'name="pick-' not in reader.text
 
 
 # Valid HTML
@@ -788,3 +809,33 @@ def test_every_page_the_stylesheet_and_the_icon_are_valid_to_the_nu_html_checker
         for m in messages
     ] == []
     assert checked.returncode == 0 and len(files) == len(pages) + 2
+
+
+def test_add_then_another_comes_back_to_an_empty_form(client):
+    page = client.get("/songs/new")
+    form = next(f for f in page.forms.values() if f.action == "/songs")
+    for name, value in SONG.items():
+        form[name] = str(value)
+
+    resp = form.submit("then", value="another")
+
+    assert resp.headers["Location"] == "/songs/new"
+    again = resp.follow()
+    assert "The song was added." in again.text
+    assert 'id="title" name="title" value=""' in again.text
+    assert [song["title"] for song in client.get("/api/songs").json] == [SONG["title"]]
+
+
+def test_back_to_the_list_keeps_the_search_through_an_edit(client):
+    song = create(client)
+    listed = "/?q=Jaws&sort=title"
+    page = client.get(f"/songs/{song['id']}", headers={"Referer": f"http://localhost:80{listed}"})
+    assert f'<a href="{listed.replace("&", "&amp;")}">Back to the list</a>' in page.text
+
+    saved = post_form(page, title="Jaws again").follow()
+
+    assert f'<a href="{listed.replace("&", "&amp;")}">Back to the list</a>' in saved.text
+    other_site = client.get(
+        f"/songs/{song['id']}", headers={"Referer": f"https://evil.example{listed}"}
+    )
+    assert "Back to the list" not in other_site.text

@@ -6,5 +6,8 @@
 <form method="post" action="/songs" class="song">
   <input type="hidden" name="csrf_token" value="{{csrf()}}">
 % include('song_fields')
-  <button type="submit">Add the song</button>
+  <div class="buttons">
+    <button type="submit">Add the song</button>
+    <button type="submit" name="then" value="another">Add it, then another</button>
+  </div>
 </form>

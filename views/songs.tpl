@@ -20,14 +20,56 @@
     <p class="error" id="rating-error">The rating {{errors['rating']}}.</p>
 % end
   </div>
+  <div class="field size">
+    <label for="limit">Songs a page</label>
+    <select id="limit" name="limit">
+% for size in ('25', '50', '100', '200'):
+      <option value="{{'' if size == '100' else size}}"{{!' selected' if query.get('limit', '100') == size else ''}}>{{size}}</option>
+% end
+    </select>
+  </div>
+  <button type="submit">Find</button>
+% more = ('artist', 'min_rating', 'max_rating', 'created_after', 'created_before')
+<details class="filters"{{!' open' if any(name in query or name in errors for name in more) else ''}}>
+  <summary>More filters</summary>
+  <div class="field{{' invalid' if 'artist' in errors else ''}}">
+    <label for="artist">Artist</label>
+    <input id="artist" name="artist" value="{{query.get('artist', '')}}" maxlength="500"{{!' aria-invalid="true" aria-describedby="artist-error"' if 'artist' in errors else ''}}>
+%   if 'artist' in errors:
+    <p class="error" id="artist-error">The artist {{errors['artist']}}.</p>
+%   end
+  </div>
+% for name, label in (('min_rating', 'Lowest rating'), ('max_rating', 'Highest rating')):
+  <div class="field{{' invalid' if name in errors else ''}}">
+    <label for="{{name}}">{{label}}</label>
+    <select id="{{name}}" name="{{name}}"{{!f' aria-invalid="true" aria-describedby="{name}-error"' if name in errors else ''}}>
+      <option value="">Any</option>
+%   for rating in ('5', '4', '3', '2', '1'):
+      <option value="{{rating}}"{{!' selected' if query.get(name) == rating else ''}}>{{rating}}</option>
+%   end
+    </select>
+%   if name in errors:
+    <p class="error" id="{{name}}-error">{{label}}: {{errors[name]}}.</p>
+%   end
+  </div>
+% end
+% for name, label in (('created_after', 'Added from'), ('created_before', 'Added until')):
+  <div class="field{{' invalid' if name in errors else ''}}">
+    <label for="{{name}}">{{label}} (UTC)</label>
+    <input id="{{name}}" name="{{name}}" type="date" value="{{day(name, query[name]) if name in query else ''}}"{{!f' aria-invalid="true" aria-describedby="{name}-error"' if name in errors else ''}}>
+%   if name in errors:
+    <p class="error" id="{{name}}-error">{{label}}: {{errors[name]}}.</p>
+%   end
+  </div>
+% end
+</details>
 % for name, value in query.items():
-%   if name not in ('q', 'rating', 'cursor'):
+%   if name not in ('q', 'rating', 'cursor', 'limit', *more):
   <input type="hidden" name="{{name}}" value="{{value}}">
 %   end
 % end
-  <button type="submit">Find</button>
 </form>
-% others = sorted(set(errors) - {'q', 'rating'})
+% others = sorted(set(errors) - {'q', 'rating', *more})
 % if others:
 <div class="error" role="alert">
 %   for name in others:
@@ -40,10 +82,19 @@
 %   counts = listed['counts']
 %   total = sum(counts.values())
 %   widest = max(counts.values(), default=0) or 1
-<p class="summary">{{format(total, ',')}} {{'song matches' if total == 1 else 'songs match'}}.</p>
-<figure class="chart">
-  <figcaption>Matching songs by rating</figcaption>
+%   shown, of = format(listed['shown'], ','), format(total, ',')
+<div class="overview">
+%   if not total:
+<p class="summary">No songs match.</p>
+%   elif not listed['previous']:
+<p class="summary">Songs 1–{{shown}} of {{of}}.</p>
+%   else:
+<p class="summary">Showing {{shown}} of {{of}} songs.</p>
+%   end
+<details class="chart">
+  <summary>Matching songs by rating</summary>
   <table>
+    <caption class="visually-hidden">Matching songs by rating</caption>
     <thead><tr><th scope="col">Rating</th><th scope="col">Songs</th><th scope="col"><span class="visually-hidden">Share</span></th></tr></thead>
     <tbody>
 %   for rating in (5, 4, 3, 2, 1):
@@ -52,13 +103,34 @@
 %   end
     </tbody>
   </table>
-</figure>
+</details>
+</div>
+% end
+% if selecting:
+<form method="post" action="/songs/selected" class="selection">
+<input type="hidden" name="csrf_token" value="{{csrf()}}">
+<input type="hidden" name="back" value="{{listed['here']}}">
+<fieldset class="actions">
+  <legend>With the selected songs</legend>
+  <label class="all"><input type="checkbox" name="all" value="1"> Select all on this page</label>
+  <button type="submit" name="action" value="delete">Delete…</button>
+  <label for="bulk-rating">New rating</label>
+  <select id="bulk-rating" name="rating">
+% for rating in ('5', '4', '3', '2', '1'):
+    <option value="{{rating}}">{{rating}}</option>
+% end
+  </select>
+  <button type="submit" name="action" value="rate">Set rating</button>
+</fieldset>
 % end
 <div class="table">
 <table class="songs">
   <caption class="visually-hidden">Songs{{', newest first' if listed and listed['default_sort'] else ''}}</caption>
   <thead>
     <tr>
+% if selecting:
+      <th scope="col"><span class="visually-hidden">Selected</span></th>
+% end
 % for field, label in columns:
 %   sorted_by = listed and listed['sort'][0] == field
 %   order = ('descending' if listed['sort'][1] else 'ascending') if sorted_by else None
@@ -75,15 +147,21 @@
   <tbody>
     {{!rows}}
 % if not rows:
-    <tr><td colspan="4">No songs match.</td></tr>
+    <tr><td colspan="{{len(columns) + int(selecting)}}">No songs match.</td></tr>
 % end
   </tbody>
 </table>
 </div>
+% if selecting:
+</form>
+% end
 % if listed:
 <nav class="pages" aria-label="Pages">
 %   if listed['first']:
-  <a href="{{listed['first']}}">{{'Newer first' if listed['default_sort'] else 'First page'}}</a>
+  <a href="{{listed['first']}}">{{'Newest songs' if listed['default_sort'] else 'First page'}}</a>
+%   end
+%   if listed['previous']:
+  <a href="{{listed['previous']}}" rel="prev">{{'Newer songs' if listed['default_sort'] else 'Previous page'}}</a>
 %   end
 %   if listed['next']:
   <a href="{{listed['next']}}" rel="next">{{'Older songs' if listed['default_sort'] else 'Next page'}}</a>
