@@ -22,7 +22,7 @@ run: $(RUNTIME)  ## serve on 127.0.0.1:8000 (PORT= for another), after init-db
 dev: $(RUNTIME)  ## serve with one worker that reloads when the code changes
 	$(BIN)/python service.py serve --reload --workers 1 --bind 127.0.0.1:$(PORT)
 
-test: $(VENV)/.dev $(VENV)/.nu-checker  ## run the test suite
+test: $(VENV)/.dev $(VENV)/.nu-checker $(VENV)/.lighthouse  ## run the test suite
 	$(BIN)/pytest -n $(JOBS) --dist loadgroup $(PYTEST_ARGS)
 
 check: $(VENV)/.dev $(VENV)/.nu-checker  ## lint, then the quick tests: in-process, on SQLite (under a minute)
@@ -99,4 +99,8 @@ $(VENV)/.bench: requirements.txt requirements-postgres.txt requirements-bench.tx
 
 $(VENV)/.nu-checker: tests/helpers/nu_checker.py | $(BIN)/python  # the HTML validator's jar, pinned
 	$(BIN)/python tests/helpers/nu_checker.py
+	touch $@
+
+$(VENV)/.lighthouse: tests/lighthouse/package.json tests/lighthouse/package-lock.json | $(BIN)/python
+	$(BIN)/python tests/helpers/lighthouse.py  # Lighthouse from npm, pinned, where npm is
 	touch $@

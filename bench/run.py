@@ -235,7 +235,11 @@ def measure_only(text, sizes, args):
     subprocess.run(["git", "-C", str(ROOT), "worktree", "prune"], check=False)
     print(render_table(rows))
     for row in rows:
-        for key, label in (("before_log", "before the log"), *VARIANT_LABELS.items()):
+        for key, label in (
+            ("before_log", "before the log"),
+            ("beside", "the same not gzipped" if row["shape"] in GZIPPED else "the JSON list"),
+            *VARIANT_LABELS.items(),
+        ):
             if row[key]:
                 ratio = ratio_cell(row["runs"], row[key])
                 print(f"{row['size']:,} songs, {row['shape']}: {ratio} of {label}")
@@ -448,19 +452,23 @@ def bench_database(bench, url, tmp, size, notes):
                 ),
                 flush=True,
             )
-        if bench.only:
+        if bench.only and "export" not in bench.only:
             return rows
-        notes[size]["wake"] = measure_wake(svc)
-        print(f"  long poll: answered {notes[size]['wake']} s after each write", flush=True)
+        if not bench.only:
+            notes[size]["wake"] = measure_wake(svc)
+            print(f"  long poll: answered {notes[size]['wake']} s after each write", flush=True)
         notes[size]["export"] = measure_export(svc)
         notes[size]["export_gzip"] = measure_export(svc, gzipped=True)
         for key, way in (("export", ""), ("export_gzip", ", gzipped")):
             export = notes[size][key]
             print(
-                f"  CSV export{way}: {export['rows_per_s']:,.0f} rows/s, "
-                f"{export['bytes'] / 2**20:,.1f} MiB",
+                "  CSV export{}: {:,.0f} rows/s ({:,.0f}-{:,.0f}), {:,.1f} MiB".format(
+                    way, export["rows_per_s"], *export["spread"], export["bytes"] / 2**20
+                ),
                 flush=True,
             )
+        if bench.only:
+            return rows
         notes[size]["rss"] = max(worker_peak_rss_mib(svc.process.pid))
         log = svc.log_path.read_text()
         notes[size]["locked"] = log.count("database is locked") + log.count("database is busy")

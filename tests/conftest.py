@@ -14,7 +14,7 @@ import pytest
 
 pytest.register_assert_rewrite("helpers")  # their asserts explain themselves, as the tests' do
 
-from helpers import CHROMIUM, nu_checker, pgbouncer  # noqa: E402
+from helpers import CHROMIUM, lighthouse, nu_checker, pgbouncer  # noqa: E402
 from helpers.databases import HOW_TO_ENABLE, postgres_missing, share_the_extensions  # noqa: E402
 
 pytest_plugins = ("helpers.databases", "helpers.servers")
@@ -65,6 +65,7 @@ def pytest_sessionstart(session):
 def pytest_configure(config):
     config.addinivalue_line("markers", "browser: runs in Chromium (tests/test_browser.py)")
     config.addinivalue_line("markers", "nu_checker: runs the Nu Html Checker (Java)")
+    config.addinivalue_line("markers", "lighthouse: runs Lighthouse (Node.js) in Chromium")
     config.addinivalue_line("markers", "pooled: runs through PgBouncer too (POOLED)")
     config.addinivalue_line("markers", "http_layer: runs on SQLite only (HTTP_LAYER)")
 
@@ -104,6 +105,7 @@ def pytest_collection_modifyitems(config, items):
 # seed tables big enough to measure plans: left out of --quick.
 PROCESS_MODULES = {
     "test_browser",
+    "test_lighthouse",
     "test_commands",
     "test_docs",
     "test_faults",
@@ -190,6 +192,12 @@ OPTIONAL_PARTS = (
         nu_checker.missing,
         nu_checker.HOW_TO_ENABLE,
         marked("nu_checker"),
+    ),
+    OptionalPart(
+        "Lighthouse test",
+        lambda: browser_missing() or lighthouse.missing(),
+        lighthouse.HOW_TO_ENABLE,
+        marked("lighthouse"),
     ),
 )
 

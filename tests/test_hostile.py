@@ -83,7 +83,6 @@ CASES = {  # name: (raw request, expected status, who answers)
     "a batch of 1,001 songs": (request("POST", "/api/songs", b"[" + b", ".join([SONG_JSON] * 1001) + b"]"), 422, "app"),
     "a CSV batch with a stray quote": (request("POST", "/api/songs", b'artist,title,rating\r\nA,"B,3\r\n', content_type="text/csv"), 422, "app"),
     "a CSV batch with a NUL": (request("POST", "/api/songs", b"artist,title,rating\r\nA,B\x00,3\r\n", content_type="text/csv"), 422, "app"),
-    "a CSV batch past 1 MiB": (request("POST", "/api/songs", b"artist,title,rating\r\n" + b"A,B,3\r\n" * 180000, content_type="text/csv"), 413, "app"),
     "a body that is a number": (request("POST", "/api/songs", b"42"), 422, "app"),
     "a body that is a string": (request("POST", "/api/songs", b'"song"'), 422, "app"),
     "a body that is null": (request("POST", "/api/songs", b"null"), 422, "app"),

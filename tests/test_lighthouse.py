@@ -1,0 +1,81 @@
+"""Lighthouse's four scores of the songs page and a song's page: 100 in each.
+
+Lighthouse (from npm, tests/helpers/lighthouse.py) audits each page as it loads in Debian's
+Chromium, served by real gunicorn with songs in it, in its default setting: a phone on a
+slow network, simulated. Without Node.js or Chromium the test is left out (an error under
+CI=true), as the browser tests are.
+"""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from helpers import CHROMIUM, lighthouse
+
+pytestmark = [pytest.mark.lighthouse, pytest.mark.xdist_group("browser")]
+CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
+FLAGS = (  # as the browser tests start it: no tries at hosts these machines cannot reach
+    "--headless=new --no-sandbox --disable-gpu --disable-background-networking "
+    "--disable-component-update --disable-sync --no-first-run --disable-quic"
+)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from helpers.gunicorn_server import Gunicorn, procfile_command
+
+    folder = tmp_path_factory.mktemp("lighthouse")
+    server = Gunicorn(
+        procfile_command(),
+        folder / "gunicorn.log",
+        env={"DATABASE_URL": f"sqlite:///{folder / 'songs.db'}"},
+        gunicorn_args="--workers 2",
+    )
+    server.wait_ready()
+    songs = [
+        {"artist": f"The Strangers {n % 7}", "title": f"Running Under {n}", "rating": n % 5 + 1}
+        for n in range(150)
+    ]
+    status, _, _ = server.request(
+        "POST", "/api/songs", json.dumps(songs).encode(), {"Content-Type": "application/json"}
+    )
+    assert status == 201
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("path", ["/", "/songs/1"])
+def test_lighthouse_scores_the_page_100_in_every_category(server, path, tmp_path):
+    report = tmp_path / "lighthouse.json"
+
+    run = subprocess.run(
+        [
+            "node",
+            str(lighthouse.CLI),
+            server.url(path),
+            "--output=json",
+            f"--output-path={report}",
+            "--quiet",
+            f"--chrome-flags={FLAGS}",
+            f"--only-categories={','.join(CATEGORIES)}",
+        ],
+        env={**os.environ, "CHROME_PATH": CHROMIUM},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(report.read_text())
+    scores = {name: result["categories"][name]["score"] for name in CATEGORIES}
+    short = [
+        f"{name}: {ref['id']} {audit['score']} {audit.get('displayValue', '')}"
+        for name in CATEGORIES
+        for ref in result["categories"][name]["auditRefs"]
+        if ref["weight"]
+        and (audit := result["audits"][ref["id"]])["score"] is not None
+        and audit["score"] < 1
+    ]
+    assert scores == dict.fromkeys(CATEGORIES, 1), short
