@@ -9,7 +9,8 @@
                                     (limit, cursor, Link)
     GET     /api/songs.csv     200  every song found by the same filters and sort, as CSV
     GET     /api/songs.ndjson  200  the same as NDJSON, one song a line
-    POST    /api/songs         201  the new song, with Location: /api/song/<id>
+    POST    /api/songs         201  the new song, with Location: /api/song/<id>; or a batch's
+                                    (a JSON array or CSV: songs/batches.py)
     GET     /api/song/<id>     200  the song
     PUT     /api/song/<id>     200  the song, with artist, title and rating replaced
     PATCH   /api/song/<id>     200  the song, with the fields sent replaced (JSON Merge Patch)
@@ -45,13 +46,14 @@ CORS_ORIGINS, REQUIRE_IF_MATCH, API_TOKEN, API_TOKEN_READS.
 
 This file holds the routes and their handlers; each other concern is a module of songs/:
 settings.py, access.py (request checks and tokens), headers.py (request ids and CORS),
-listing.py and cursors.py (the list's query and its pages), exports.py, bodies.py and
-validation.py, records.py (the writes), history.py and feed.py (the change log's history,
-undo and feed), conditional.py (ETags and preconditions),
+listing.py and cursors.py (the list's query and its pages), exports.py, bodies.py,
+validation.py and batches.py, records.py (the writes), history.py and feed.py (the change
+log's history, undo and feed), conditional.py (ETags and preconditions), compression.py,
 idempotency.py, openapi.py (the document as this configuration serves it), problems.py
-(every error), pages.py, reference.py and sessions.py (the pages, their forms and sign-in,
-with views/ and static/), commands.py (the command line), worker.py and access_log.py
-(gunicorn's worker and its access log), and storage/ (the SQL, for SQLite and PostgreSQL).
+(every error), pages.py, rows.py, bulk.py, reference.py and sessions.py (the pages, their
+forms and sign-in, with views/ and static/), commands.py (the command line), worker.py and
+access_log.py (gunicorn's worker and its access log), and storage/ (the SQL, for SQLite and
+PostgreSQL).
 """
 
 import threading

@@ -22,7 +22,15 @@ from songs.listing import EXPORT_PATHS, page_queries, read_list_query
 from songs.problems import Problem, status_title
 from songs.records import NONE, add_song, change_song, delete_song, restore_song, song_or_404
 from songs.reference import reference
-from songs.rows import SHOWN, as_bound, escape, selectable_rows, shown_day, table_rows
+from songs.rows import (
+    SHOWN,
+    as_bound,
+    escape,
+    etag_columns,
+    selectable_rows,
+    shown_day,
+    table_rows,
+)
 from songs.sessions import (
     count_failed_sign_in,
     csrf_token,
@@ -42,6 +50,7 @@ from songs.sessions import (
 )
 from songs.song import FIELDS, WRITABLE_FIELDS
 from songs.storage import count_by_rating, select_page, song_from_row
+from songs.storage.common import SELECT_COLUMNS
 from songs.storage.history import deleted_songs
 from songs.validation import validate_song
 
@@ -90,9 +99,10 @@ def songs_page():
         failed = {"rows": "", "listed": None, "selecting": False}
         return render("songs", 400, query=dict(given), errors=errors, **failed, **LIST_PAGE)
     conn = connection()
-    rows = select_page(conn, query.filters, query.walk, query.after, query.limit + 1)
-    rows, *ends = query.page_of(rows)  # and the rows the next and previous pages go from
     selecting = not request.app.config["songs.api_tokens"] or signed_in()  # may write
+    columns = etag_columns(conn) if selecting else SELECT_COLUMNS
+    rows = select_page(conn, query.filters, query.walk, query.after, query.limit + 1, columns)
+    rows, *ends = query.page_of(rows)  # and the rows the next and previous pages go from
     first, following, previous = page_queries(query, *(r and song_from_row(r) for r in ends))
     exports = urlencode([pair for pair in query.given if pair[0] != "limit"])
     listed = {
