@@ -83,6 +83,7 @@ def on_starting(server):
         )
     refuse_http2_cleartext(server)
     refuse_a_taken_port(server)
+    server.log.error_log.addFilter(not_an_empty_listening_line)
     prepare_schema(server)
     count_connections(server)
     prepare_metrics_directory(server)
@@ -191,6 +192,12 @@ def refuse_a_taken_port(server):
             sys.exit(f"Can't connect to {address}")
         # gunicorn's "Listening at:" line is empty when the workers bind for themselves.
         server.log.info("Each worker listens at: http://%s:%s", *address)
+
+
+def not_an_empty_listening_line(record):
+    """A logging filter: gunicorn's "Listening at:  (pid)" names no address when the workers
+    bind for themselves; the line before it, "Each worker listens at", names each."""
+    return not (record.msg == "Listening at: %s (%s)" and record.args and not record.args[0])
 
 
 def bind_error(address):

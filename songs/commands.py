@@ -263,7 +263,10 @@ def export_to_csv(database, args):
 def backup(database, args):
     """A consistent copy of a SQLite database, taken while the service writes (storage.py)."""
     if not isinstance(database, storage.SQLiteDatabase):
-        sys.exit("backup copies a SQLite file; back PostgreSQL up with pg_dump (README)")
+        sys.exit(
+            "backup copies a SQLite file; back PostgreSQL up with pg_dump "
+            "(docs/operating.md, Backups)"
+        )
     if os.path.exists(args.file):
         sys.exit(f"{args.file} exists; backup writes a new file, and overwrites nothing")
     try:

@@ -274,6 +274,8 @@ def test_open_writes_are_warned_of_once_and_tokens_never_reach_the_log(start_gun
 
     warning = "API_TOKEN is not set: anyone who can reach this service can change its songs"
     assert open_server.log().count(warning) == 1
+    assert "Listening at:  (" not in open_server.log()  # no line that names no address
+    assert re.search(r"Each worker listens at: http://127\.0\.0\.1:\d+", open_server.log())
     assert warning not in guarded.log()
     assert token not in guarded.log()
     statuses = re.findall(r'"POST /api/songs HTTP/1.1" (\d+)', guarded.log())
