@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 # With DATABASE_URL naming PostgreSQL, the environment gets psycopg too (requirements-postgres.txt).
 RUNTIME := $(VENV)/$(if $(filter postgres%,$(DATABASE_URL)),.postgres,.run)
 
-.PHONY: help run dev test check fuzz screenshot lint format init-db seed import export backup migrate-to-postgres bench clean
+.PHONY: help run procfile dev test check fuzz screenshot lint format init-db seed import export backup migrate-to-postgres bench clean
 .DEFAULT_GOAL := help
 
 help:  ## list these targets (what a bare `make` does)
@@ -18,6 +18,10 @@ help:  ## list these targets (what a bare `make` does)
 
 run: $(RUNTIME)  ## serve on 127.0.0.1:8000 (PORT= for another), after init-db
 	$(BIN)/python service.py serve --bind 127.0.0.1:$(PORT)
+
+procfile: $(RUNTIME)  ## run the Procfile as a platform does: its release step, then web on PORT (8000)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" sh -c "$$(sed -n 's/^release: *//p' Procfile)"
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" PORT=$(PORT) exec sh -c "exec $$(sed -n 's/^web: *//p' Procfile)"
 
 dev: $(RUNTIME)  ## serve with one worker that reloads when the code changes
 	$(BIN)/python service.py serve --reload --workers 1 --bind 127.0.0.1:$(PORT)

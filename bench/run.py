@@ -704,6 +704,8 @@ def check_targets(rows, notes, sizes):
             target(value >= wanted, figure)
 
     for (size, shape), r in by.items():
+        if shape in GZIPPED:
+            continue  # the floors do not compress: measured beside the same answer, below
         ratio_target(
             r["runs"], r["floor"], TARGET_RATIO, f"{shape} at {size:,} songs, of its floor"
         )

@@ -6,15 +6,17 @@ import os
 import re
 import signal
 import sqlite3
+import subprocess
 import threading
 import time
+import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from helpers import POOLED, SONG, SQLITE_ONLY
-from helpers.gunicorn_server import Gunicorn, procfile_command
+from helpers.gunicorn_server import ROOT, Gunicorn, free_port, procfile_command, stop_group
 
 
 @POOLED
@@ -609,3 +611,42 @@ def test_with_drain_seconds_a_sigterm_turns_readyz_to_503_while_it_serves_on_the
     assert ready == [503] * 10
     assert time.monotonic() - terminated >= 2  # it served on for DRAIN_SECONDS, then went
     assert "Traceback" not in server.log()
+
+
+def test_make_procfile_runs_the_release_step_then_serves_the_web_process(tmp_path):
+    port, database = free_port(), tmp_path / "procfile.db"
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{database}",
+        "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port} --workers 1",  # loopback in tests
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # the master makes its own, and removes it
+    make = subprocess.Popen(
+        ["make", "--no-print-directory", "procfile", f"PORT={port}"],
+        cwd=ROOT,
+        env={k: v for k, v in env.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and make.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        assert make.poll() is None, "make procfile ended before serving"
+        body = json.dumps(SONG).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/songs", body, {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.status == 201
+    finally:
+        stop_group(make)
+        output = make.stdout.read().decode()
+        make.stdout.close()
+    assert "schema ready" in output and "Booting worker" in output  # release, then web
+    assert database.exists()

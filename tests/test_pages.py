@@ -681,11 +681,17 @@ def test_the_api_reference_page_shows_every_operation_of_the_document(client):
     page = client.get("/api", status=200)
 
     assert_page(page, 200)
+    sections = page.text.split('<section class="operation"')[1:]
     for path, method in documented_operations(document):
         operation_id = document["paths"][path][method]["operationId"]
-        section = page.text.split(f'id="{operation_id}"', 1)[1]
-        assert f"<code>{method.upper()} {path}</code>" in section
-        assert "curl -i" in section
+        shown = [section for section in sections if f'id="{operation_id}"' in section]
+        assert len(shown) == 1, operation_id  # its own section, or named in one
+        if method in ("head", "options") or operation_id.endswith("Alias"):
+            assert f"{method.upper()} {path}" in shown[0], operation_id
+        else:
+            assert f"<code>{method.upper()} {path}</code>" in shown[0]
+            assert "curl -i" in shown[0]
+    assert len(sections) < len(documented_operations(document)) / 2  # not doubled
 
 
 # Static files

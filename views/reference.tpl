@@ -1,10 +1,16 @@
 % rebase('base', title='API reference')
 <h1>{{document['info']['title']}} API reference</h1>
 <p>Version {{document['info']['version']}}. The machine-readable document is <a href="/api/openapi.json">/api/openapi.json</a> (OpenAPI {{document['openapi']}}); this page is made from it.</p>
+<p>Every path also answers <code>OPTIONS</code> (204, with its methods in <code>Allow</code>), and <code>HEAD</code> wherever it answers <code>GET</code>; each operation's section says so.</p>
 <nav aria-label="Operations">
   <ul class="operations">
-% for operation in operations:
-    <li><a href="#{{operation['id']}}"><code>{{operation['method']}} {{operation['path']}}</code></a> {{operation['summary']}}</li>
+% paths = list(dict.fromkeys(operation['path'] for operation in operations))
+% for path in paths:
+    <li><code>{{path}}</code>:
+%   for operation in [o for o in operations if o['path'] == path]:
+      <a href="#{{operation['id']}}"><code>{{operation['method']}}</code></a> {{operation['summary']}}
+%   end
+    </li>
 % end
   </ul>
 </nav>
@@ -12,6 +18,13 @@
 <section class="operation" id="{{operation['id']}}" aria-labelledby="{{operation['id']}}-title">
   <h2 id="{{operation['id']}}-title"><code>{{operation['method']}} {{operation['path']}}</code></h2>
   <p>{{operation['summary']}}{{' Needs a bearer token.' if operation['secured'] else ''}}</p>
+%   if operation['also']:
+  <ul class="also">
+%     for also_id, what in operation['also']:
+    <li id="{{also_id}}">{{what}}</li>
+%     end
+  </ul>
+%   end
 %   if operation['description']:
   <p>{{operation['description']}}</p>
 %   end
