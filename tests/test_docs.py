@@ -5,7 +5,7 @@ An example is a ```console block after a `<!-- replay: KIND [NAME=VALUE ...] -->
 is the database it starts from, `empty` or `seed` (make seed's 1000 songs), and the NAME=VALUE
 pairs are settings of its server. Its commands run in one bash, against real gunicorn on a
 free port standing in for 127.0.0.1:8000; ids, times, ETags, request ids, cursors and dates
-are compared as placeholders (a file's line, as make quotes `Makefile:62`, is not: a quote
+are compared as placeholders (a file's line, as make quotes `Makefile:66`, is not: a quote
 that goes stale fails). To see what a block prints now, run this file:
 `.venv/bin/python tests/test_docs.py docs/api.md`.
 """
