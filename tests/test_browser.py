@@ -265,7 +265,7 @@ def test_setting_the_rating_of_selected_songs_leaves_one_changed_meanwhile(serve
     now = server.request_json("GET", "/api/songs?artist=Rated+Together&sort=id")[2]
     assert [song["rating"] for song in now] == [5, SONG["rating"], 5]
     page.get_by_role("link", name="Back to the list").click()
-    assert page.url == server.url("/?artist=Rated+Together")
+    expect(page).to_have_url(server.url("/?artist=Rated+Together"))
 
 
 def test_a_person_pages_forward_and_back_in_pages_of_the_size_they_chose(server, page):
@@ -318,7 +318,7 @@ def test_the_filters_of_the_form_are_the_api_s_and_an_artist_is_a_link(server, p
     assert serious_violations(page) == []
     page.get_by_role("link", name="Filter Artist").first.click()
     expect(page.locator("table.songs tbody td:nth-child(3) a")).to_have_count(3)
-    assert page.url == server.url("/?artist=Filter+Artist")
+    expect(page).to_have_url(server.url("/?artist=Filter+Artist"))
 
 
 def test_on_a_phone_each_song_reads_as_a_block_with_no_word_broken(server, browser):
