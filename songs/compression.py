@@ -59,15 +59,13 @@ def compressed(app):
 def gzip_plan(environ, status, headers, accepted):
     """The headers of the gzipped answer (without Content-Length), or None to leave the
     answer as it is (with Vary added where another request might get it gzipped)."""
+    if status.startswith("304"):
+        name_held_etag(environ, headers)
     media_type = header(headers, "Content-Type")
     if media_type is None or not COMPRESSIBLE.match(media_type):
-        if status.startswith("304"):
-            name_held_etag(environ, headers)
         return None
     add_vary(headers)
     if not accepted or status[:3] in ("204", "304", "206") or header(headers, "Content-Encoding"):
-        if status.startswith("304"):
-            name_held_etag(environ, headers)
         return None
     length = header(headers, "Content-Length")
     if length is not None and int(length) < MIN_BYTES:

@@ -4,12 +4,12 @@ list of the artist's songs; the rest as text), and the days its form's date fiel
 """
 
 import functools
-import hashlib
 import html
 import re
 from datetime import date, timedelta
 from urllib.parse import quote_plus
 
+from songs.conditional import entity_tag
 from songs.song import SHOWN_FIELDS, SONG_FIELDS
 from songs.storage.common import SELECT_COLUMNS
 
@@ -58,7 +58,7 @@ def etag_of(row):
     """A row's song's ETag without its quotes, hex digits for a form's value, from the song's
     JSON that the database wrote last in the row (etag_columns): the bytes GET answers,
     digested as conditional.py's entity_tag does, without a dict and json.dumps a song."""
-    return hashlib.blake2b(row[-1].encode(), digest_size=16).hexdigest()
+    return entity_tag(row[-1].encode())[1:-1]
 
 
 def etag_columns(conn):
