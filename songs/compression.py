@@ -23,7 +23,9 @@ GZIP_SUFFIX = "-gzip"
 COMPRESSIBLE = re.compile(
     r"(text/|application/(json|problem\+json|x-ndjson)|image/svg\+xml)", re.IGNORECASE
 )
-GZIP_ACCEPTED = re.compile(r"(?:^|,)\s*(gzip|\*)\s*(?:;\s*q\s*=\s*([0-9.]+))?\s*(?=,|$)", re.I)
+GZIP_ACCEPTED = re.compile(  # a coding, and RFC 9110's qvalue (12.4.2): 0 to 1, 3 decimals
+    r"(?:^|,)\s*(gzip|\*)\s*(?:;\s*q\s*=\s*(0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?))?\s*(?=,|$)", re.I
+)
 
 
 def compressed(app):
@@ -80,7 +82,7 @@ def accepts_gzip(accept_encoding):
     12.5.3: gzip;q=0 refuses it, whatever * says)."""
     star = False
     for coding, q in GZIP_ACCEPTED.findall(accept_encoding):
-        allowed = q == "" or (q.count(".") <= 1 and float(q) > 0)
+        allowed = q == "" or float(q) > 0  # the pattern holds only numbers
         if coding.lower() == "gzip":
             return allowed
         star = allowed

@@ -115,10 +115,18 @@ def test_a_gzip_etag_guards_a_write_as_the_plain_one_does(client, raw):
         ("", False),
         ("GZIP", True),
         ("gzip;q=1.2.3", False),
+        ("gzip;q=.", False),  # no number: a ValueError, and a 500, before RFC 9110's qvalue
+        ("gzip;q=2", False),
     ],
 )
 def test_accept_encoding_is_read_as_rfc_9110_says(accept_encoding, accepted):
     assert accepts_gzip(accept_encoding) is accepted
+
+
+def test_a_malformed_accept_encoding_is_no_gzip_and_no_error(filled):
+    answer = filled.get("/api/songs", headers={"Accept-Encoding": "gzip;q=."}, status=200)
+
+    assert "Content-Encoding" not in answer.headers
 
 
 def test_head_says_what_get_would_without_a_length(filled):
