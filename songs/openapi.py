@@ -16,6 +16,17 @@ READS_SENTENCE = (
 )
 READ_ONLY_SENTENCE = " A read-only token's writes are 403."
 CORS_SENTENCE = re.compile(r" With CORS_ORIGINS set,[^.]*\.")  # the one on CORS headers
+READ_ONLY_TOKEN = {  # the 403 of a write with a read-only token: told only where there are some
+    "description": (
+        "The request's bearer token is one of API_TOKEN's read-only tokens (name:secret:read), "
+        "and the request is a write: nothing was changed."
+    ),
+    "headers": {
+        "X-Request-ID": {"$ref": "#/components/headers/X-Request-ID"},
+        "Cache-Control": {"$ref": "#/components/headers/Cache-Control-No-Store"},
+    },
+    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
 
 
 def served_document(
@@ -45,19 +56,20 @@ def served_document(
                 )
                 if read_only and method not in READS:
                     operation["responses"]["403"] = {"$ref": "#/components/responses/ReadOnlyToken"}
-            else:
-                operation.pop("security", None)
+            else:  # said outright, so that no reader takes a missing list for an oversight
+                operation["security"] = []
                 operation["responses"].pop("401", None)
     info = document["info"]
     if not api_tokens:
         info["description"] = info["description"].replace(f" {TOKEN_SENTENCE}", "")
         del document["components"]["securitySchemes"]
         del document["components"]["responses"]["Unauthorized"]
-        del document["components"]["responses"]["ReadOnlyToken"]  # used with read-only tokens
+        del document["components"]["headers"]["WWW-Authenticate"]  # Unauthorized's
     elif api_token_reads:
         info["description"] = info["description"].replace(TOKEN_SENTENCE, READS_SENTENCE)
     if read_only:
         info["description"] += READ_ONLY_SENTENCE
+        document["components"]["responses"]["ReadOnlyToken"] = READ_ONLY_TOKEN
     if not cors_origins:
         info["description"] = CORS_SENTENCE.sub("", info["description"])
     return (json.dumps(document, indent=2) + "\n").encode()
