@@ -26,7 +26,7 @@ procfile: $(RUNTIME)  ## run the Procfile as a platform does: its release step, 
 dev: $(RUNTIME)  ## serve with one worker that reloads when the code changes
 	$(BIN)/python service.py serve --reload --workers 1 --bind 127.0.0.1:$(PORT)
 
-test: $(VENV)/.dev $(VENV)/.nu-checker $(VENV)/.lighthouse  ## run the test suite
+test: $(VENV)/.dev $(VENV)/.nu-checker $(VENV)/.node  ## run the test suite
 	$(BIN)/pytest -n $(JOBS) --dist loadgroup $(PYTEST_ARGS)
 
 check: $(VENV)/.dev $(VENV)/.nu-checker  ## lint, then the quick tests: in-process, on SQLite (under a minute)
@@ -105,6 +105,6 @@ $(VENV)/.nu-checker: tests/helpers/nu_checker.py | $(BIN)/python  # the HTML val
 	$(BIN)/python tests/helpers/nu_checker.py
 	touch $@
 
-$(VENV)/.lighthouse: tests/lighthouse/package.json tests/lighthouse/package-lock.json | $(BIN)/python
-	$(BIN)/python tests/helpers/lighthouse.py  # Lighthouse from npm, pinned, where npm is
+$(VENV)/.node: tests/node/package.json tests/node/package-lock.json | $(BIN)/python
+	$(BIN)/python tests/helpers/node_tools.py  # Lighthouse, the linters, TypeScript: npm, pinned
 	touch $@

@@ -14,7 +14,7 @@ import pytest
 
 pytest.register_assert_rewrite("helpers")  # their asserts explain themselves, as the tests' do
 
-from helpers import CHROMIUM, lighthouse, nu_checker, pgbouncer  # noqa: E402
+from helpers import CHROMIUM, node_tools, nu_checker, pgbouncer  # noqa: E402
 from helpers.databases import HOW_TO_ENABLE, postgres_missing, share_the_extensions  # noqa: E402
 
 pytest_plugins = ("helpers.databases", "helpers.servers")
@@ -65,7 +65,7 @@ def pytest_sessionstart(session):
 def pytest_configure(config):
     config.addinivalue_line("markers", "browser: runs in Chromium (tests/test_browser.py)")
     config.addinivalue_line("markers", "nu_checker: runs the Nu Html Checker (Java)")
-    config.addinivalue_line("markers", "lighthouse: runs Lighthouse (Node.js) in Chromium")
+    config.addinivalue_line("markers", "node: runs a Node.js tool (tests/node/)")
     config.addinivalue_line("markers", "pooled: runs through PgBouncer too (POOLED)")
     config.addinivalue_line("markers", "http_layer: runs on SQLite only (HTTP_LAYER)")
 
@@ -193,12 +193,7 @@ OPTIONAL_PARTS = (
         nu_checker.HOW_TO_ENABLE,
         marked("nu_checker"),
     ),
-    OptionalPart(
-        "Lighthouse test",
-        lambda: browser_missing() or lighthouse.missing(),
-        lighthouse.HOW_TO_ENABLE,
-        marked("lighthouse"),
-    ),
+    OptionalPart("Node.js tools", node_tools.missing, node_tools.HOW_TO_ENABLE, marked("node")),
 )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from helpers import SONG
-from helpers.gunicorn_server import Gunicorn, procfile_command
+from helpers.gunicorn_server import serve_sqlite
 
 # In one test process (make test's --dist loadgroup): one Chromium and one server of each kind.
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -45,15 +45,7 @@ def browser():
 
 
 def serve(tmp_path_factory, env=None):
-    folder = tmp_path_factory.mktemp("browser")
-    server = Gunicorn(
-        procfile_command(),
-        folder / "gunicorn.log",
-        env={"DATABASE_URL": f"sqlite:///{folder / 'songs.db'}", **(env or {})},
-        gunicorn_args="--workers 2",
-    )
-    server.wait_ready()
-    return server
+    return serve_sqlite(tmp_path_factory.mktemp("browser"), env)
 
 
 @pytest.fixture(scope="module")

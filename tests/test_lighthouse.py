@@ -1,6 +1,6 @@
 """Lighthouse's four scores of the songs page and a song's page: 100 in each.
 
-Lighthouse (from npm, tests/helpers/lighthouse.py) audits each page as it loads in Debian's
+Lighthouse (from npm, tests/helpers/node_tools.py) audits each page as it loads in Debian's
 Chromium, served by real gunicorn with songs in it, in its default setting: a phone on a
 slow network, simulated. Without Node.js or Chromium the test is left out (an error under
 CI=true), as the browser tests are.
@@ -12,9 +12,10 @@ import subprocess
 
 import pytest
 
-from helpers import CHROMIUM, lighthouse
+from helpers import CHROMIUM, node_tools
+from helpers.gunicorn_server import serve_sqlite
 
-pytestmark = [pytest.mark.lighthouse, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.node, pytest.mark.xdist_group("browser")]
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 FLAGS = (  # as the browser tests start it: no tries at hosts these machines cannot reach
     "--headless=new --no-sandbox --disable-gpu --disable-background-networking "
@@ -24,16 +25,7 @@ FLAGS = (  # as the browser tests start it: no tries at hosts these machines can
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from helpers.gunicorn_server import Gunicorn, procfile_command
-
-    folder = tmp_path_factory.mktemp("lighthouse")
-    server = Gunicorn(
-        procfile_command(),
-        folder / "gunicorn.log",
-        env={"DATABASE_URL": f"sqlite:///{folder / 'songs.db'}"},
-        gunicorn_args="--workers 2",
-    )
-    server.wait_ready()
+    server = serve_sqlite(tmp_path_factory.mktemp("lighthouse"))
     songs = [
         {"artist": f"The Strangers {n % 7}", "title": f"Running Under {n}", "rating": n % 5 + 1}
         for n in range(150)
@@ -51,7 +43,7 @@ def audit(url, report):
     run = subprocess.run(
         [
             "node",
-            str(lighthouse.CLI),
+            str(node_tools.LIGHTHOUSE),
             url,
             "--output=json",
             f"--output-path={report}",

@@ -45,6 +45,19 @@ def procfile_command(process="web"):
     raise LookupError(f"the Procfile has no {process} process")
 
 
+def serve_sqlite(folder, env=None, workers=2):
+    """The Procfile's web process, ready, on a new SQLite database in `folder`: a server that a
+    module's tests share (stop it after them)."""
+    server = Gunicorn(
+        procfile_command(),
+        folder / "gunicorn.log",
+        env={"DATABASE_URL": f"sqlite:///{folder / 'songs.db'}", **(env or {})},
+        gunicorn_args=f"--workers {workers}",
+    )
+    server.wait_ready()
+    return server
+
+
 class Gunicorn:
     """A gunicorn command (the virtualenv's), started at once; call wait_ready before use."""
 
