@@ -7,8 +7,7 @@ PORT ?= 8000
 JOBS ?= 4  # test processes: most tests wait on servers and sockets more than on a core
 VENV := .venv
 BIN := $(VENV)/bin
-# With DATABASE_URL naming PostgreSQL, the environment gets psycopg too (requirements-postgres.txt).
-RUNTIME := $(VENV)/$(if $(filter postgres%,$(DATABASE_URL)),.postgres,.run)
+RUNTIME := $(VENV)/.run
 
 .PHONY: help run procfile dev test check fuzz screenshot lint format init-db seed import export backup migrate-to-postgres bench clean
 .DEFAULT_GOAL := help
@@ -89,17 +88,13 @@ $(VENV)/.run: requirements.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-$(VENV)/.postgres: requirements.txt requirements-postgres.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-postgres.txt
-	touch $@ $(VENV)/.run
-
-$(VENV)/.dev: requirements.txt requirements-postgres.txt requirements-dev.txt | $(BIN)/python
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	touch $@ $(VENV)/.run $(VENV)/.postgres  # requirements-dev.txt installs both of those too
+	touch $@ $(VENV)/.run  # requirements-dev.txt installs requirements.txt too
 
-$(VENV)/.bench: requirements.txt requirements-postgres.txt requirements-bench.txt | $(BIN)/python
+$(VENV)/.bench: requirements.txt requirements-bench.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
-	touch $@ $(VENV)/.run $(VENV)/.postgres
+	touch $@ $(VENV)/.run
 
 $(VENV)/.nu-checker: tests/helpers/nu_checker.py | $(BIN)/python  # the HTML validator's jar, pinned
 	$(BIN)/python tests/helpers/nu_checker.py

@@ -34,7 +34,7 @@ SEED_SONGS = "1000"  # make seed's default
 READ_FROM_ENVIRONMENT = re.compile(r'(?:os\.environ\.get|\benv|_setting)\(\s*"([A-Z][A-Z0-9_]+)"')
 LINKED = ("service.py", "Makefile", "Procfile", "gunicorn.conf.py", "songs", ".venv")
 LINKED += ("schema.sql", "schema-postgres.sql", "openapi.json", "requirements.txt")
-LINKED += ("requirements-postgres.txt", "requirements-dev.txt")
+LINKED += ("requirements-dev.txt",)
 PLACEHOLDERS = (
     (re.compile(r"\r\n"), "\n"),
     (re.compile(r"^Date: .*$", re.M), "Date: <date>"),

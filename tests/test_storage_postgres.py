@@ -698,7 +698,7 @@ def test_postgresql_without_psycopg_is_a_clear_error_naming_the_requirements_fil
     assert result.returncode == 1
     assert result.stderr.splitlines()[-1] == (
         "RuntimeError: DATABASE_URL names a PostgreSQL database, which needs psycopg: "
-        "pip install -r requirements-postgres.txt"
+        "pip install -r requirements.txt"
     )
     assert "s3cret" not in result.stderr
 

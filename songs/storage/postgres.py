@@ -49,7 +49,7 @@ def import_psycopg():
     except ImportError:
         raise RuntimeError(
             "DATABASE_URL names a PostgreSQL database, which needs psycopg: "
-            "pip install -r requirements-postgres.txt"
+            "pip install -r requirements.txt"
         ) from None
     return psycopg
 

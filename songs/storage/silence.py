@@ -4,7 +4,7 @@ ever. Serving, no statement waits for its answer longer than ANSWER_DEADLINE_SEC
 a process that met the deadline knows the database is silent (Silence).
 
 The deadline is kept by psycopg's own wait loop, through a borrowed internal of psycopg
-3.3 (pinned in requirements-postgres.txt, checked when the class is made):
+3.3 (pinned in requirements.txt, checked when the class is made):
 Connection.wait(gen, interval, timeout), which raises psycopg.errors._WaitTimeout, an
 OperationalError, when `timeout` passes. Keepalives and TCP_USER_TIMEOUT on the socket
 let the kernel notice a dead flow on its own too.
@@ -104,7 +104,7 @@ def deadline_connection_class():
         psycopg.errors, "_WaitTimeout"
     ):
         raise RuntimeError(
-            "this psycopg has no deadline in Connection.wait: install requirements-postgres.txt"
+            "this psycopg has no deadline in Connection.wait: install requirements.txt"
         )
 
     class DeadlineConnection(psycopg.Connection):
