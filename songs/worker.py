@@ -39,6 +39,7 @@ from functools import partial
 import gunicorn
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+from songs import forwarded
 from songs.framing import (
     CONTINUE,
     EXPECTS_CONTINUE,
@@ -238,9 +239,11 @@ class BufferedThreadWorker(ThreadWorker):
     def load_wsgi(self):
         """The app, given each request's time in the queue as environ["songs.queued_at"], the
         worker's threads, whether it is stopping (for the change feed's waiters) and whether
-        it is draining or stopping (for /readyz)."""
+        it is draining or stopping (for /readyz); and, behind a trusted proxy, the client's
+        address as REMOTE_ADDR (songs/forwarded.py)."""
         super().load_wsgi()
         app, handling, threads = self.wsgi, self.handling, self.cfg.threads
+        trusted = forwarded.trusting(self.cfg.forwarded_allow_ips)
 
         def stopping():
             return not self.alive
@@ -252,6 +255,7 @@ class BufferedThreadWorker(ThreadWorker):
             environ["songs.queued_at"] = handling.queued_at
             environ["songs.threads"], environ["songs.stopping"] = threads, stopping
             environ["songs.draining"] = draining
+            forwarded.take_client_address(environ, trusted)
             return app(environ, start_response)
 
         self.wsgi = with_queued_at

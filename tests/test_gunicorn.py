@@ -340,6 +340,22 @@ def test_forwarded_headers_from_a_stranger_change_no_answer_and_no_logged_addres
     assert "6.6.6.6" not in server.log()
 
 
+@SQLITE_ONLY  # about gunicorn's proxy headers, whatever the database
+def test_behind_a_trusted_proxy_the_client_is_the_address_the_proxy_forwarded(start_gunicorn):
+    """From a peer in FORWARDED_ALLOW_IPS (127.0.0.1 by default: these requests' own), the
+    client is the last X-Forwarded-For address, the one the proxy wrote; earlier ones are
+    the client's own claims, and a value that is no address is not taken."""
+    server = start_gunicorn()
+
+    for forwarded in ("6.6.6.6, 203.0.113.9", "2001:db8::7", "not-an-address"):
+        status, _, _ = server.request("GET", "/livez", headers={"X-Forwarded-For": forwarded})
+        assert status == 200
+
+    lines = server.lines_with("/livez", count=3)
+    assert [line.split()[0] for line in lines] == ["203.0.113.9", "2001:db8::7", "127.0.0.1"]
+    assert "6.6.6.6" not in server.log()
+
+
 @SQLITE_ONLY  # about gunicorn's logs, whatever the database
 def test_access_lines_go_to_stdout_tracebacks_to_stderr_and_neither_holds_a_secret(
     start_gunicorn, tmp_path, db

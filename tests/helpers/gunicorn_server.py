@@ -140,12 +140,12 @@ class Gunicorn:
     def log(self):
         return self.log_path.read_text(errors="replace")
 
-    def lines_with(self, text, timeout=10):
-        """The log's lines holding `text`, once there is one (or [] after `timeout`)."""
+    def lines_with(self, text, timeout=10, count=1):
+        """The log's lines holding `text`, once there are `count` (or fewer after `timeout`)."""
         deadline = time.monotonic() + timeout
-        while not (lines := [line for line in self.log().splitlines() if text in line]):
+        while len(lines := [line for line in self.log().splitlines() if text in line]) < count:
             if time.monotonic() > deadline:
-                return []
+                return lines
             time.sleep(0.02)
         return lines
 
