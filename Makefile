@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.run
 
-.PHONY: help run procfile dev test check fuzz screenshot lint format init-db seed import export backup migrate-to-postgres bench clean
+.PHONY: help run procfile dev test deploy-check check fuzz screenshot lint format init-db seed import export backup migrate-to-postgres bench clean
 .DEFAULT_GOAL := help
 
 help:  ## list these targets (what a bare `make` does)
@@ -27,6 +27,9 @@ dev: $(RUNTIME)  ## serve with one worker that reloads when the code changes
 
 test: $(VENV)/.dev $(VENV)/.nu-checker $(VENV)/.node  ## run the test suite
 	$(BIN)/pytest -n $(JOBS) --dist loadgroup $(PYTEST_ARGS)
+
+deploy-check: $(VENV)/.dev  ## build and run the image, nginx in front, compose and the systemd unit (tests/deploy)
+	$(BIN)/pytest tests/deploy $(PYTEST_ARGS)
 
 check: $(VENV)/.dev $(VENV)/.nu-checker  ## lint, then the quick tests: in-process, on SQLite (under a minute)
 	$(BIN)/ruff check .
