@@ -4,8 +4,10 @@ gracefully on SIGTERM (helpers/containers.py: the base made from Debian's packag
 no registry has it)."""
 
 import json
+import time
 import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -88,13 +90,33 @@ def test_its_healthcheck_asks_readyz(run):
     assert podman("inspect", name, "--format", "{{.State.Health.Status}}") == "healthy"
 
 
-def test_sigterm_stops_it_gracefully(run):
-    name, _, _ = run()
+def test_sigterm_stops_it_gracefully_answering_what_it_holds(run):
+    name, _, url = run()
+    cursor = call("GET", f"{url}/api/changes?since=now")[1]["next"]
+    waiting = urllib.request.Request(
+        f"{url}/api/changes?since={cursor}", headers={"Prefer": "wait=20"}
+    )
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(urllib.request.urlopen, waiting, timeout=30)
+        wait_for_waiter(name)
 
-    podman("stop", "--time=30", name)  # SIGTERM (STOPSIGNAL), SIGKILL only after 30 s
+        podman("stop", "--time=30", name)  # SIGTERM (STOPSIGNAL), SIGKILL only after 30 s
 
+        assert held.result().status == 200  # the long poll answered, not cut
     state = json.loads(podman("inspect", name, "--format", "{{json .State}}"))
     assert state["ExitCode"] == 0
     log = podman("logs", name, check=False)
     assert "Handling signal: term" in log.stdout + log.stderr
     assert "Shutting down: Master" in log.stdout + log.stderr
+
+
+def wait_for_waiter(name, timeout=10):
+    """Until the feed holds a request (its gauge, read inside the container)."""
+    read = (
+        "import urllib.request as u; "
+        "print(u.urlopen('http://127.0.0.1:8080/metrics').read().decode())"
+    )
+    deadline = time.monotonic() + timeout
+    while "songs_feed_waiters 1.0" not in podman("exec", name, "python", "-c", read):
+        assert time.monotonic() < deadline, "no request waits on the feed"
+        time.sleep(0.1)
