@@ -15,10 +15,10 @@ import subprocess
 import pytest
 from webtest import TestApp
 
-from helpers import node_tools
+from helpers import HTTP_LAYER, node_tools
 from helpers.gunicorn_server import ROOT, serve_sqlite
 
-pytestmark = pytest.mark.node
+pytestmark = [pytest.mark.node, HTTP_LAYER]  # the documents: the same on every backend
 WRITER, READER = "writer:linters-token-0123456789", "ci:linters-reader-0123456789:read"
 CONFIGURATIONS = {  # the settings that change what the document says
     "open": {},
@@ -30,38 +30,57 @@ CONFIGURATIONS = {  # the settings that change what the document says
 }
 
 
-@pytest.fixture(params=CONFIGURATIONS, ids=str)
-def document(request, make_app, tmp_path):
-    """The document as a service in this configuration serves it, in a file."""
-    served = TestApp(make_app(**CONFIGURATIONS[request.param])).get("/api/openapi.json")
-    path = tmp_path / "openapi.json"
-    path.write_bytes(served.body)
-    return path
+@pytest.fixture
+def documents(make_app, tmp_path):
+    """The document as a service in each configuration serves it, a file each, named after
+    the configuration: each linter reads them all in one run."""
+    paths = {}
+    for name, settings in CONFIGURATIONS.items():
+        served = TestApp(make_app(**settings)).get("/api/openapi.json")
+        paths[name] = tmp_path / f"{name.replace(' ', '-').replace(',', '')}.json"
+        paths[name].write_bytes(served.body)
+    return paths
 
 
 def run(command, **options):
     return subprocess.run(command, capture_output=True, text=True, timeout=120, **options)
 
 
-def test_redocly_recommended_finds_nothing(document):
+def test_redocly_recommended_finds_nothing_in_any_configuration(documents):
     linted = run(
-        [node_tools.tool("redocly"), "lint", str(document), "--format=json"]
+        [node_tools.tool("redocly"), "lint", *map(str, documents.values()), "--format=json"]
         + [f"--config={ROOT / 'redocly.yaml'}"]
     )
 
-    problems = json.loads(linted.stdout)["problems"]
-    assert [(each["ruleId"], each["location"][0]["pointer"]) for each in problems] == []
+    reports = json_values(linted.stdout)  # one a document, in their order
+    assert len(reports) == len(documents), linted.stderr
+    assert [
+        (name, each["ruleId"], each["location"][0]["pointer"])
+        for name, report in zip(documents, reports, strict=True)
+        for each in report["problems"]
+    ] == []
     assert linted.returncode == 0, linted.stderr
 
 
-def test_spectral_oas_finds_nothing(document):
+def json_values(text):
+    """The JSON values written one after another in `text`."""
+    decoder, values, text, at = json.JSONDecoder(), [], text.strip(), 0
+    while at < len(text):
+        value, at = decoder.raw_decode(text, at)
+        values.append(value)
+        while at < len(text) and text[at].isspace():
+            at += 1
+    return values
+
+
+def test_spectral_oas_finds_nothing_in_any_configuration(documents):
     linted = run(
-        [node_tools.tool("spectral"), "lint", str(document), "--format=json"]
+        [node_tools.tool("spectral"), "lint", *map(str, documents.values()), "--format=json"]
         + [f"--ruleset={ROOT / '.spectral.yaml'}", "--fail-severity=hint", "--quiet"]
     )
 
     problems = json.loads(linted.stdout)
-    assert [(each["code"], each["path"]) for each in problems] == []
+    assert [(each["source"], each["code"], each["path"]) for each in problems] == []
     assert linted.returncode == 0, linted.stderr
 
 
