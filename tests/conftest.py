@@ -125,6 +125,8 @@ SLOWEST_FIRST = {  # module: its place, by the time each took in a run of the wh
         [
             "test_schemathesis",
             "test_browser",  # one process runs them all, one after another (xdist_group)
+            "test_lighthouse",  # in the browser group too
+            "test_linters",
             "test_silent_faults",
             "test_worker",
             "test_storage_plans",
