@@ -58,10 +58,13 @@ def call(method, url, body=None):
         return answer.status, json.loads(answer.read())
 
 
-def test_a_song_stays_in_the_volume_when_the_container_is_replaced(run):
+def test_a_song_stays_across_a_restart_and_in_the_volume_when_the_container_is_replaced(run):
     first, volume, url = run()
     status, song = call("POST", f"{url}/api/songs", SONG)
     assert status == 201
+    podman("restart", "--time=30", first)
+    wait_ready(f"{url}/readyz")
+    assert call("GET", f"{url}/api/song/{song['id']}") == (200, song)
     podman("stop", "--time=30", first)
 
     second, _, url = run(volume=volume)  # a new container, its release step run again
