@@ -104,7 +104,7 @@ def test_its_pgbouncer_image_starts_on_the_compose_configuration():
         log = wait_for_log(name, "process up")
         userlist = podman("exec", name, "cat", "/tmp/userlist.txt")
     finally:
-        podman("rm", "--force", "--time=0", name, check=False)
+        podman("rm", "--force", "--volumes", "--time=0", name, check=False)
 
     assert "listening on 0.0.0.0:6432" in log or "listening on *:6432" in log, log
     assert userlist == f'"songs" "{PASSWORD}"'

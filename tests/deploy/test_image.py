@@ -45,7 +45,7 @@ def run(image):
 
     yield start
     for name in names:
-        podman("rm", "--force", "--time=0", name, check=False)
+        podman("rm", "--force", "--volumes", "--time=0", name, check=False)
     for volume in set(volumes):
         podman("volume", "rm", "--force", volume, check=False)
 
