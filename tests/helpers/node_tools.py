@@ -27,10 +27,16 @@ def tool(name):
     return str(MODULES / ".bin" / name)
 
 
+NEEDED = (20, 19)  # Redocly CLI's floor; from it on, Node.js also loads openapi-fetch's ES module
+
+
 def missing():
     """Why the Node.js tools cannot run here, or None when they can."""
     if shutil.which("node") is None:
         return "node is not installed"
+    version = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout
+    if tuple(int(part) for part in version.strip().lstrip("v").split(".")[:2]) < NEEDED:
+        return f"node {version.strip()} is older than 20.19"
     if not LIGHTHOUSE.exists() or not (MODULES / ".bin" / "tsc").exists():
         return "the Node.js tools are not installed (make test installs them where npm is)"
     return None
