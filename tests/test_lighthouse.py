@@ -80,16 +80,16 @@ def short_of_full_marks(result):
 @pytest.mark.parametrize("path", PATHS)
 def test_lighthouse_scores_the_page_100_in_every_category(server, path, tmp_path):
     """Accessibility, best practices and SEO do not depend on timing: 100 in every run.
-    Performance does, on a shared machine whose other work lengthens the page's tasks, so
-    it is judged as Lighthouse's variability guide advises, over runs: 100 in two of three
-    (the median run's score), the third left out when the first two agree."""
+    Performance does, on a shared machine whose other work lengthens the page's tasks
+    (Lighthouse's variability guide): a run under 100 is run twice more, and both must be
+    100, which a page that truly scores less never is."""
     performance, shortfalls = [], []
-    while performance.count(1) < 2 and len(performance) - performance.count(1) < 2:
+    while performance in ([], [0], [0, 1]):  # 0: a run under 100
         result = audit(server.url(path), tmp_path / f"lighthouse-{len(performance)}.json")
         scores = {name: result["categories"][name]["score"] for name in CATEGORIES}
         shortfalls.append(short_of_full_marks(result))
         assert {**scores, "performance": 1} == dict.fromkeys(CATEGORIES, 1), shortfalls[-1]
-        performance.append(scores["performance"])
+        performance.append(1 if scores["performance"] == 1 else 0)
         print(f"{path}: performance {scores['performance']}", *shortfalls[-1], sep="\n  ")
 
-    assert performance.count(1) == 2, (performance, shortfalls)
+    assert performance in ([1], [0, 1, 1]), shortfalls
