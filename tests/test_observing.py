@@ -273,6 +273,7 @@ def test_without_a_folder_given_the_master_makes_one_sums_it_and_removes_it_as_i
     server = start_gunicorn(workers=2, env={"PROMETHEUS_MULTIPROC_DIR": None})
     line = server.lines_with("The workers' metrics are kept in ")[0]
     folder = Path(line.split(" kept in ")[1].split(" until ")[0])
+    server.wait_listening(2)  # ready is one worker answering; the other may still be booting
     with ThreadPoolExecutor(4) as pool:  # over both workers
         assert set(pool.map(lambda _: server.request("GET", "/livez")[0], range(40))) == {200}
     deadline, counted = time.monotonic() + 10, None
