@@ -26,7 +26,7 @@ dev: $(RUNTIME)  ## serve with one worker that reloads when the code changes
 	$(BIN)/python service.py serve --reload --workers 1 --bind 127.0.0.1:$(PORT)
 
 test: $(VENV)/.dev $(VENV)/.nu-checker $(VENV)/.node  ## run the test suite
-	$(BIN)/pytest -n $(JOBS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(JOBS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
 
 deploy-check: $(VENV)/.dev  ## build and run the image, nginx in front, compose and the systemd unit (tests/deploy)
 	$(BIN)/pytest tests/deploy $(PYTEST_ARGS)
