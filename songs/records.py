@@ -14,6 +14,7 @@ from songs.storage import (
     find_song,
     insert_song,
     insert_song_again,
+    insert_songs,
     remember_key,
     remove_song,
     update_song,
@@ -44,14 +45,9 @@ def add_songs(database, batch, key=None, by=NOBODY):
     """(the new songs, in the batch's order, False): every one in one transaction, or none;
     each in the change log as `by`'s; an Idempotency-Key as for add_song, for the batch."""
 
-    def insert_all(conn, now):
-        final = len(batch) - 1
-        return [
-            insert_song(conn, fields, now, by, last=not key and n == final)
-            for n, fields in enumerate(batch)
-        ]
-
-    return remembered(database, batch, key, insert_all)
+    return remembered(
+        database, batch, key, lambda conn, now: insert_songs(conn, batch, now, by, last=not key)
+    )
 
 
 def remembered(database, asked, key, write):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from helpers import HTTP_LAYER, SONG
+from helpers import HTTP_LAYER, POSTGRES_POOLED, SONG
 
 CSV = "text/csv"
 
@@ -48,6 +48,29 @@ def test_a_batch_of_a_thousand_is_created_in_one_transaction(client, db, backend
     assert [entry["op"] for entry in history] == ["create"]
     feed = client.get("/api/changes?limit=1000").json
     assert [change["song"]["id"] for change in feed["changes"]] == ids
+
+
+@POSTGRES_POOLED
+def test_a_batch_is_one_statement_on_postgresql_however_many_songs(client, db):
+    """PostgreSQL plans each statement anew (the service prepares none): a batch written a
+    statement a song spent most of its time being planned. A statement-level trigger counts
+    the INSERTs that reach each table."""
+    db.execute("CREATE TABLE statements_seen (name text)")
+    db.execute(
+        "CREATE FUNCTION statement_seen() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$ BEGIN INSERT INTO statements_seen VALUES (TG_TABLE_NAME); RETURN NULL; END $$"
+    )
+    for table in ("songs", "song_changes"):
+        db.execute(
+            f"CREATE TRIGGER seen AFTER INSERT ON {table}"
+            " FOR EACH STATEMENT EXECUTE FUNCTION statement_seen()"
+        )
+
+    created = client.post_json("/api/songs", songs(1000), status=201).json
+
+    seen = db.execute("SELECT name, count(*) FROM statements_seen GROUP BY name").fetchall()
+    assert dict(seen) == {"songs": 1, "song_changes": 1}
+    assert [song["title"] for song in created] == [song["title"] for song in songs(1000)]
 
 
 def test_a_batch_with_one_bad_item_creates_nothing_and_names_it(client, dump):
