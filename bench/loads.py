@@ -1,11 +1,13 @@
-"""Bulk loads for make bench: seed, import and migrate-to-postgres, timed as a person runs them.
+"""Bulk loads for make bench: seed, import and migrate-to-postgres, timed as a person runs them,
+and the same songs POSTed to the API in batches.
 
-Each command runs once per size into a new database with its schema made (init-db), on the
+Each load runs once per size into a new database with its schema made (init-db), on the
 backend DATABASE_URL names; migrate-to-postgres on PostgreSQL only. Its cost per song at the
 larger size is held to that at the smaller one (TARGET_GROWTH): a load that grows faster than
 its songs shows there.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -39,18 +41,64 @@ def measure_loads(tmp, new_database, drop_database, postgres, quick):
         source, csv_file = tmp / f"load-{size}.db", tmp / f"load-{size}.csv"
         service(f"sqlite:///{source}", "seed", str(size))
         service(f"sqlite:///{source}", "export", str(csv_file))
-        loads = {"seed": ("seed", str(size)), "import": ("import", str(csv_file))}
+        loads = {
+            "seed": lambda url, size=size: service(url, "seed", str(size)),
+            "import": lambda url, csv_file=csv_file: service(url, "import", str(csv_file)),
+            "POST batches": lambda url, size=size: api_batches(url, size),  # BATCH a request
+        }
         if postgres:
-            loads["migrate-to-postgres"] = ("migrate-to-postgres", str(source))
-        for name, args in loads.items():
+            loads["migrate-to-postgres"] = lambda url, source=source: service(
+                url, "migrate-to-postgres", str(source)
+            )
+        for name, load in loads.items():
             url = new_database(tmp, f"load_{size}")
             try:
                 service(url, "init-db")
-                times.setdefault(name, {})[size] = service(url, *args)
+                times.setdefault(name, {})[size] = load(url)
             finally:
                 drop_database(url)
             print(f"  {name} of {size:,} songs: {times[name][size]:.1f} s", flush=True)
     return times
+
+
+def api_batches(url, size):
+    """`size` songs POSTed to /api/songs as JSON arrays of BATCH, each all or none in one
+    transaction, through the app in-process (a server adds the same few milliseconds to
+    each request, whatever it holds): its seconds."""
+    import service
+
+    bodies = [
+        json.dumps(
+            [
+                {"artist": f"Artist {n % 997}", "title": f"Title {n}", "rating": n % 5 + 1}
+                for n in range(first, min(size, first + BATCH))
+            ]
+        ).encode()
+        for first in range(0, size, BATCH)
+    ]
+    app = service.create_app(url)
+    try:
+        started = time.perf_counter()
+        for body in bodies:
+            status = posted(app, body)
+            if not status.startswith("201"):
+                raise RuntimeError(f"a batch was answered {status}")
+        return time.perf_counter() - started
+    finally:
+        app.config["songs.database"].close()
+
+
+def posted(app, body):
+    """The status of POST /api/songs with `body`, the app called in-process."""
+    from in_process import environ
+
+    statuses = []
+    answer = app(environ("POST", "/api/songs", "", body), lambda s, h, e=None: statuses.append(s))
+    b"".join(answer)
+    return statuses[0]
+
+
+BATCH = 1_000  # MAX_BATCH_SONGS's default
 
 
 def render_loads(times):
