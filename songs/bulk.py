@@ -11,7 +11,7 @@ from songs.pages import render
 from songs.problems import Problem
 from songs.records import delete_songs, rate_songs
 from songs.sessions import local_path, read_form, require_writing
-from songs.storage import find_song
+from songs.storage import find_songs
 from songs.validation import decimal_digits
 
 PICKED = re.compile(r"(pick|etag)-([1-9][0-9]{0,17})")
@@ -36,8 +36,8 @@ def selected_songs_page():
         done, refused = rate_songs(database(), versions, rating, author())
         return render("bulk", back=back, action=action, done=done, refused=refused, rating=rating)
     if form.get("confirmed") != "1":
-        songs = [find_song(connection(), song_id) for song_id, _ in versions]
-        shown = [(song, etag) for song, (_, etag) in zip(songs, versions, strict=True) if song]
+        found = find_songs(connection(), [song_id for song_id, _ in versions])
+        shown = [(found[song_id], etag) for song_id, etag in versions if song_id in found]
         return render("bulk", back=back, action="confirm", shown=shown)
     done, refused = delete_songs(database(), versions, author())
     return render("bulk", back=back, action=action, done=done, refused=refused)

@@ -12,12 +12,15 @@ from songs.settings import ANONYMOUS
 from songs.song import WRITABLE_FIELDS
 from songs.storage import (
     find_song,
+    find_songs,
     insert_song,
     insert_song_again,
     insert_songs,
     remember_key,
     remove_song,
+    remove_songs,
     update_song,
+    update_songs,
 )
 from songs.storage.history import PAST_EVERY_ONE, Author, song_history
 from songs.wire import utc_now
@@ -95,34 +98,39 @@ def delete_song(database, song_id, preconditions=NONE, by=NOBODY):
 def delete_songs(database, versions, by=NOBODY):
     """The songs of `versions` deleted, those that still have their ETags (change_many)."""
     return change_many(
-        database, versions, lambda conn, song, now: remove_song(conn, song["id"], now, by)
+        database,
+        versions,
+        lambda conn, songs, now: remove_songs(conn, [song["id"] for song in songs], now, by),
     )
 
 
 def rate_songs(database, versions, rating, by=NOBODY):
-    """The songs of `versions` given `rating`, those that still have their ETags."""
+    """The songs of `versions` given `rating`, those that still have their ETags; a song so
+    rated already is left as it is."""
 
-    def rate(conn, song, now):
-        if song["rating"] == rating:
-            return song
-        return update_song(conn, song["id"], {**song, "rating": rating}, now, by)
+    def rate(conn, songs, now):
+        other = [{**song, "rating": rating} for song in songs if song["rating"] != rating]
+        rated = {song["id"]: song for song in update_songs(conn, other, now, by)}
+        return [rated.get(song["id"], song) for song in songs]
 
     return change_many(database, versions, rate)
 
 
 def change_many(database, versions, change):
-    """In one transaction, change(conn, song, now) for each song of `versions`, (id, ETag)
-    pairs, that has that ETag still: (the songs changed, [(id, the song as it is now, or None
-    when it is gone)] for the others, which are left as they are)."""
-    done, refused = [], []
+    """In one transaction, change(conn, songs, now) for the songs of `versions`, (id, ETag)
+    pairs, that have that ETag still, their rows locked first: (the songs changed, [(id, the
+    song as it is now, or None when it is gone)] for the others, which are left as they are)."""
     with database.write_transaction() as conn:
         now = utc_now()
+        found = find_songs(conn, [song_id for song_id, _ in versions], for_update=True)
+        kept, refused = [], []
         for song_id, etag in versions:
-            song = find_song(conn, song_id, for_update=True)
-            if song is None or song_etag(song) != etag:
-                refused.append((song_id, song))
+            song = found.get(song_id)
+            if song is not None and song_etag(song) == etag:
+                kept.append(song)
             else:
-                done.append(change(conn, song, now))
+                refused.append((song_id, song))
+        done = change(conn, kept, now)
     purge_when_due(database)
     return done, refused
 

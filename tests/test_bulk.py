@@ -3,7 +3,7 @@ transaction, leaving any song that changed since the page was shown as it is."""
 
 import re
 
-from helpers import SONG, create
+from helpers import POSTGRES_POOLED, SONG, create
 
 
 def selection_form(client, path="/"):
@@ -121,3 +121,42 @@ def test_rating_a_song_already_so_rated_writes_nothing(client):
     form.submit("action", value="rate")
 
     assert [entry["op"] for entry in client.get("/api/song/1/history").json] == ["create"]
+
+
+@POSTGRES_POOLED
+def test_on_postgresql_a_selection_is_rated_and_deleted_in_one_statement_each(client, db):
+    """PostgreSQL plans each statement anew: a selection of 200 songs written a statement a
+    song would spend most of its time there. A statement-level trigger counts the writes."""
+    db.execute("CREATE TABLE statements_seen (name text, op text)")
+    db.execute(
+        "CREATE FUNCTION statement_seen() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        " INSERT INTO statements_seen VALUES (TG_TABLE_NAME, TG_OP); RETURN NULL; END $$"
+    )
+    for table in ("songs", "song_changes"):
+        db.execute(
+            f"CREATE TRIGGER seen AFTER INSERT OR UPDATE OR DELETE ON {table}"
+            " FOR EACH STATEMENT EXECUTE FUNCTION statement_seen()"
+        )
+    batch = [{**SONG, "title": f"Song {n}", "rating": n % 5 + 1} for n in range(50)]
+    created = client.post_json("/api/songs", batch, status=201).json
+
+    form = selection_form(client)
+    form["all"].checked = True
+    form["rating"] = "1"
+    assert "50 songs now have the rating 1" in form.submit("action", value="rate").text
+    form = selection_form(client)
+    form["all"].checked = True
+    confirm = confirming(form.submit("action", value="delete"))
+    assert "50 songs were deleted" in confirm.submit("action", value="delete").text
+
+    seen = db.execute("SELECT name, op, count(*) FROM statements_seen GROUP BY name, op")
+    assert {(name, op): n for name, op, n in seen.fetchall()} == {
+        ("songs", "INSERT"): 1,
+        ("songs", "UPDATE"): 1,
+        ("songs", "DELETE"): 1,
+        ("song_changes", "INSERT"): 3,  # the batch's, the ratings' and the deletes' records
+    }
+    assert client.get("/api/songs").json == []
+    rated, kept = (client.get(f"/api/song/{created[n]['id']}/history").json for n in (1, 0))
+    assert [entry["op"] for entry in rated] == ["delete", "update", "create"]
+    assert [entry["op"] for entry in kept] == ["delete", "create"]  # rated 1 already

@@ -11,8 +11,8 @@ Passing trouble (a busy SQLite file, a PostgreSQL server restarting or out of re
 raised as Unavailable, which the service answers with 503 and Retry-After.
 
 The parts: common.py (what they share), sqlite.py and postgres.py (the backends),
-queries.py (the SQL of the service), migrations.py (the schema's numbered steps) and
-to_postgres.py (from a SQLite file to PostgreSQL).
+queries.py (the SQL of the service), many.py (many songs a statement), migrations.py (the
+schema's numbered steps) and to_postgres.py (from a SQLite file to PostgreSQL).
 """
 
 from songs.storage.common import (
@@ -34,6 +34,7 @@ from songs.storage.kept import (
     session_token,
     sign_in_waits,
 )
+from songs.storage.many import find_songs, insert_songs, remove_songs, update_songs
 from songs.storage.migrations import SCHEMA_VERSION, STEPS, Step
 from songs.storage.postgres import POSTGRES_SCHEMES, PostgresDatabase
 from songs.storage.queries import (
@@ -44,7 +45,6 @@ from songs.storage.queries import (
     find_song,
     insert_song,
     insert_song_again,
-    insert_songs,
     key_songs,
     remove_song,
     select_json_page,
@@ -76,6 +76,7 @@ __all__ = [
     "count_songs",
     "find_key",
     "find_song",
+    "find_songs",
     "forget_failures",
     "insert_song",
     "insert_song_again",
@@ -86,6 +87,7 @@ __all__ = [
     "remember_key",
     "remove_session",
     "remove_song",
+    "remove_songs",
     "search_key",
     "select_json_page",
     "select_page",
@@ -94,6 +96,7 @@ __all__ = [
     "song_batches",
     "song_from_row",
     "update_song",
+    "update_songs",
     "written_values",
 ]
 

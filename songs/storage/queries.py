@@ -38,24 +38,6 @@ def insert_song(conn, fields, now, by, last=False):
     return write_logged(conn, INSERT_SONG, values, "create", now, by, last)
 
 
-def insert_songs(conn, batch, now, by, last=False):
-    """The new songs of `batch` (each a song's fields), in its order, each creation recorded
-    as `by`'s. On PostgreSQL in one statement, its columns sent as arrays (unnest): each
-    statement is planned anew there (nothing is prepared, postgres.py), and a statement a
-    song spent most of a batch's time being planned. SQLite plans nothing worth sparing."""
-    if not conn.logs_in_statement:
-        final = len(batch) - 1
-        return [
-            insert_song(conn, fields, now, by, last=last and n == final)
-            for n, fields in enumerate(batch)
-        ]
-    columns = [list(column) for column in zip(*map(written_values, batch), strict=True)]
-    statement = logged_statement(INSERT_SONGS, conn.song_json, conn.lock_log) + " ORDER BY id"
-    execute = conn.execute_last if last else conn.execute
-    rows = execute(statement, (now, now, *columns, "create", now, by.actor, by.request_id))
-    return [song_from_row(row) for row in rows.fetchall()]
-
-
 def insert_song_again(conn, song_id, fields, created_at, now, by, last=False):
     """The song `song_id` added back with `fields`: a deleted song restored, its id kept."""
     values = (song_id, *written_values(fields), created_at, now)
@@ -110,13 +92,6 @@ WRITTEN_TYPES = ", ".join(f"{name} {kind}" for name, kind in zip(WRITTEN, KINDS,
 INSERT_SONG = (
     f"INSERT INTO songs ({', '.join((*WRITTEN, 'created_at', 'updated_at'))})"
     f" VALUES ({', '.join('?' * (len(WRITTEN) + 2))}) RETURNING {SELECT_COLUMNS}"
-)
-INSERT_SONGS = (  # PostgreSQL's: each column an array, the songs in the arrays' order
-    f"INSERT INTO songs ({', '.join((*WRITTEN, 'created_at', 'updated_at'))})"
-    f" SELECT {', '.join(WRITTEN)}, ?, ? FROM unnest("
-    + ", ".join(f"?::{kind}[]" for kind in KINDS)
-    + f") WITH ORDINALITY AS given ({', '.join(WRITTEN)}, place) ORDER BY place"
-    f" RETURNING {SELECT_COLUMNS}"
 )
 INSERT_SONG_AGAIN = (
     f"INSERT INTO songs ({', '.join(('id', *WRITTEN, 'created_at', 'updated_at'))})"
