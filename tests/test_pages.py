@@ -845,3 +845,15 @@ def test_back_to_the_list_keeps_the_search_through_an_edit(client):
         f"/songs/{song['id']}", headers={"Referer": f"https://evil.example{listed}"}
     )
     assert "Back to the list" not in other_site.text
+
+
+def test_a_song_s_page_shows_each_value_once_in_its_form_and_its_times_beside(client):
+    song = create(client, artist="Artist Named Once")
+
+    page = client.get(f"/songs/{song['id']}")
+
+    shown = re.sub(r"<[^>]*>", "", page.text)  # the text a person reads, no field's value
+    assert "Artist Named Once" not in shown  # no summary of the values above the form
+    assert page.form.fields["artist"][0].value == "Artist Named Once"
+    times = re.findall(r'<time datetime="([^"]+)">', page.text.split('class="times"')[1])
+    assert times[:2] == [song["created_at"], song["updated_at"]]
