@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from helpers import POOLED, POSTGRES_POOLED, SONG, SQLITE_ONLY
-from helpers.databases import admin_connection
+from helpers.databases import admin_connection, cut_off
 from helpers.gunicorn_server import ROOT
 from songs import storage
 from songs.storage.common import BUSY_TIMEOUT_SECONDS
@@ -143,10 +143,7 @@ def test_a_worker_replaced_during_a_postgresql_outage_boots_and_serves_once_it_e
     name, url = own_database
     server = start_gunicorn(url, workers=2)
     with admin_connection() as admin:
-        admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
-        )
+        cut_off(admin, name)
         try:
             replace_a_worker(server)
             time.sleep(1)

@@ -19,7 +19,7 @@ from webtest import TestApp
 
 import service
 from helpers import POSTGRES_ONLY, POSTGRES_POOLED, SONG, create
-from helpers.databases import admin_connection
+from helpers.databases import admin_connection, cut_off
 from helpers.gunicorn_server import ROOT, procfile_command
 from helpers.load import mixed_writers_lose_nothing
 from songs import cursors, storage
@@ -457,11 +457,7 @@ def test_an_outage_is_503s_and_the_service_serves_again_without_a_restart(
         for c in range(4):
             pool.submit(load, c)
         time.sleep(1)
-        admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
-        )
-        cut = time.monotonic()  # once cut: on a busy machine the two statements take a while
+        cut = cut_off(admin, name)
         time.sleep(outage)
         probes = [server.request("GET", path)[0] for path in ("/readyz", "/livez")]
         admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")

@@ -5,6 +5,7 @@ import functools
 import os
 import sqlite3
 import tempfile
+import time
 import uuid
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -64,6 +65,22 @@ def new_database(name, backend, request):
     if backend == "pgbouncer":
         return request.getfixturevalue("pgbouncer_server").url(name)
     return urlunsplit(urlsplit(POSTGRES_URL)._replace(path=f"/{name}"))
+
+
+def cut_off(admin, name):
+    """Every connection to the database `name` refused, and each open one ended: when none is
+    left. A backend ends when it next checks for the signal, which a busy machine delays, and
+    one still starting when connections were refused shows its database only once started:
+    so each is ended, and waited for, until none is found."""
+    admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
+    deadline = time.monotonic() + 30
+    while admin.execute(
+        "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
+        " WHERE datname = %s AND pid <> pg_backend_pid()",
+        (name,),
+    ).fetchone()[0]:
+        assert time.monotonic() < deadline, f"connections to {name} outlived 30 s"
+    return time.monotonic()
 
 
 def drop_database(name):
