@@ -14,6 +14,10 @@ import sys
 import time
 from pathlib import Path
 
+from in_process import environ  # which puts the project on sys.path, as run.py does
+
+from service import create_app
+
 ROOT = Path(__file__).resolve().parent.parent
 SIZES, QUICK_SIZES = (30_000, 300_000), (3_000, 30_000)
 TARGET_GROWTH, TARGET_SECONDS = 1.3, 60  # per song, larger to smaller; the larger's whole load
@@ -65,8 +69,6 @@ def api_batches(url, size):
     """`size` songs POSTed to /api/songs as JSON arrays of BATCH, each all or none in one
     transaction, through the app in-process (a server adds the same few milliseconds to
     each request, whatever it holds): its seconds."""
-    import service
-
     bodies = [
         json.dumps(
             [
@@ -76,7 +78,7 @@ def api_batches(url, size):
         ).encode()
         for first in range(0, size, BATCH)
     ]
-    app = service.create_app(url)
+    app = create_app(url)
     try:
         started = time.perf_counter()
         for body in bodies:
@@ -90,8 +92,6 @@ def api_batches(url, size):
 
 def posted(app, body):
     """The status of POST /api/songs with `body`, the app called in-process."""
-    from in_process import environ
-
     statuses = []
     answer = app(environ("POST", "/api/songs", "", body), lambda s, h, e=None: statuses.append(s))
     b"".join(answer)

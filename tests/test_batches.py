@@ -5,6 +5,7 @@ import json
 import pytest
 
 from helpers import HTTP_LAYER, POSTGRES_POOLED, SONG
+from helpers.databases import statements_counted
 
 CSV = "text/csv"
 
@@ -55,21 +56,11 @@ def test_a_batch_is_one_statement_on_postgresql_however_many_songs(client, db):
     """PostgreSQL plans each statement anew (the service prepares none): a batch written a
     statement a song spent most of its time being planned. A statement-level trigger counts
     the INSERTs that reach each table."""
-    db.execute("CREATE TABLE statements_seen (name text)")
-    db.execute(
-        "CREATE FUNCTION statement_seen() RETURNS trigger LANGUAGE plpgsql AS"
-        " $$ BEGIN INSERT INTO statements_seen VALUES (TG_TABLE_NAME); RETURN NULL; END $$"
-    )
-    for table in ("songs", "song_changes"):
-        db.execute(
-            f"CREATE TRIGGER seen AFTER INSERT ON {table}"
-            " FOR EACH STATEMENT EXECUTE FUNCTION statement_seen()"
-        )
+    seen = statements_counted(db)
 
     created = client.post_json("/api/songs", songs(1000), status=201).json
 
-    seen = db.execute("SELECT name, count(*) FROM statements_seen GROUP BY name").fetchall()
-    assert dict(seen) == {"songs": 1, "song_changes": 1}
+    assert seen() == {("songs", "INSERT"): 1, ("song_changes", "INSERT"): 1}
     assert [song["title"] for song in created] == [song["title"] for song in songs(1000)]
 
 

@@ -4,6 +4,7 @@ transaction, leaving any song that changed since the page was shown as it is."""
 import re
 
 from helpers import POSTGRES_POOLED, SONG, create
+from helpers.databases import statements_counted
 
 
 def selection_form(client, path="/"):
@@ -127,16 +128,7 @@ def test_rating_a_song_already_so_rated_writes_nothing(client):
 def test_on_postgresql_a_selection_is_rated_and_deleted_in_one_statement_each(client, db):
     """PostgreSQL plans each statement anew: a selection of 200 songs written a statement a
     song would spend most of its time there. A statement-level trigger counts the writes."""
-    db.execute("CREATE TABLE statements_seen (name text, op text)")
-    db.execute(
-        "CREATE FUNCTION statement_seen() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-        " INSERT INTO statements_seen VALUES (TG_TABLE_NAME, TG_OP); RETURN NULL; END $$"
-    )
-    for table in ("songs", "song_changes"):
-        db.execute(
-            f"CREATE TRIGGER seen AFTER INSERT OR UPDATE OR DELETE ON {table}"
-            " FOR EACH STATEMENT EXECUTE FUNCTION statement_seen()"
-        )
+    seen = statements_counted(db)
     batch = [{**SONG, "title": f"Song {n}", "rating": n % 5 + 1} for n in range(50)]
     created = client.post_json("/api/songs", batch, status=201).json
 
@@ -149,8 +141,7 @@ def test_on_postgresql_a_selection_is_rated_and_deleted_in_one_statement_each(cl
     confirm = confirming(form.submit("action", value="delete"))
     assert "50 songs were deleted" in confirm.submit("action", value="delete").text
 
-    seen = db.execute("SELECT name, op, count(*) FROM statements_seen GROUP BY name, op")
-    assert {(name, op): n for name, op, n in seen.fetchall()} == {
+    assert seen() == {
         ("songs", "INSERT"): 1,
         ("songs", "UPDATE"): 1,
         ("songs", "DELETE"): 1,

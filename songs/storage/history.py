@@ -70,7 +70,7 @@ def logged_statement(write, song_json, lock):
         " logged AS (INSERT INTO song_changes (song_id, version, op, at, actor, request_id, song)"
         " SELECT id, (SELECT COALESCE(MAX(version), 0) + 1 FROM song_changes"
         f" WHERE song_id = written.id), ?, ?, ?, ?, {song_json} FROM written, turn"
-        " ORDER BY written.id)"  # many songs' records (insert_songs) in their ids' order
+        " ORDER BY written.id)"  # many songs' records (storage/many.py) in their ids' order
         f" SELECT {SELECT_COLUMNS} FROM written"
     )
 

@@ -83,6 +83,28 @@ def cut_off(admin, name):
     return time.monotonic()
 
 
+def statements_counted(db):
+    """From now on, each statement that writes the songs or their change log counted, by a
+    statement-level trigger (PostgreSQL's; SQLite's triggers fire a row at a time): a
+    function that gives {(table, "INSERT", "UPDATE" or "DELETE"): statements}."""
+    db.execute("CREATE TABLE statements_seen (name text, op text)")
+    db.execute(
+        "CREATE FUNCTION statement_seen() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        " INSERT INTO statements_seen VALUES (TG_TABLE_NAME, TG_OP); RETURN NULL; END $$"
+    )
+    for table in ("songs", "song_changes"):
+        db.execute(
+            f"CREATE TRIGGER seen AFTER INSERT OR UPDATE OR DELETE ON {table}"
+            " FOR EACH STATEMENT EXECUTE FUNCTION statement_seen()"
+        )
+
+    def seen():
+        rows = db.execute("SELECT name, op, count(*) FROM statements_seen GROUP BY name, op")
+        return {(name, op): count for name, op, count in rows.fetchall()}
+
+    return seen
+
+
 def drop_database(name):
     with admin_connection() as admin:
         admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
